@@ -221,9 +221,23 @@ def export_onnx(model, path, opset=14, past=False):
                 o = f"present.{i}.{kind}"
                 names_out.append(o)
                 dyn[o] = {0: "batch_size", 2: "past_sequence_length + 1"}
+    # do_constant_folding=False: with folding, torch materialises lm_head's Transpose of the tied wte as a second
+    # [d, vocab] initializer (+38 MB for the 50257-vocab model). Unfolded, lm_head is MatMul(x, Transpose(wte)) and
+    # the tied matrix is stored once (onnxruntime folds the Transpose itself at session load).
     with torch.no_grad():
         torch.onnx.export(Wrap(model), tuple(args), path, input_names=names_in, output_names=names_out,
-                          dynamic_axes=dyn, opset_version=opset, do_constant_folding=True)
+                          dynamic_axes=dyn, opset_version=opset, do_constant_folding=False)
+    check_tied_once(path, cfg)
+
+
+def check_tied_once(path, cfg):
+    """Raises if the exported graph stores the tied [vocab, d] embedding (in either orientation) more than once."""
+    import onnx
+    g = onnx.load(path, load_external_data=False).graph
+    v, d = cfg["vocab_size"], cfg["n_embd"]
+    big = [(i.name, list(i.dims)) for i in g.initializer if sorted(i.dims) == sorted([v, d])]
+    if len(big) != 1:
+        raise RuntimeError(f"{path}: expected one [{v}, {d}] initializer (tied wte/lm_head), found {big}")
 
 
 def hf_config(cfg):

