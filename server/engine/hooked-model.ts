@@ -1,0 +1,249 @@
+// The hooked engine: runs a model directory's ONNX graph with requested hooks exposed and attention biases fed.
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { decodeModel, encodeModel, type ModelProto } from './onnx-graph.js';
+import { addAttentionBias, addHooks, analyzeModel, biasInputName, GraphStructureError, inputDims, type ModelStructure } from './surgery.js';
+import { validateHookNames } from '../../shared/hooks.js';
+import { openModelDir, type ModelDir } from '../model/model-dir.js';
+
+/** Bump when surgery output changes, so cached rewritten graphs from older versions are not reused. */
+const SURGERY_VERSION = 1;
+
+export interface Tensor {
+  data: Float32Array;
+  dims: number[];
+}
+
+export interface RunRequest {
+  /** Token ids, one row per batch item; all rows the same length. */
+  tokens: number[][];
+  /** Position ids, same shape as tokens; defaults to 0..T-1 for every row. */
+  positionIds?: number[][];
+  /** Hook names (see shared/hooks.ts); only these become outputs. */
+  hooks?: string[];
+  /** Per layer: a bias added to that layer's pre-softmax scores, broadcastable to [B,H,T,T]. */
+  attentionBias?: Record<number, Tensor>;
+  /** Return logits [B,T,V] (default true). */
+  logits?: boolean;
+}
+
+export interface RunResult {
+  logits: Tensor | null;
+  cache: Map<string, Tensor>;
+}
+
+export interface EngineOptions {
+  /** Threads for one ORT session's operators; default: all cores. */
+  threads?: number;
+  /** Where rewritten graphs are cached; default <tmp>/precache-lens-graphs. */
+  cacheDir?: string;
+}
+
+export class EngineInputError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'EngineInputError';
+  }
+}
+
+function sha256(data: Uint8Array | string): string {
+  return crypto.createHash('sha256').update(data).digest('hex');
+}
+
+export class HookedModel {
+  private proto: ModelProto | null = null;
+  private structure: ModelStructure | null = null;
+  private readonly sessions = new Map<string, Promise<ort.InferenceSession>>();
+  private fileHash: string | null = null;
+
+  private constructor(
+    readonly md: ModelDir,
+    private readonly graphBytes: Uint8Array,
+    private readonly opts: EngineOptions,
+  ) {}
+
+  static load(dir: string, opts: EngineOptions = {}): HookedModel {
+    const md = openModelDir(dir);
+    const bytes = fs.readFileSync(md.graphPath);
+    return new HookedModel(md, bytes, opts);
+  }
+
+  get config() {
+    return this.md.config;
+  }
+
+  /** sha256 of the graph file: identifies the exact weights in results and keys the graph cache. */
+  get modelHash(): string {
+    this.fileHash ??= sha256(this.graphBytes);
+    return this.fileHash;
+  }
+
+  private model(): ModelProto {
+    this.proto ??= decodeModel(this.graphBytes);
+    return this.proto;
+  }
+
+  /** The structure surgery found (layers, hook tensors, why attention is unavailable if it is). */
+  analyze(): ModelStructure {
+    if (!this.structure) {
+      const c = this.md.config;
+      this.structure = analyzeModel(this.model(), { file: this.md.graphPath, nHead: c.nHead, dHead: c.dHead, nLayer: c.nLayer });
+    }
+    return this.structure;
+  }
+
+  private async session(hooks: string[], bias: boolean): Promise<ort.InferenceSession> {
+    const key = JSON.stringify({ hooks, bias });
+    let s = this.sessions.get(key);
+    if (!s) {
+      s = this.createSession(hooks, bias);
+      this.sessions.set(key, s);
+      s.catch(() => this.sessions.delete(key));
+    }
+    return s;
+  }
+
+  private sessionOptions(): ort.InferenceSession.SessionOptions {
+    return {
+      intraOpNumThreads: this.opts.threads ?? Math.max(1, os.availableParallelism?.() ?? os.cpus().length),
+      interOpNumThreads: 1,
+      graphOptimizationLevel: 'all',
+      executionProviders: ['cpu'],
+    };
+  }
+
+  private async createSession(hooks: string[], bias: boolean): Promise<ort.InferenceSession> {
+    if (hooks.length === 0 && !bias) return ort.InferenceSession.create(this.md.graphPath, this.sessionOptions());
+    const file = this.rewrittenGraph(hooks, bias);
+    return ort.InferenceSession.create(file, this.sessionOptions());
+  }
+
+  /** Writes (or reuses) the rewritten graph for this hook set on disk; returns its path. */
+  private rewrittenGraph(hooks: string[], bias: boolean): string {
+    const dir = this.opts.cacheDir ?? path.join(os.tmpdir(), 'precache-lens-graphs');
+    const key = sha256(JSON.stringify({ v: SURGERY_VERSION, model: this.modelHash, hooks, bias })).slice(0, 32);
+    const file = path.join(dir, `${this.modelHash.slice(0, 16)}-${key}.onnx`);
+    if (fs.existsSync(file)) return file;
+    const s = this.analyze();
+    // Decode afresh: surgery edits the proto in place.
+    const m = decodeModel(this.graphBytes);
+    const fresh = analyzeModel(m, { file: s.file, nHead: s.nHead, dHead: s.dHead, nLayer: this.md.config.nLayer });
+    const nonLogit = hooks.filter((h) => h !== 'logits');
+    if (nonLogit.length || hooks.includes('logits')) addHooks(m, fresh, hooks);
+    if (bias) addAttentionBias(m, fresh);
+    fs.mkdirSync(dir, { recursive: true });
+    const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
+    fs.writeFileSync(tmp, encodeModel(m));
+    fs.renameSync(tmp, file); // atomic: a concurrent reader never sees half a file
+    return file;
+  }
+
+  /** Checks hook names for this model (throws EngineInputError naming the bad one); canonical order. */
+  checkHooks(hooks: readonly string[]): string[] {
+    try {
+      return validateHookNames(hooks, this.md.config.nLayer);
+    } catch (e) {
+      throw new EngineInputError((e as Error).message);
+    }
+  }
+
+  async run(req: RunRequest): Promise<RunResult> {
+    const c = this.md.config;
+    const B = req.tokens.length;
+    if (B === 0) throw new EngineInputError('tokens: needs at least one row');
+    const T = req.tokens[0].length;
+    if (T === 0) throw new EngineInputError('tokens: rows must not be empty');
+    if (req.tokens.some((r) => r.length !== T)) throw new EngineInputError('tokens: all rows must have the same length');
+    for (const row of req.tokens) {
+      for (const t of row) {
+        if (!Number.isInteger(t) || t < 0 || t >= c.vocabSize) throw new EngineInputError(`tokens: id ${t} is outside the vocabulary 0..${c.vocabSize - 1}`);
+      }
+    }
+    const pos = req.positionIds ?? req.tokens.map(() => Array.from({ length: T }, (_, i) => i));
+    if (pos.length !== B || pos.some((r) => r.length !== T)) throw new EngineInputError('positionIds: must have the same shape as tokens');
+    for (const row of pos) {
+      for (const p of row) {
+        if (!Number.isInteger(p) || p < 0 || p >= c.nCtx) throw new EngineInputError(`positionIds: ${p} is outside the model's context 0..${c.nCtx - 1}`);
+      }
+    }
+    const hooks = this.checkHooks(req.hooks ?? []);
+    const wantLogits = req.logits !== false;
+    const biasLayers = Object.keys(req.attentionBias ?? {}).map(Number);
+    for (const l of biasLayers) {
+      if (!Number.isInteger(l) || l < 0 || l >= c.nLayer) throw new EngineInputError(`attentionBias: layer ${l} does not exist (0..${c.nLayer - 1})`);
+      const t = req.attentionBias![l];
+      checkBiasShape(t, B, c.nHead, T, l);
+    }
+    const useBias = biasLayers.length > 0;
+    if (useBias || hooks.length) {
+      const s = this.analyze();
+      const needsAttention = useBias || hooks.some((h) => h.includes('.attn.'));
+      if (needsAttention && s.attentionProblem) throw new GraphStructureError(s.attentionProblem);
+    }
+    const sessionHooks = hooks.filter((h) => h !== 'logits');
+    const session = await this.session(sessionHooks, useBias);
+    const feeds = this.feeds(session, req.tokens, pos, useBias ? req.attentionBias! : {});
+    const fetches = [...(wantLogits ? [this.logitsName(session)] : []), ...sessionHooks];
+    const out = await session.run(feeds, fetches);
+    const toTensor = (t: ort.Tensor): Tensor => ({ data: t.data as Float32Array, dims: t.dims.map(Number) });
+    const cache = new Map<string, Tensor>();
+    for (const h of sessionHooks) cache.set(h, toTensor(out[h]));
+    const logits = wantLogits ? toTensor(out[this.logitsName(session)]) : null;
+    if (hooks.includes('logits') && logits) cache.set('logits', logits);
+    return { logits, cache };
+  }
+
+  private logitsName(session: ort.InferenceSession): string {
+    return session.outputNames.includes('logits') ? 'logits' : session.outputNames[0];
+  }
+
+  private feeds(session: ort.InferenceSession, tokens: number[][], pos: number[][], bias: Record<number, Tensor>): Record<string, ort.Tensor> {
+    const B = tokens.length;
+    const T = tokens[0].length;
+    const c = this.md.config;
+    const i64 = (rows: number[][]) => new ort.Tensor('int64', BigInt64Array.from(rows.flat(), (v) => BigInt(v)), [B, T]);
+    const feeds: Record<string, ort.Tensor> = {};
+    for (const name of session.inputNames) {
+      if (name === 'input_ids') feeds[name] = i64(tokens);
+      else if (name === 'position_ids') feeds[name] = i64(pos);
+      else if (name === 'attention_mask') feeds[name] = i64(tokens.map((r) => r.map(() => 1)));
+      else if (name === 'use_cache_branch') feeds[name] = new ort.Tensor('bool', [false], [1]);
+      else if (name.startsWith('past_key_values.') || name.startsWith('past.')) {
+        // A fresh run: past length 0. Head count and head size come from the graph where it says them.
+        const dims = inputDims(this.model(), name) ?? [];
+        const kv = dims[1] > 0 ? dims[1] : c.nKvHead;
+        const dh = dims[3] > 0 ? dims[3] : c.dHead;
+        feeds[name] = new ort.Tensor('float32', new Float32Array(0), [B, kv, 0, dh]);
+      } else if (name.startsWith('attention_bias.')) {
+        const l = Number(name.slice('attention_bias.'.length));
+        const t = bias[l];
+        feeds[name] = t ? new ort.Tensor('float32', t.data, t.dims) : new ort.Tensor('float32', new Float32Array(1), [1, 1, 1, 1]);
+      } else {
+        throw new EngineInputError(`${this.md.graphPath}: the graph needs an input "${name}" that the engine does not know how to fill`);
+      }
+    }
+    return feeds;
+  }
+
+  async release(): Promise<void> {
+    const all = [...this.sessions.values()];
+    this.sessions.clear();
+    for (const s of all) await (await s).release();
+  }
+}
+
+export { biasInputName };
+
+function checkBiasShape(t: Tensor, B: number, H: number, T: number, layer: number): void {
+  const want = [B, H, T, T];
+  const ok =
+    t.dims.length === 4 &&
+    t.dims.every((d, i) => d === 1 || d === want[i]) &&
+    t.data.length === t.dims.reduce((a, b) => a * b, 1);
+  if (!ok) {
+    throw new EngineInputError(`attentionBias[${layer}]: shape [${t.dims.join(',')}] does not broadcast to [B,H,T,T] = [${want.join(',')}] (or data length mismatch)`);
+  }
+}

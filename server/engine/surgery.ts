@@ -1,0 +1,403 @@
+// Graph surgery: finds each layer's attention and residual stream structurally, exposes hooks as graph
+// outputs and adds per-layer attention-score bias inputs.
+import {
+  GraphIndex,
+  TensorType,
+  attrInt,
+  findFusedAttention,
+  num,
+  onnx,
+  type ModelProto,
+  type NodeProto,
+} from './onnx-graph.js';
+import { parseHookName, type LayerHookKind } from '../../shared/hooks.js';
+
+export class GraphStructureError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'GraphStructureError';
+  }
+}
+
+export interface LayerStructure {
+  layer: number;
+  /** Unfused attention: the Softmax node and the probs@V MatMul. */
+  softmax: NodeProto | null;
+  pattern: string | null;
+  vOperand: string | null;
+  /** Fused attention: the op that hides the pattern. */
+  fused: { opType: string; name: string } | null;
+  /** The attention output projection's weight as the graph uses it, and whether it is stored [out, in]. */
+  wO: { tensor: string; transposed: boolean } | null;
+  residPre: string | null;
+  /** Null when the block has no such tensor (parallel attention/MLP): then it is synthesised as pre + attn_out. */
+  residMid: string | null;
+  attnOut: string | null;
+  residPost: string | null;
+  parallel: boolean;
+}
+
+export interface ModelStructure {
+  file: string;
+  layers: LayerStructure[];
+  lnFinal: string | null;
+  logits: string;
+  nHead: number;
+  dHead: number;
+  /** Set when attention is unreachable (fused op, or inside an If/Loop subgraph): why, naming the op. */
+  attentionProblem: string | null;
+}
+
+const PASS_THROUGH = new Set(['Cast', 'Identity', 'Dropout']);
+const SHAPE_OPS = new Set(['Transpose', 'Reshape', 'Identity', 'Cast', 'Dropout', 'Squeeze', 'Unsqueeze', 'Flatten']);
+
+function single<T>(xs: T[]): T | null {
+  return xs.length === 1 ? xs[0] : null;
+}
+
+/** Follows a tensor forward through pass-through ops; returns the MatMul that takes it as its first input. */
+function probsMatmul(ix: GraphIndex, tensor: string): NodeProto | null {
+  let t = tensor;
+  for (let hops = 0; hops < 4; hops++) {
+    const cs = ix.consumersOf(t);
+    const mm = cs.find((c) => c.opType === 'MatMul' && c.input?.[0] === t);
+    if (mm) return mm;
+    const pass = cs.find((c) => PASS_THROUGH.has(c.opType ?? ''));
+    if (!pass?.output?.[0]) return null;
+    t = pass.output[0];
+  }
+  return null;
+}
+
+/** From the attention core's output, walks through head-merging shape ops to the output projection. */
+function findOutputProjection(ix: GraphIndex, coreOut: string): { node: NodeProto; weight: string; transposed: boolean } | null {
+  let t = coreOut;
+  for (let hops = 0; hops < 8; hops++) {
+    const cs = ix.consumersOf(t);
+    const proj = cs.find((c) => (c.opType === 'MatMul' || c.opType === 'Gemm') && c.input?.[0] === t && c.input?.[1]);
+    if (proj) {
+      return { node: proj, weight: proj.input![1]!, transposed: proj.opType === 'Gemm' && attrInt(proj, 'transB', 0) === 1 };
+    }
+    const next = single(cs.filter((c) => SHAPE_OPS.has(c.opType ?? '')));
+    if (!next?.output?.[0]) return null;
+    t = next.output[0];
+  }
+  return null;
+}
+
+/** From the projection's output, skips bias adds and shape ops: the tensor that the residual add consumes. */
+function attentionOutput(ix: GraphIndex, projOut: string): string {
+  let t = projOut;
+  for (let hops = 0; hops < 6; hops++) {
+    const cs = ix.consumersOf(t);
+    if (cs.length !== 1) return t;
+    const c = cs[0];
+    const other = (c.input ?? []).find((i) => i && i !== t);
+    const isBias = c.opType === 'Add' && other !== undefined && ix.isConstant(other);
+    if (!(isBias || SHAPE_OPS.has(c.opType ?? '')) || !c.output?.[0]) return t;
+    t = c.output[0];
+  }
+  return t;
+}
+
+function otherInput(n: NodeProto, t: string): string | null {
+  const ins = (n.input ?? []).filter((i) => !!i);
+  if (ins.length !== 2) return null;
+  return ins[0] === t ? ins[1] : ins[1] === t ? ins[0] : null;
+}
+
+/** The residual Add that consumes `t` and whose other operand satisfies `pred`. Latest in topological order wins. */
+function residualAdd(ix: GraphIndex, t: string, pred: (other: string) => boolean): { node: NodeProto; other: string } | null {
+  // Exports often put a no-op Cast (e.g. RMSNorm's .to(float32)) between the stream and its consumers.
+  const aliases = [t];
+  for (let i = 0; i < aliases.length && i < 8; i++) {
+    for (const c of ix.consumersOf(aliases[i])) if ((c.opType === 'Cast' || c.opType === 'Identity') && c.output?.[0]) aliases.push(c.output[0]);
+  }
+  const adds = aliases.flatMap((a) =>
+    ix
+      .consumersOf(a)
+      .filter((c) => c.opType === 'Add')
+      .filter((c) => {
+        const o = otherInput(c, a);
+        return o !== null && !ix.isConstant(o) && !aliases.includes(o) && pred(o);
+      }),
+  );
+  adds.sort((a, b) => ix.order.get(a)! - ix.order.get(b)!);
+  const node = adds.length ? adds[adds.length - 1] : null;
+  if (!node) return null;
+  const other = (node.input ?? []).find((i) => i && !aliases.includes(i))!;
+  return { node, other };
+}
+
+function traceLayer(ix: GraphIndex, layer: number, coreOut: string, coreInput: string): Omit<LayerStructure, 'softmax' | 'pattern' | 'vOperand' | 'fused'> {
+  const base = { layer, wO: null, residPre: null, residMid: null, attnOut: null, residPost: null, parallel: false };
+  const proj = findOutputProjection(ix, coreOut);
+  // Without a recognisable output projection (some fused exports), the core's own output is the attention output.
+  const wO = proj ? { tensor: proj.weight, transposed: proj.transposed } : null;
+  const attnOut = attentionOutput(ix, proj?.node.output?.[0] ?? coreOut);
+  // Sequential block: x + attn_out, where x feeds the attention itself.
+  const r1 = residualAdd(ix, attnOut, () => true);
+  const r1Out = r1?.node.output?.[0];
+  if (!r1 || !r1Out) return { ...base, wO, attnOut };
+  if (ix.dependsOn(coreInput, r1.other)) {
+    const mid = r1Out;
+    // Sequential MLP adds a branch computed from mid; a block whose MLP reads x instead is parallel after all.
+    const r2 = residualAdd(ix, mid, (o) => ix.dependsOn(o, mid)) ?? residualAdd(ix, mid, () => true);
+    return { ...base, wO, attnOut, residPre: r1.other, residMid: mid, residPost: r2?.node.output?.[0] ?? null };
+  }
+  // Parallel block (GPT-NeoX/GPT-J): (attn_out + mlp_out) + x.
+  const r2 = residualAdd(ix, r1Out, (o) => ix.dependsOn(coreInput, o));
+  if (!r2?.node.output?.[0]) return { ...base, wO, attnOut };
+  return { ...base, wO, attnOut, residPre: r2.other, residMid: null, residPost: r2.node.output[0], parallel: true };
+}
+
+/** Finds the final norm's output: the activation input of the projection that produces the logits. */
+function findLnFinal(ix: GraphIndex, logits: string): string | null {
+  let t = logits;
+  for (let hops = 0; hops < 6; hops++) {
+    const p = ix.producer.get(t);
+    if (!p) return null;
+    if ((p.opType === 'MatMul' || p.opType === 'Gemm') && p.input?.[0]) {
+      let x = p.input[0];
+      // A 2-D Gemm sees flattened rows; report the [B,T,d] tensor before the flattening.
+      for (let k = 0; k < 3; k++) {
+        const q = ix.producer.get(x);
+        if (q && (q.opType === 'Reshape' || q.opType === 'Flatten') && q.input?.[0]) x = q.input[0];
+        else break;
+      }
+      return x;
+    }
+    const next = p.opType === 'Add' ? (p.input ?? []).find((i) => i && !ix.isConstant(i)) : p.input?.[0];
+    if (!next || !(p.opType === 'Add' || SHAPE_OPS.has(p.opType ?? ''))) return null;
+    t = next;
+  }
+  return null;
+}
+
+export interface AnalyzeOptions {
+  file: string;
+  nHead: number;
+  dHead: number;
+  nLayer: number | null;
+}
+
+/** Reads a model's structure. Never throws for fused attention: that is recorded in `attentionProblem`. */
+export function analyzeModel(model: ModelProto, opts: AnalyzeOptions): ModelStructure {
+  const graph = model.graph;
+  if (!graph) throw new GraphStructureError(`${opts.file}: the ONNX file has no graph`);
+  const ix = new GraphIndex(graph);
+  const logitsOut = (graph.output ?? []).find((o) => o.name === 'logits') ?? graph.output?.[0];
+  if (!logitsOut?.name) throw new GraphStructureError(`${opts.file}: the graph has no outputs`);
+  const fusedAll = findFusedAttention(graph);
+  const fusedTop = fusedAll.filter((f) => f.path.length === 0);
+
+  const layers: LayerStructure[] = [];
+  for (const n of graph.node ?? []) {
+    if (n.opType === 'Softmax' && n.output?.[0] && n.input?.[0]) {
+      const mm = probsMatmul(ix, n.output[0]);
+      if (!mm?.input?.[1] || !mm.output?.[0]) continue;
+      const rest = traceLayer(ix, layers.length, mm.output[0], n.input[0]);
+      layers.push({ ...rest, softmax: n, pattern: n.output[0], vOperand: mm.input[1], fused: null });
+    } else if (fusedTop.some((f) => f.name === (n.name ?? '') && f.opType === n.opType) && n.output?.[0] && n.input?.[0]) {
+      const rest = traceLayer(ix, layers.length, n.output[0], n.input[0]);
+      layers.push({ ...rest, softmax: null, pattern: null, vOperand: null, fused: { opType: n.opType!, name: n.name ?? '' } });
+    }
+  }
+
+  let attentionProblem: string | null = null;
+  if (fusedAll.length) {
+    const f = fusedAll[0];
+    const where = f.path.length ? ` inside ${f.path.join(' > ')}` : '';
+    attentionProblem =
+      `${opts.file}: attention is fused into the operator ${f.domain}.${f.opType} (node "${f.name}"${where}), ` +
+      'which never materialises the attention pattern; attention hooks and interventions need an export with ' +
+      'eager attention (softmax(QK^T)V as separate ops) and without onnxruntime transformer fusions';
+  } else if (layers.length === 0) {
+    const sub: string[] = [];
+    let softmaxInSub = false;
+    if (graph) {
+      for (const n of graph.node ?? []) {
+        for (const a of n.attribute ?? []) {
+          const gs = [...(a.g ? [a.g] : []), ...(a.graphs ?? [])];
+          for (const g of gs) if ((g.node ?? []).some((m) => m.opType === 'Softmax')) { softmaxInSub = true; sub.push(`${n.opType} node "${n.name ?? ''}"`); }
+        }
+      }
+    }
+    attentionProblem = softmaxInSub
+      ? `${opts.file}: attention sits inside a subgraph of the operator ${sub[0]}, which graph surgery cannot reach; ` +
+        'use the export without the If branch (e.g. decoder_model.onnx instead of decoder_model_merged.onnx)'
+      : `${opts.file}: no attention found (no Softmax feeding a probs@V MatMul)`;
+  }
+  if (!attentionProblem && opts.nLayer !== null && layers.length !== opts.nLayer) {
+    attentionProblem = `${opts.file}: found ${layers.length} attention softmaxes but config.json says ${opts.nLayer} layers`;
+  }
+  // Residual stream between blocks: post of layer l is pre of layer l+1 when both were found.
+  for (let l = 0; l + 1 < layers.length; l++) {
+    const next = layers[l + 1].residPre;
+    if (next) layers[l].residPost = next;
+  }
+  return {
+    file: opts.file,
+    layers,
+    lnFinal: findLnFinal(ix, logitsOut.name),
+    logits: logitsOut.name,
+    nHead: opts.nHead,
+    dHead: opts.dHead,
+    attentionProblem,
+  };
+}
+
+function floatOutput(name: string) {
+  return onnx.ValueInfoProto.create({
+    name,
+    type: onnx.TypeProto.create({ tensorType: onnx.TypeProto.Tensor.create({ elemType: TensorType.FLOAT }) }),
+  });
+}
+
+function node(opType: string, inputs: string[], outputs: string[], name: string, attrs: Record<string, number[] | number> = {}) {
+  const attribute = Object.entries(attrs).map(([k, v]) =>
+    Array.isArray(v)
+      ? onnx.AttributeProto.create({ name: k, ints: v, type: onnx.AttributeProto.AttributeType.INTS })
+      : onnx.AttributeProto.create({ name: k, i: v, type: onnx.AttributeProto.AttributeType.INT }),
+  );
+  return onnx.NodeProto.create({ opType, input: inputs, output: outputs, name, attribute });
+}
+
+function int64Init(name: string, values: number[]) {
+  const data = new BigInt64Array(values.map((v) => BigInt(v)));
+  return onnx.TensorProto.create({ name, dataType: TensorType.INT64, dims: [values.length], rawData: new Uint8Array(data.buffer) });
+}
+
+function floatInit(name: string, dims: number[], values: Float32Array) {
+  return onnx.TensorProto.create({ name, dataType: TensorType.FLOAT, dims, rawData: new Uint8Array(values.buffer) });
+}
+
+const ATTENTION_KINDS: ReadonlySet<LayerHookKind> = new Set(['attn.hook_pattern', 'attn.hook_v', 'attn.hook_value_norm']);
+
+/**
+ * Adds the named hooks as graph outputs (named exactly as the hooks), in place. Throws a GraphStructureError that
+ * names the hook when the structure it needs was not found.
+ */
+export function addHooks(model: ModelProto, s: ModelStructure, names: readonly string[]): void {
+  const g = model.graph!;
+  const newNodes: NodeProto[] = [];
+  const existingOutputs = new Set((g.output ?? []).map((o) => o.name));
+  const expose = (tensor: string, hook: string) => {
+    newNodes.push(node('Identity', [tensor], [hook], `precache_lens/${hook}`));
+    g.output!.push(floatOutput(hook));
+  };
+  for (const name of names) {
+    const ref = parseHookName(name);
+    if (!ref) throw new GraphStructureError(`unknown hook "${name}"`);
+    if (ref.kind === 'logits') {
+      if (!existingOutputs.has('logits')) expose(s.logits, 'logits');
+      continue;
+    }
+    if (ref.kind === 'ln_final.hook_normalized') {
+      if (!s.lnFinal) throw new GraphStructureError(`${s.file}: cannot find the final norm's output for hook "${name}"`);
+      expose(s.lnFinal, name);
+      continue;
+    }
+    const L = s.layers[ref.layer];
+    if (!L) throw new GraphStructureError(`${s.file}: hook "${name}": layer ${ref.layer} not found (found ${s.layers.length} layers)`);
+    if (ATTENTION_KINDS.has(ref.kind) && (s.attentionProblem || !L.pattern)) {
+      throw new GraphStructureError(`hook "${name}" is unavailable: ${s.attentionProblem ?? `${s.file}: layer ${ref.layer} has no attention pattern`}`);
+    }
+    const missing = () => new GraphStructureError(`${s.file}: hook "${name}": could not find this tensor in layer ${ref.layer}'s structure`);
+    switch (ref.kind) {
+      case 'hook_resid_pre':
+        if (!L.residPre) throw missing();
+        expose(L.residPre, name);
+        break;
+      case 'hook_resid_post':
+        if (!L.residPost) throw missing();
+        expose(L.residPost, name);
+        break;
+      case 'hook_resid_mid':
+        if (L.residMid) expose(L.residMid, name);
+        else if (L.residPre && L.attnOut) {
+          // Parallel blocks never form x + attn_out; compute it so the hook means the same in every family.
+          newNodes.push(node('Add', [L.residPre, L.attnOut], [name], `precache_lens/${name}`));
+          g.output!.push(floatOutput(name));
+        } else throw missing();
+        break;
+      case 'attn.hook_pattern':
+        expose(L.pattern!, name);
+        break;
+      case 'attn.hook_v':
+        // The probs@V operand is [B,H,T,dh]; TransformerLens's hook_v is [B,T,H,dh].
+        newNodes.push(node('Transpose', [L.vOperand!], [name], `precache_lens/${name}`, { perm: [0, 2, 1, 3] }));
+        g.output!.push(floatOutput(name));
+        break;
+      case 'attn.hook_value_norm': {
+        if (!L.wO) throw missing();
+        const p = `precache_lens/${name}`;
+        let w = L.wO.tensor;
+        if (L.wO.transposed) {
+          newNodes.push(node('Transpose', [w], [`${p}/w_t`], `${p}/transpose`, { perm: [1, 0] }));
+          w = `${p}/w_t`;
+        }
+        const dims = new GraphIndex(g).constantDims(L.wO.tensor);
+        const dOut = dims ? (L.wO.transposed ? dims[0] : dims[1]) : s.nHead * s.dHead;
+        g.initializer!.push(int64Init(`${p}/shape`, [s.nHead, s.dHead, dOut]));
+        g.initializer!.push(floatInit(`${p}/ones`, [dOut, 1], new Float32Array(dOut).fill(1)));
+        g.initializer!.push(int64Init(`${p}/out_shape`, [0, 0, -1]));
+        // ||v_j^h W_O^h||: [B,H,T,dh] @ [H,dh,d] -> [B,H,T,d], squared, summed by a ones-vector MatMul, sqrt.
+        newNodes.push(node('Reshape', [w, `${p}/shape`], [`${p}/w_heads`], `${p}/reshape_w`));
+        newNodes.push(node('MatMul', [L.vOperand!, `${p}/w_heads`], [`${p}/vo`], `${p}/vo`));
+        newNodes.push(node('Mul', [`${p}/vo`, `${p}/vo`], [`${p}/sq`], `${p}/sq`));
+        newNodes.push(node('MatMul', [`${p}/sq`, `${p}/ones`], [`${p}/sum`], `${p}/sum`));
+        newNodes.push(node('Sqrt', [`${p}/sum`], [`${p}/norm`], `${p}/sqrt`));
+        newNodes.push(node('Reshape', [`${p}/norm`, `${p}/out_shape`], [name], `${p}/squeeze`));
+        g.output!.push(floatOutput(name));
+        break;
+      }
+    }
+  }
+  g.node!.push(...newNodes);
+}
+
+export const biasInputName = (layer: number) => `attention_bias.${layer}`;
+
+/**
+ * Adds one float input per layer, `attention_bias.{l}`, broadcastable to [B,H,T,T] and added to the attention
+ * scores right before the softmax (so after the causal and padding masks). Returns the new input names.
+ */
+export function addAttentionBias(model: ModelProto, s: ModelStructure): string[] {
+  if (s.attentionProblem) throw new GraphStructureError(`attention interventions are unavailable: ${s.attentionProblem}`);
+  const g = model.graph!;
+  const names: string[] = [];
+  for (const L of s.layers) {
+    if (!L.softmax) throw new GraphStructureError(`${s.file}: layer ${L.layer} has no softmax for the attention bias`);
+    const name = biasInputName(L.layer);
+    const scores = L.softmax.input![0]!;
+    const biased = `precache_lens/${name}/scores`;
+    const add = node('Add', [scores, name], [biased], `precache_lens/${name}/add`);
+    L.softmax.input![0] = biased;
+    const at = g.node!.indexOf(L.softmax);
+    g.node!.splice(at, 0, add);
+    g.input!.push(
+      onnx.ValueInfoProto.create({
+        name,
+        type: onnx.TypeProto.create({
+          tensorType: onnx.TypeProto.Tensor.create({
+            elemType: TensorType.FLOAT,
+            shape: onnx.TensorShapeProto.create({
+              dim: ['bias_batch', 'bias_heads', 'bias_queries', 'bias_keys'].map((d) => onnx.TensorShapeProto.Dimension.create({ dimParam: d })),
+            }),
+          }),
+        }),
+      }),
+    );
+    names.push(name);
+  }
+  return names;
+}
+
+/** Dims of a graph input as numbers, with -1 for symbolic dims. */
+export function inputDims(model: ModelProto, name: string): number[] | null {
+  const vi = (model.graph?.input ?? []).find((i) => i.name === name);
+  const dims = vi?.type?.tensorType?.shape?.dim;
+  if (!dims) return null;
+  return dims.map((d) => (d.dimValue != null && num(d.dimValue) > 0 ? num(d.dimValue) : -1));
+}

@@ -1,0 +1,205 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { HookedModel, type Tensor } from '../server/engine/hooked-model.js';
+import { allHookNames } from '../shared/hooks.js';
+import { FIXTURES, maxAbsDiff, readGolden, type Nested } from './helpers/golden.js';
+
+const TOL = 1e-4;
+const cacheDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pl-engine-test-'));
+const models: HookedModel[] = [];
+function load(name: string): HookedModel {
+  const m = HookedModel.load(path.join(FIXTURES, name), { cacheDir, threads: 1 });
+  models.push(m);
+  return m;
+}
+afterAll(async () => {
+  for (const m of models) await m.release();
+  fs.rmSync(cacheDir, { recursive: true, force: true });
+});
+
+const GOLDEN_KEY: Record<string, string> = {
+  hook_resid_pre: 'resid_pre',
+  hook_resid_mid: 'resid_mid',
+  hook_resid_post: 'resid_post',
+  'attn.hook_pattern': 'pattern',
+  'attn.hook_v': 'v',
+  'attn.hook_value_norm': 'value_norm',
+};
+
+function goldenFor(g: ReturnType<typeof readGolden>, hook: string): Nested | undefined {
+  const m = /^blocks\.(\d+)\.(.*)$/.exec(hook);
+  const rec = g as unknown as Record<string, Nested[] | Nested | undefined>;
+  if (!m) return hook === 'logits' ? g.logits : g.ln_final;
+  const l = Number(m[1]);
+  const key = GOLDEN_KEY[m[2]];
+  const per = rec[key] as Nested[] | undefined;
+  if (per) return per[l];
+  // HF goldens record attn_out, not resid_mid: mid = pre + attn_out.
+  if (key === 'resid_mid' && g.attn_out) {
+    const pre = g.resid_pre[l] as number[][];
+    const ao = g.attn_out[l] as number[][];
+    return pre.map((row, i) => row.map((v, j) => v + ao[i][j]));
+  }
+  return undefined;
+}
+
+describe('hooked activations equal the PyTorch reference', () => {
+  const fixtures = ['gpt2-opset14', 'gpt2-opset17', 'gpt2-past-opset14', 'hf-tiny-gpt2', 'hf-tiny-gpt-neox', 'hf-tiny-llama'];
+  for (const name of fixtures) {
+    it(`${name}: every hook with a golden matches to 1e-4`, async () => {
+      const m = load(name);
+      const g = readGolden(path.join(FIXTURES, name));
+      const hooks = allHookNames(m.config.nLayer);
+      const r = await m.run({ tokens: [g.input_ids], positionIds: [g.position_ids], hooks });
+      expect([...r.cache.keys()].sort()).toEqual([...hooks].sort());
+      let compared = 0;
+      for (const [hook, t] of r.cache) {
+        const ref = goldenFor(g, hook);
+        if (ref === undefined) continue;
+        expect(maxAbsDiff(t, ref), hook).toBeLessThan(TOL);
+        compared++;
+      }
+      // Every fixture has goldens for at least pre/mid/post/pattern per layer plus ln_final and logits.
+      expect(compared).toBeGreaterThanOrEqual(4 * m.config.nLayer + 2);
+    });
+  }
+
+  it('hook_v and hook_value_norm have the documented shapes [B,T,H,dh] and [B,H,T]', async () => {
+    const m = load('hf-tiny-llama');
+    const r = await m.run({ tokens: [[256, 1, 2, 3, 4]], hooks: ['blocks.1.attn.hook_v', 'blocks.1.attn.hook_value_norm'] });
+    expect(r.cache.get('blocks.1.attn.hook_v')!.dims).toEqual([1, 5, 4, 16]);
+    expect(r.cache.get('blocks.1.attn.hook_value_norm')!.dims).toEqual([1, 4, 5]);
+  });
+});
+
+function logitsRows(t: Tensor, batch: number, rows: number[]): Float32Array[] {
+  const [, T, V] = t.dims;
+  return rows.map((r) => t.data.subarray((batch * T + r) * V, (batch * T + r + 1) * V));
+}
+
+function maxDiffRows(a: Float32Array[], b: Float32Array[]): number {
+  let m = 0;
+  a.forEach((row, i) => row.forEach((v, j) => (m = Math.max(m, Math.abs(v - b[i][j])))));
+  return m;
+}
+
+describe('attention-edge knockout', () => {
+  for (const name of ['gpt2-opset14', 'gpt2-past-opset14', 'hf-tiny-gpt-neox', 'hf-tiny-llama']) {
+    it(`${name}: blocking every input->prompt edge at all layers equals running [BOS]+input at shifted positions`, async () => {
+      const m = load(name);
+      const bos = 256;
+      const prompt = [72, 101, 108, 108, 111, 44, 32]; // m = 7
+      const input = [119, 111, 114, 108, 100, 33]; // k = 6
+      const seq = [bos, ...prompt, ...input];
+      const T = seq.length;
+      const L = m.config.nLayer;
+      const bias = new Float32Array(T * T);
+      for (let i = 1 + prompt.length; i < T; i++) for (let j = 1; j <= prompt.length; j++) bias[i * T + j] = -Infinity;
+      const attentionBias: Record<number, Tensor> = {};
+      for (let l = 0; l < L; l++) attentionBias[l] = { data: bias, dims: [1, 1, T, T] };
+      const blocked = await m.run({ tokens: [seq], attentionBias });
+      const shortPos = [0, ...input.map((_, i) => prompt.length + 1 + i)];
+      const short = await m.run({ tokens: [[bos, ...input]], positionIds: [shortPos] });
+      const inputRows = input.map((_, i) => 1 + prompt.length + i);
+      const d = maxDiffRows(logitsRows(blocked.logits!, 0, inputRows), logitsRows(short.logits!, 0, input.map((_, i) => 1 + i)));
+      expect(d).toBeLessThan(TOL);
+      // The blocked run must differ from the open one, or the test proves nothing.
+      const open = await m.run({ tokens: [seq] });
+      expect(maxDiffRows(logitsRows(open.logits!, 0, inputRows), logitsRows(blocked.logits!, 0, inputRows))).toBeGreaterThan(1e-2);
+    });
+  }
+
+  it('a batch of variants with different blocked layers runs in one call and matches separate runs', async () => {
+    const m = load('gpt2-opset17');
+    const seq = [256, 10, 20, 30, 40, 50, 60, 70];
+    const T = seq.length;
+    const one = new Float32Array(T * T);
+    for (let i = 5; i < T; i++) for (let j = 1; j < 5; j++) one[i * T + j] = -Infinity;
+    const zero = new Float32Array(T * T);
+    // Variant 0 blocks at layer 0 only, variant 1 at layer 2 only.
+    const stack = (a: Float32Array, b: Float32Array) => { const o = new Float32Array(2 * T * T); o.set(a); o.set(b, T * T); return o; };
+    const batched = await m.run({
+      tokens: [seq, seq],
+      attentionBias: { 0: { data: stack(one, zero), dims: [2, 1, T, T] }, 2: { data: stack(zero, one), dims: [2, 1, T, T] } },
+    });
+    const v0 = await m.run({ tokens: [seq], attentionBias: { 0: { data: one, dims: [1, 1, T, T] } } });
+    const v1 = await m.run({ tokens: [seq], attentionBias: { 2: { data: one, dims: [1, 1, T, T] } } });
+    const rows = [...Array(T).keys()];
+    expect(maxDiffRows(logitsRows(batched.logits!, 0, rows), logitsRows(v0.logits!, 0, rows))).toBeLessThan(1e-5);
+    expect(maxDiffRows(logitsRows(batched.logits!, 1, rows), logitsRows(v1.logits!, 0, rows))).toBeLessThan(1e-5);
+    expect(maxDiffRows(logitsRows(v0.logits!, 0, rows), logitsRows(v1.logits!, 0, rows))).toBeGreaterThan(1e-3);
+  });
+
+  it('an all-zero bias at every layer leaves the logits of the unhooked graph unchanged', async () => {
+    const m = load('gpt2-opset14');
+    const seq = [256, 5, 6, 7, 8, 9];
+    const T = seq.length;
+    const plain = await m.run({ tokens: [seq] });
+    const attentionBias: Record<number, Tensor> = {};
+    for (let l = 0; l < m.config.nLayer; l++) attentionBias[l] = { data: new Float32Array(T * T), dims: [1, 1, T, T] };
+    const zero = await m.run({ tokens: [seq], attentionBias, hooks: ['blocks.1.attn.hook_pattern'] });
+    const rows = [...Array(T).keys()];
+    expect(maxDiffRows(logitsRows(zero.logits!, 0, rows), logitsRows(plain.logits!, 0, rows))).toBeLessThan(1e-6);
+  });
+});
+
+describe('hook requests', () => {
+  it('returns exactly the requested subset of hooks', async () => {
+    const m = load('gpt2-opset14');
+    const hooks = ['blocks.2.attn.hook_pattern', 'blocks.0.hook_resid_pre', 'ln_final.hook_normalized'];
+    const r = await m.run({ tokens: [[256, 1, 2]], hooks, logits: false });
+    expect([...r.cache.keys()].sort()).toEqual([...hooks].sort());
+    expect(r.logits).toBeNull();
+  });
+
+  it('rejects an unknown hook name or a layer past the end, naming it', async () => {
+    const m = load('gpt2-opset14');
+    await expect(m.run({ tokens: [[1, 2]], hooks: ['blocks.0.hook_nonsense'] })).rejects.toThrow(/blocks\.0\.hook_nonsense/);
+    await expect(m.run({ tokens: [[1, 2]], hooks: ['blocks.3.hook_resid_pre'] })).rejects.toThrow(/layer 3 does not exist/);
+  });
+
+  it('rejects token ids outside the vocabulary and positions outside the context', async () => {
+    const m = load('gpt2-opset14');
+    await expect(m.run({ tokens: [[1, 999]] })).rejects.toThrow(/tokens: id 999/);
+    await expect(m.run({ tokens: [[1, 2]], positionIds: [[0, 64]] })).rejects.toThrow(/positionIds: 64/);
+  });
+
+  it('caches the rewritten graph on disk keyed by hook set, and reuses it', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pl-cache-'));
+    const a = HookedModel.load(path.join(FIXTURES, 'gpt2-opset14'), { cacheDir: dir, threads: 1 });
+    await a.run({ tokens: [[1, 2]], hooks: ['blocks.0.hook_resid_pre'] });
+    await a.run({ tokens: [[1, 2]], hooks: ['blocks.1.hook_resid_pre'] });
+    const files = fs.readdirSync(dir).sort();
+    expect(files).toHaveLength(2);
+    const mtimes = files.map((f) => fs.statSync(path.join(dir, f)).mtimeMs);
+    const b = HookedModel.load(path.join(FIXTURES, 'gpt2-opset14'), { cacheDir: dir, threads: 1 });
+    await b.run({ tokens: [[1, 2]], hooks: ['blocks.0.hook_resid_pre'] });
+    expect(fs.readdirSync(dir).sort()).toEqual(files);
+    expect(files.map((f) => fs.statSync(path.join(dir, f)).mtimeMs)).toEqual(mtimes);
+    await a.release();
+    await b.release();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+});
+
+describe('fused attention', () => {
+  it('asking for an attention hook names the fused op and the file', async () => {
+    const m = load('fused-attention');
+    await expect(m.run({ tokens: [[1, 2, 3]], hooks: ['blocks.0.attn.hook_pattern'] })).rejects.toThrow(
+      /fused-attention\/onnx\/model\.onnx: attention is fused into the operator com\.microsoft\.Attention/,
+    );
+    const T = 3;
+    await expect(m.run({ tokens: [[1, 2, 3]], attentionBias: { 0: { data: new Float32Array(T * T), dims: [1, 1, T, T] } } })).rejects.toThrow(
+      /com\.microsoft\.Attention/,
+    );
+  });
+
+  it('residual-stream hooks still work where the structure allows', async () => {
+    const m = load('fused-attention');
+    const r = await m.run({ tokens: [[1, 2, 3]], hooks: ['blocks.0.hook_resid_pre', 'blocks.0.hook_resid_mid'] });
+    expect(r.cache.get('blocks.0.hook_resid_pre')!.dims).toEqual([1, 3, 16]);
+    expect(r.cache.get('blocks.0.hook_resid_mid')!.dims).toEqual([1, 3, 16]);
+  });
+});
