@@ -298,6 +298,7 @@ export function addHooks(model: ModelProto, s: ModelStructure, names: readonly s
       expose(s.lnFinal, name);
       continue;
     }
+    if (ref.layer === null) throw new GraphStructureError(`unknown hook "${name}"`);
     const L = s.layers[ref.layer];
     if (!L) throw new GraphStructureError(`${s.file}: hook "${name}": layer ${ref.layer} not found (found ${s.layers.length} layers)`);
     if (ATTENTION_KINDS.has(ref.kind) && (s.attentionProblem || !L.pattern)) {

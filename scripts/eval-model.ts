@@ -1,0 +1,198 @@
+// Evaluates a model directory through the project's ONNX engine (server/engine/hooked-model.ts), fp32 on CPU.
+//
+//   npx tsx scripts/eval-model.ts --model models/precache-gpt2-8l [--json models/precache-gpt2-8l/eval.json]
+//
+// Measures (all numbers in nats/token, natural log):
+//   val      next-token loss / perplexity on data/val.bin (held-out split from tools/prepare-data.mjs), in
+//            non-overlapping windows of n_positions tokens exactly as tools/py/train_gpt2.py's val_windows:
+//            floor((N-1)/ctx) windows, every window starts at position 0, loss averaged over all predicted tokens.
+//            --max-windows K evaluates only the first K windows (a deterministic prefix subset).
+//   unigram  add-one-smoothed unigram model from data/train.bin's token counts, cross-entropy on the same targets.
+//   slice    the same windowed loss on tests/fixtures/val-slice.bin (the first 4097 tokens of data/val.bin: 16
+//            windows of 256, 4096 predicted tokens). tests/default-model.test.ts checks it against the model card.
+//   samples  continuations of fixed prompts (BOS + prompt): greedy, and temperature 0.8 top-k 40 (mulberry32 seed).
+//   repeat   in-context repeat test: 20 random sequences of 50 ids uniform in [1000, 20000) (mulberry32 seed 1234),
+//            each fed as BOS + seq + seq; mean loss on the second copy vs the first copy.
+// Options: --threads N (ORT intra-op threads; default all cores), --batch B (windows per engine run, default 8),
+//          --val/--train/--slice paths, --skip-val (no full-split pass; slice, unigram, samples, repeat only).
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createRequire } from 'node:module';
+import { HookedModel } from '../server/engine/hooked-model.js';
+import { openModelDir } from '../server/model/model-dir.js';
+import { loadTokenizer } from '../server/model/tokenizer.js';
+import { addCrossEntropy, generate, meanRange, mulberry32, readTokenFile, unigramCrossEntropy, windowLoss, nextTokenWindows } from './lib/lm-eval.js';
+
+const require = createRequire(import.meta.url);
+
+const PROMPTS = [
+  'Fellow-Citizens of the Senate and House of Representatives:',
+  'The jury said',
+  'In the year 1861,',
+  'The President said that',
+];
+const SAMPLE_STEPS = 30;
+const SAMPLE_SEED = 20240;
+const REPEAT = { sequences: 20, length: 50, lo: 1000, hi: 20000, seed: 1234 };
+
+function parseArgs(argv: string[]): Record<string, string | boolean> {
+  const out: Record<string, string | boolean> = {};
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (!a.startsWith('--')) throw new Error(`unexpected argument ${a}`);
+    const key = a.slice(2);
+    if (key === 'skip-val') out[key] = true;
+    else {
+      const v = argv[++i];
+      if (v === undefined) throw new Error(`${a} needs a value`);
+      out[key] = v;
+    }
+  }
+  return out;
+}
+
+const r4 = (x: number) => Math.round(x * 1e4) / 1e4;
+
+async function main() {
+  const args = parseArgs(process.argv.slice(2));
+  const dir = String(args.model ?? 'models/precache-gpt2-8l');
+  const threads = args.threads ? Number(args.threads) : os.availableParallelism();
+  const batch = args.batch ? Number(args.batch) : 8;
+  const valPath = String(args.val ?? 'data/val.bin');
+  const trainPath = String(args.train ?? 'data/train.bin');
+  const slicePath = String(args.slice ?? 'tests/fixtures/val-slice.bin');
+  const maxWindows = args['max-windows'] ? Number(args['max-windows']) : undefined;
+
+  const md = openModelDir(dir);
+  const tok = loadTokenizer(md);
+  const model = HookedModel.load(dir, { threads });
+  const ctx = md.config.nCtx;
+  const V = md.config.vocabSize;
+  const tStart = performance.now();
+  const result: Record<string, unknown> = {
+    model: md.name,
+    graph: path.relative(process.cwd(), md.graphPath),
+    graphBytes: fs.statSync(md.graphPath).size,
+    graphSha256: model.modelHash,
+    engine: {
+      runtime: `onnxruntime-node ${require('onnxruntime-node/package.json').version}`,
+      precision: 'fp32',
+      threads,
+      batchWindows: batch,
+      cpu: `${os.cpus()[0]?.model ?? 'unknown'} (${os.cpus().length} logical cores)`,
+      node: process.version,
+    },
+    date: new Date().toISOString().slice(0, 10),
+  };
+  console.log(`${md.name}: ${md.config.nLayer} layers, d ${md.config.dModel}, ctx ${ctx}, vocab ${V}; ${threads} threads`);
+
+  // Validation-slice loss (the test's figure).
+  if (fs.existsSync(slicePath)) {
+    const slice = readTokenFile(slicePath);
+    const s = await windowLoss(model, slice, { ctx, batch: Math.min(batch, 4) });
+    result.slice = { file: slicePath, tokens: slice.length, windows: s.windows, predicted: s.predicted, loss: r4(s.loss), lossExact: s.loss, perplexity: r4(s.perplexity), seconds: r4(s.seconds) };
+    console.log(`slice   ${slicePath}: loss ${s.loss.toFixed(4)} nats/token over ${s.predicted} tokens (${s.windows} windows), ${s.seconds.toFixed(1)} s`);
+  } else console.log(`slice   ${slicePath}: missing, skipped`);
+
+  // Full validation split and unigram baseline.
+  const haveData = fs.existsSync(valPath) && fs.existsSync(trainPath);
+  if (!haveData) console.log(`val     ${valPath} / ${trainPath} missing (run node tools/prepare-data.mjs); skipped`);
+  if (haveData) {
+    const val = readTokenFile(valPath);
+    const train = readTokenFile(trainPath);
+    const { y } = nextTokenWindows(val, ctx);
+    const used = maxWindows === undefined ? y : y.slice(0, maxWindows);
+    const targets = used.flat();
+    const uni = unigramCrossEntropy(train, targets, V);
+    result.unigram = { trainTokens: train.length, smoothing: 'add-one over the full vocabulary', loss: r4(uni), perplexity: r4(Math.exp(uni)), targets: targets.length };
+    console.log(`unigram ${uni.toFixed(4)} nats/token (ppl ${Math.exp(uni).toFixed(1)}) on ${targets.length} val targets`);
+    if (!args['skip-val']) {
+      let last = 0;
+      const v = await windowLoss(model, val, {
+        ctx,
+        batch,
+        maxWindows,
+        onBatch: (done, total) => {
+          const now = performance.now();
+          if (now - last > 15000 || done === total) {
+            last = now;
+            process.stderr.write(`  val ${done}/${total} windows, ${((now - tStart) / 1000).toFixed(0)} s\n`);
+          }
+        },
+      });
+      result.val = {
+        file: valPath,
+        tokens: val.length,
+        windows: v.windows,
+        allWindows: y.length,
+        subset: maxWindows === undefined ? 'full split' : `first ${v.windows} windows`,
+        predicted: v.predicted,
+        loss: r4(v.loss),
+        lossExact: v.loss,
+        perplexity: r4(v.perplexity),
+        seconds: r4(v.seconds),
+        perPosition: v.perPosition.map(r4),
+      };
+      console.log(`val     loss ${v.loss.toFixed(4)} nats/token, ppl ${v.perplexity.toFixed(2)} over ${v.predicted} tokens (${v.windows}/${y.length} windows), ${v.seconds.toFixed(1)} s`);
+    }
+  }
+
+  // Samples.
+  const t1 = performance.now();
+  const samples = [];
+  for (const prompt of PROMPTS) {
+    const ids = [tok.bosId, ...tok.encode(prompt)];
+    const greedy = await generate(model, ids, { steps: SAMPLE_STEPS, ctx, temperature: 0, topK: 0, seed: 0 });
+    const sampled = await generate(model, ids, { steps: SAMPLE_STEPS, ctx, temperature: 0.8, topK: 40, seed: SAMPLE_SEED });
+    samples.push({ prompt, greedy: tok.decode(greedy), sampled: tok.decode(sampled), greedyIds: greedy, sampledIds: sampled });
+    console.log(`\nprompt  ${JSON.stringify(prompt)}\n greedy ${JSON.stringify(tok.decode(greedy))}\n t=0.8  ${JSON.stringify(tok.decode(sampled))}`);
+  }
+  result.samples = {
+    settings: `BOS + prompt, ${SAMPLE_STEPS} new tokens by repeated full forward passes; greedy = argmax; sampled = temperature 0.8, top-k 40, mulberry32 seed ${SAMPLE_SEED} (fresh per prompt)`,
+    items: samples,
+    seconds: r4((performance.now() - t1) / 1000),
+  };
+
+  // In-context repeat test.
+  const t2 = performance.now();
+  const rand = mulberry32(REPEAT.seed);
+  const L = REPEAT.length;
+  const rows: number[][] = [];
+  for (let s = 0; s < REPEAT.sequences; s++) {
+    const seq = Array.from({ length: L }, () => REPEAT.lo + Math.floor(rand() * (REPEAT.hi - REPEAT.lo)));
+    rows.push([tok.bosId, ...seq, ...seq]);
+  }
+  const inputs = rows.map((r) => r.slice(0, -1));
+  const targets = rows.map((r) => r.slice(1));
+  const r = await model.run({ tokens: inputs, logits: true });
+  const sum = new Float64Array(2 * L);
+  const cnt = new Float64Array(2 * L);
+  addCrossEntropy(r.logits!, targets, sum, cnt);
+  const perPos = Array.from(sum, (x, i) => x / cnt[i]);
+  const first = meanRange(perPos, 0, L);
+  const second = meanRange(perPos, L, 2 * L);
+  const secondAfterFirst = meanRange(perPos, L + 1, 2 * L);
+  result.repeat = {
+    settings: `${REPEAT.sequences} sequences of ${L} ids uniform in [${REPEAT.lo}, ${REPEAT.hi}), mulberry32 seed ${REPEAT.seed}; input BOS + seq + seq`,
+    firstCopy: r4(first),
+    secondCopy: r4(second),
+    secondCopyExcludingItsFirstToken: r4(secondAfterFirst),
+    difference: r4(first - second),
+    uniformOverRange: r4(Math.log(REPEAT.hi - REPEAT.lo)),
+    seconds: r4((performance.now() - t2) / 1000),
+  };
+  console.log(`\nrepeat  first copy ${first.toFixed(4)}, second copy ${second.toFixed(4)} (excluding its first token ${secondAfterFirst.toFixed(4)}) nats/token`);
+  result.totalSeconds = r4((performance.now() - tStart) / 1000);
+  console.log(`total   ${(result.totalSeconds as number).toFixed(1)} s`);
+  await model.release();
+  if (args.json) {
+    fs.writeFileSync(String(args.json), JSON.stringify(result, null, 1) + '\n');
+    console.log(`wrote ${args.json}`);
+  }
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

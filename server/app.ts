@@ -1,0 +1,93 @@
+// The Express app: JSON API under /api and the built web client (or a placeholder page) at /.
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import type { EngineClient } from './engine/engine-client.js';
+import { RemoteError } from './engine/protocol.js';
+import type { ModelRegistry } from './model/registry.js';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+export const CLIENT_DIST = path.join(ROOT, 'dist/client');
+
+export interface AppDeps {
+  engine: EngineClient;
+  registry: ModelRegistry;
+  version: string;
+}
+
+/** An error answered as JSON with a status; `field` names the request field at fault. */
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly field?: string,
+  ) {
+    super(message);
+  }
+}
+
+export function createApp(deps: AppDeps): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.use(express.json({ limit: '1mb' }));
+  const started = Date.now();
+
+  app.get('/api/health', (_req, res) => {
+    res.json({ ok: true, version: deps.version, uptimeS: Math.round((Date.now() - started) / 1000) });
+  });
+
+  app.get('/api/models', async (_req, res, next) => {
+    try {
+      const models = await Promise.all(
+        deps.registry.list().map(async (m) => {
+          const info = await deps.engine.info(m.md.dir);
+          return {
+            id: m.id,
+            name: m.md.name,
+            dir: m.md.dir,
+            bundled: m.bundled,
+            graph: path.relative(m.md.dir, m.md.graphPath),
+            modelHash: info.modelHash,
+            config: info.config,
+            attentionProblem: info.attentionProblem,
+          };
+        }),
+      );
+      res.json({ default: deps.registry.defaultId(), models });
+    } catch (e) {
+      next(e);
+    }
+  });
+
+  app.use('/api', (req, _res, next) => next(new HttpError(404, `no such endpoint: ${req.method} ${req.originalUrl}`)));
+
+  if (fs.existsSync(path.join(CLIENT_DIST, 'index.html'))) {
+    app.use(express.static(CLIENT_DIST));
+    app.get(/^\/(?!api\/).*/, (_req, res) => res.sendFile(path.join(CLIENT_DIST, 'index.html')));
+  } else {
+    app.get('/', (_req, res) => res.type('html').send(PLACEHOLDER));
+  }
+
+  app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    const e = err as { status?: number; type?: string; message?: string; field?: string };
+    if (err instanceof HttpError) {
+      res.status(err.status).json({ error: err.message, ...(err.field ? { field: err.field } : {}) });
+    } else if (e.type === 'entity.parse.failed') {
+      res.status(400).json({ error: `request body is not valid JSON: ${e.message}`, field: 'body' });
+    } else if (e.type === 'entity.too.large') {
+      res.status(413).json({ error: 'request body is too large (limit 1 MB)', field: 'body' });
+    } else if (err instanceof RemoteError && err.isInputError) {
+      res.status(422).json({ error: err.message });
+    } else {
+      console.error(err);
+      res.status(500).json({ error: `internal error: ${e.message ?? String(err)}` });
+    }
+  });
+  return app;
+}
+
+const PLACEHOLDER = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Precache Lens</title>
+<style>body{font:16px/1.5 system-ui,sans-serif;max-width:40rem;margin:4rem auto;padding:0 1rem;color:#1f2937}code{background:#f3f4f6;padding:0 .25rem}</style>
+</head><body><h1>Precache Lens</h1><p>The server is running. The web workbench is not built yet; the API is at
+<a href="/api/models"><code>/api/models</code></a> and <a href="/api/health"><code>/api/health</code></a>.</p></body></html>`;

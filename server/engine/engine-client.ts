@@ -1,0 +1,75 @@
+// The HTTP thread's handle on the engine worker: promise-based run/info/task calls with progress and cancel.
+import { Worker } from 'node:worker_threads';
+import type { EngineOptions, RunRequest, RunResult } from './hooked-model.js';
+import { RemoteError, type ModelInfo, type SerializedResult, type WorkerReply, type WorkerRequest } from './protocol.js';
+
+type Pending = { resolve: (v: unknown) => void; reject: (e: Error) => void; onProgress?: (p: unknown) => void };
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
+export class EngineClient {
+  private readonly worker: Worker;
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+  private closed = false;
+
+  constructor(opts: EngineOptions = {}) {
+    this.worker = new Worker(new URL('./worker-entry.mjs', import.meta.url), { workerData: opts });
+    this.worker.on('message', (msg: WorkerReply) => this.onMessage(msg));
+    this.worker.on('error', (err: unknown) => this.failAll(err instanceof Error ? err : new Error(String(err))));
+    this.worker.on('exit', (code) => {
+      if (!this.closed) this.failAll(new Error(`engine worker exited with code ${code}`));
+    });
+    // The worker must not keep the process alive on its own.
+    this.worker.unref();
+  }
+
+  private onMessage(msg: WorkerReply) {
+    const p = this.pending.get(msg.id);
+    if (!p) return;
+    if ('progress' in msg) {
+      p.onProgress?.(msg.progress);
+      return;
+    }
+    this.pending.delete(msg.id);
+    if (this.pending.size === 0) this.worker.unref();
+    if (msg.ok) p.resolve(msg.value);
+    else p.reject(new RemoteError(msg.error.name, msg.error.message));
+  }
+
+  private failAll(err: Error) {
+    for (const p of this.pending.values()) p.reject(err);
+    this.pending.clear();
+  }
+
+  private call<T>(msg: DistributiveOmit<WorkerRequest, 'id'>, onProgress?: (p: unknown) => void): { id: number; promise: Promise<T> } {
+    if (this.closed) throw new Error('engine is closed');
+    const id = this.nextId++;
+    const promise = new Promise<T>((resolve, reject) => {
+      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, onProgress });
+    });
+    this.worker.ref(); // keep the process alive while work is in flight
+    this.worker.postMessage({ ...msg, id } as WorkerRequest);
+    return { id, promise };
+  }
+
+  async run(model: string, req: RunRequest): Promise<RunResult> {
+    const r = await this.call<SerializedResult>({ op: 'run', model, req }).promise;
+    return { logits: r.logits, cache: new Map(r.cache) };
+  }
+
+  info(model: string): Promise<ModelInfo> {
+    return this.call<ModelInfo>({ op: 'info', model }).promise;
+  }
+
+  /** Starts a named worker task; `cancel()` asks it to stop at its next checkpoint. */
+  task<T>(task: string, args: unknown, onProgress?: (p: unknown) => void): { promise: Promise<T>; cancel: () => void } {
+    const { id, promise } = this.call<T>({ op: 'task', task, args }, onProgress);
+    return { promise, cancel: () => this.worker.postMessage({ op: 'cancel', id: 0, target: id } satisfies WorkerRequest) };
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.failAll(new Error('engine closed'));
+    await this.worker.terminate();
+  }
+}

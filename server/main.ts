@@ -1,0 +1,43 @@
+// Server entry point: `npm start` (serve the bundled default model on 127.0.0.1).
+import { createRequire } from 'node:module';
+import { EngineClient } from './engine/engine-client.js';
+import { ModelRegistry, modelsFromEnv } from './model/registry.js';
+import { createApp } from './app.js';
+
+const require = createRequire(import.meta.url);
+const { version } = require('../package.json') as { version: string };
+
+export interface ServeOptions {
+  host: string;
+  port: number;
+  models: string[];
+  threads?: number;
+  cacheDir?: string;
+}
+
+export async function serve(opts: ServeOptions) {
+  const registry = new ModelRegistry(opts.models);
+  const engine = new EngineClient({ threads: opts.threads, cacheDir: opts.cacheDir });
+  const app = createApp({ engine, registry, version });
+  const server = await new Promise<import('node:http').Server>((resolve, reject) => {
+    const s = app.listen(opts.port, opts.host, () => resolve(s));
+    s.on('error', reject);
+  });
+  return { server, engine, registry };
+}
+
+const isMain = process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href;
+if (isMain) {
+  const host = process.env.PRECACHE_LENS_HOST ?? '127.0.0.1';
+  const port = Number(process.env.PORT ?? 5177);
+  serve({ host, port, models: modelsFromEnv() })
+    .then(({ server }) => {
+      const a = server.address();
+      const p = typeof a === 'object' && a ? a.port : port;
+      console.log(`Precache Lens is running: open http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${p}/`);
+    })
+    .catch((e: Error) => {
+      console.error(`precache-lens: ${e.message}`);
+      process.exit(1);
+    });
+}
