@@ -6,6 +6,10 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import type { EngineClient } from './engine/engine-client.js';
 import { RemoteError } from './engine/protocol.js';
 import type { ModelRegistry } from './model/registry.js';
+import type { RunStore } from './store/run-store.js';
+import type { RunManager } from './runs/run-manager.js';
+import { HttpError } from './http-error.js';
+import { runsRouter } from './api/runs-routes.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const CLIENT_DIST = path.join(ROOT, 'dist/client');
@@ -13,19 +17,12 @@ export const CLIENT_DIST = path.join(ROOT, 'dist/client');
 export interface AppDeps {
   engine: EngineClient;
   registry: ModelRegistry;
+  store: RunStore;
+  runs: RunManager;
   version: string;
 }
 
-/** An error answered as JSON with a status; `field` names the request field at fault. */
-export class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-    readonly field?: string,
-  ) {
-    super(message);
-  }
-}
+export { HttpError };
 
 export function createApp(deps: AppDeps): express.Express {
   const app = express();
@@ -60,6 +57,8 @@ export function createApp(deps: AppDeps): express.Express {
     }
   });
 
+  app.use('/api', runsRouter(deps));
+
   app.use('/api', (req, _res, next) => next(new HttpError(404, `no such endpoint: ${req.method} ${req.originalUrl}`)));
 
   if (fs.existsSync(path.join(CLIENT_DIST, 'index.html'))) {
@@ -77,6 +76,8 @@ export function createApp(deps: AppDeps): express.Express {
       res.status(400).json({ error: `request body is not valid JSON: ${e.message}`, field: 'body' });
     } else if (e.type === 'entity.too.large') {
       res.status(413).json({ error: 'request body is too large (limit 1 MB)', field: 'body' });
+    } else if (e.type === 'entity.verify.failed' || e.type === 'encoding.unsupported' || e.type === 'charset.unsupported') {
+      res.status(415).json({ error: e.message ?? 'unsupported body encoding', field: 'body' });
     } else if (err instanceof RemoteError && err.isInputError) {
       res.status(422).json({ error: err.message });
     } else {

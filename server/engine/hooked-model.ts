@@ -14,7 +14,7 @@ const SURGERY_VERSION = 1;
 
 export interface Tensor {
   data: Float32Array;
-  dims: number[];
+  dims: readonly number[];
 }
 
 export interface RunRequest {

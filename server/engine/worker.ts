@@ -3,6 +3,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { HookedModel, type EngineOptions, type Tensor } from './hooked-model.js';
 import type { ModelInfo, SerializedResult, WorkerReply, WorkerRequest } from './protocol.js';
 import { runTask, type TaskContext } from './tasks.js';
+import '../analysis/task.js';
 
 const opts = (workerData ?? {}) as EngineOptions;
 const models = new Map<string, HookedModel>();

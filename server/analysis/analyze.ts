@@ -1,0 +1,332 @@
+// The analysis pipeline: tokenize -> build variants -> run the engine in memory-bounded batches -> metrics.
+import { hookName } from '../../shared/hooks.js';
+import {
+  DEFAULT_ANALYSIS_OPTIONS,
+  type AnalysisOptions,
+  type AnalysisProgress,
+  type AnalysisResult,
+  type InputTokenResult,
+  type LayerReadShares,
+  type SpanResult,
+  type VariantSummary,
+} from '../../shared/analysis.js';
+import { attentionReadShare, attentionRollout, normWeightedReadShare, readMap } from '../../shared/metrics/attention.js';
+import { layerWindows, meanLossIncrease, precomputationShare } from '../../shared/metrics/knockout.js';
+import { tokenLosses, topPredictions } from '../../shared/metrics/loss.js';
+import { blockAllPromptMask, parseMarkedPrompt, spanBiasMask, splitSpans, type TokenOffset } from '../../shared/metrics/spans.js';
+import { batchItem, mean, type Tensor } from '../../shared/metrics/tensor.js';
+import type { HookedModel } from '../engine/hooked-model.js';
+import type { TextTokenizer } from '../model/tokenizer.js';
+
+export class AnalysisInputError extends Error {
+  constructor(
+    message: string,
+    readonly field?: string,
+  ) {
+    super(field ? `${field}: ${message}` : message);
+    this.name = 'AnalysisInputError';
+  }
+}
+
+export class CancelledError extends Error {
+  constructor() {
+    super('the run was cancelled');
+    this.name = 'CancelledError';
+  }
+}
+
+export interface AnalyzeArgs {
+  modelId: string;
+  prompt: string;
+  input: string;
+  options?: Partial<AnalysisOptions>;
+  /** Peak memory bound for one engine call, in MiB (estimated); batches are split to stay under it. */
+  maxBatchMB?: number;
+}
+
+export const DEFAULT_MAX_BATCH_MB = Number(process.env.PRECACHE_LENS_MAX_BATCH_MB ?? 1024);
+
+/** One knockout variant: edges X -> prompt tokens [start, end) blocked at `layers`. */
+interface Knockout {
+  kind: VariantSummary['kind'];
+  label: string;
+  layers: number[];
+  span: [number, number] | null;
+}
+
+/**
+ * Estimated peak bytes of one batch row of T tokens: output logits (ORT's buffer and ours), attention scores and
+ * probabilities of one layer alive at a time, MLP activations, and the per-layer bias inputs.
+ */
+export function estimateRowBytes(c: { nLayer: number; nHead: number; dModel: number; vocabSize: number }, T: number, withBias: boolean): number {
+  return 4 * (2 * T * c.vocabSize + 3 * c.nHead * T * T + 16 * c.dModel * T + (withBias ? c.nLayer * T * T : 0));
+}
+
+/** Byte-level token offsets in `text` from cumulative decoding (the JS tokenizer reports no offsets). */
+export function tokenOffsets(tok: TextTokenizer, ids: number[], text: string): TokenOffset[] {
+  const out: TokenOffset[] = [];
+  let prev = 0;
+  for (let k = 0; k < ids.length; k++) {
+    const decoded = tok.decode(ids.slice(0, k + 1));
+    // A token that ends inside a multi-byte character decodes to U+FFFD; clamp so offsets stay monotonic and in range.
+    let end = Math.min(text.length, Math.max(prev, decoded.length));
+    if (k === ids.length - 1) end = text.length;
+    out.push([prev, end]);
+    prev = end;
+  }
+  return out;
+}
+
+export async function analyze(
+  m: HookedModel,
+  tok: TextTokenizer,
+  args: AnalyzeArgs,
+  onProgress: (p: AnalysisProgress) => void = () => {},
+  isCancelled: () => boolean = () => false,
+): Promise<AnalysisResult> {
+  const t0 = performance.now();
+  const c = m.config;
+  const L = c.nLayer;
+  const structure = m.analyze();
+  if (structure.attentionProblem) throw new AnalysisInputError(structure.attentionProblem, 'model');
+  const checkCancel = () => {
+    if (isCancelled()) throw new CancelledError();
+  };
+  onProgress({ stage: 'tokenize', done: 0, total: 1 });
+
+  // --- tokenize
+  let marked;
+  try {
+    marked = parseMarkedPrompt(args.prompt);
+  } catch (e) {
+    throw new AnalysisInputError((e as Error).message, 'prompt');
+  }
+  const opts: AnalysisOptions = {
+    ...DEFAULT_ANALYSIS_OPTIONS,
+    spans: marked.segments.length ? 'marked' : DEFAULT_ANALYSIS_OPTIONS.spans,
+    ...args.options,
+  };
+  if (opts.spans === 'marked' && marked.segments.length === 0) {
+    throw new AnalysisInputError('span mode "marked" needs at least one {{name|text}} segment in the prompt', 'options.spans');
+  }
+  const promptIds = tok.encode(marked.text);
+  const inputIds = tok.encode(args.input);
+  const p = promptIds.length;
+  const n = inputIds.length;
+  if (n === 0) throw new AnalysisInputError('the input text is empty; it needs at least one token', 'input');
+  const T = 1 + p + n;
+  if (T > c.nCtx) {
+    throw new AnalysisInputError(`[BOS] + prompt (${p} tokens) + input (${n} tokens) = ${T} tokens, longer than the model's context of ${c.nCtx}`, 'input');
+  }
+  const bos = tok.bosId;
+  const seq = [bos, ...promptIds, ...inputIds];
+  const offsets = tokenOffsets(tok, promptIds, marked.text);
+  const spans = p === 0 ? [] : splitSpans(marked.text, offsets, opts.spans, marked.segments);
+  const tTok = performance.now();
+
+  // --- knockout variants
+  const knockouts: Knockout[] = [];
+  if (p > 0 && n > 1) {
+    for (let k = 0; k < L; k++) knockouts.push({ kind: 'depth', label: `block X->P' at layers ${k}..${L - 1}`, layers: range(k, L), span: null });
+    layerWindows(L, opts.layerWindow).forEach((w, l) =>
+      knockouts.push({ kind: 'window', label: `block X->P' at layers ${w[0]}..${w[w.length - 1]} (around ${l})`, layers: w, span: null }),
+    );
+    if (opts.spanKnockouts) {
+      for (const s of spans) {
+        if (s.tokenEnd <= s.tokenStart) continue;
+        knockouts.push({ kind: 'span-all', label: `block X->"${s.label}" at all layers`, layers: range(0, L), span: [s.tokenStart, s.tokenEnd] });
+        if (L > 1) knockouts.push({ kind: 'span-from-1', label: `block X->"${s.label}" at layers 1..${L - 1}`, layers: range(1, L), span: [s.tokenStart, s.tokenEnd] });
+      }
+    }
+  }
+  const maxBytes = (args.maxBatchMB ?? DEFAULT_MAX_BATCH_MB) * 1024 * 1024;
+  const rowBytes = estimateRowBytes(c, T, true);
+  if (rowBytes > maxBytes) {
+    throw new AnalysisInputError(
+      `one variant of ${T} tokens needs about ${Math.ceil(rowBytes / 2 ** 20)} MiB, over the memory bound of ${Math.floor(maxBytes / 2 ** 20)} MiB (PRECACHE_LENS_MAX_BATCH_MB); shorten the texts or raise the bound`,
+      'input',
+    );
+  }
+  const rowsPerCall = Math.max(1, Math.floor(maxBytes / rowBytes));
+  const totalUnits = 2 + knockouts.length;
+  let done = 0;
+  let engineCalls = 0;
+  onProgress({ stage: 'forward', done, total: totalUnits });
+
+  // --- with-prompt forward with the hooks the read shares need
+  const hooks = range(0, L).flatMap((l) => [hookName(l, 'attn.hook_pattern'), hookName(l, 'attn.hook_value_norm')]);
+  const tF = performance.now();
+  const withRun = await m.run({ tokens: [seq], hooks });
+  engineCalls++;
+  const withLogits = batchItem(withRun.logits!, 0);
+  const inputPos = range(p + 1, p + 1 + n);
+  const lossWith = tokenLosses(withLogits, seq, inputPos);
+  // Knockouts block edges from X's columns; x_1 is predicted at the prompt's last column, which no X->P' edge
+  // reaches. So K averages over the tokens X's own columns predict (x_2..x_n): there K(all layers) = mean B exactly.
+  const readPos = inputPos.slice(1);
+  done++;
+  onProgress({ stage: 'forward', done, total: totalUnits });
+  checkCancel();
+
+  // --- no-prompt runs: [BOS] + X at the same absolute positions, and at natural positions
+  const short = [bos, ...inputIds];
+  const noRun = await m.run({ tokens: [short, short], positionIds: [[0, ...inputPos], range(0, n + 1)] });
+  engineCalls++;
+  const shortPos = range(1, n + 1);
+  const noLogits = batchItem(noRun.logits!, 0);
+  const lossNo = tokenLosses(noLogits, short, shortPos);
+  const lossNoNat = tokenLosses(batchItem(noRun.logits!, 1), short, shortPos);
+  done++;
+  const tForward = performance.now();
+  onProgress({ stage: 'knockout', done, total: totalUnits });
+  checkCancel();
+
+  // --- knockouts, batched under the memory bound
+  const koLoss: number[] = new Array(knockouts.length).fill(0);
+  const full = p > 0 ? blockAllPromptMask(T, p, n) : null;
+  const maskCache = new Map<string, Float32Array>();
+  const maskFor = (ko: Knockout): Float32Array => {
+    if (!ko.span) return full!;
+    const key = ko.span.join(':');
+    let mk = maskCache.get(key);
+    if (!mk) {
+      mk = spanBiasMask(T, p, n, { tokenStart: ko.span[0], tokenEnd: ko.span[1] });
+      maskCache.set(key, mk);
+    }
+    return mk;
+  };
+  for (let start = 0; start < knockouts.length; start += rowsPerCall) {
+    const batch = knockouts.slice(start, start + rowsPerCall);
+    const B = batch.length;
+    const attentionBias: Record<number, Tensor> = {};
+    for (let l = 0; l < L; l++) {
+      if (!batch.some((ko) => ko.layers.includes(l))) continue;
+      const data = new Float32Array(B * T * T);
+      batch.forEach((ko, r) => {
+        if (ko.layers.includes(l)) data.set(maskFor(ko), r * T * T);
+      });
+      attentionBias[l] = { data, dims: [B, 1, T, T] };
+    }
+    const r = await m.run({ tokens: batch.map(() => seq), attentionBias });
+    engineCalls++;
+    batch.forEach((_, b) => {
+      koLoss[start + b] = mean(tokenLosses(batchItem(r.logits!, b), seq, readPos));
+    });
+    done += B;
+    onProgress({ stage: 'knockout', done, total: totalUnits });
+    checkCancel();
+  }
+  const tKo = performance.now();
+  onProgress({ stage: 'metrics', done, total: totalUnits });
+
+  // --- metrics
+  const meanWith = mean(lossWith);
+  const meanWithRead = mean(lossWith.slice(1));
+  const hasKnockouts = p > 0 && n > 1;
+  const K = (i: number) => (hasKnockouts ? koLoss[i] - meanWithRead : 0);
+  const depthCurve = [...range(0, L).map((k) => K(k)), 0];
+  const meanBenefit = mean(lossNo) - meanWith;
+  const meanBenefitRead = mean(lossNo.slice(1)) - meanWithRead;
+  const patterns = range(0, L).map((l) => batchItem(withRun.cache.get(hookName(l, 'attn.hook_pattern'))!, 0));
+  const norms = range(0, L).map((l) => batchItem(withRun.cache.get(hookName(l, 'attn.hook_value_norm'))!, 0));
+  const layers: LayerReadShares[] = range(0, L).map((l) => {
+    const a = attentionReadShare(patterns[l], p, n);
+    const w = normWeightedReadShare(patterns[l], norms[l], p, n);
+    return {
+      layer: l,
+      hooks: { pattern: hookName(l, 'attn.hook_pattern'), valueNorm: hookName(l, 'attn.hook_value_norm') },
+      attention: a.layer,
+      attentionPerHead: a.perHead,
+      sink: a.sink,
+      sinkPerHead: a.sinkPerHead,
+      normWeighted: w.layer,
+      normWeightedPerHead: w.perHead,
+    };
+  });
+  const windows = layerWindows(L, opts.layerWindow);
+  const layerProfile = windows.map((w, l) => ({ layer: l, layers: w, k: K(L + l) }));
+  const spanResults: SpanResult[] = [];
+  {
+    let i = 2 * L;
+    for (const s of spans) {
+      const has = opts.spanKnockouts && s.tokenEnd > s.tokenStart && hasKnockouts;
+      const kAll = has ? K(i++) : 0;
+      const kFrom1 = has && L > 1 ? K(i++) : has ? kAll : 0;
+      spanResults.push({ label: s.label, tokenStart: s.tokenStart, tokenEnd: s.tokenEnd, charStart: s.charStart, charEnd: s.charEnd, kAllLayers: kAll, kFromLayer1: kFrom1 });
+    }
+  }
+  const strings = (ids: number[]) => tok.tokenStrings(ids);
+  const top = (logits: Tensor, row: number) =>
+    topPredictions(logits.data.subarray(row * logits.dims[1], (row + 1) * logits.dims[1]), opts.topK).map((q) => ({ ...q, text: tok.decode([q.id]) }));
+  const inputStrings = strings(inputIds);
+  const inputTokens: InputTokenResult[] = inputIds.map((id, k) => ({
+    id,
+    text: inputStrings[k],
+    position: p + 1 + k,
+    lossWithPrompt: lossWith[k],
+    lossNoPrompt: lossNo[k],
+    lossNoPromptNatural: lossNoNat[k],
+    benefit: lossNo[k] - lossWith[k],
+    benefitNatural: lossNoNat[k] - lossWith[k],
+    topWithPrompt: top(withLogits, p + k),
+    topNoPrompt: top(noLogits, k),
+  }));
+  const promptStrings = strings(promptIds);
+  const variants: VariantSummary[] = [
+    { idx: 0, kind: 'with-prompt', label: '[BOS] + P + X', blockedLayers: [], blockedSpan: null, meanLoss: meanWith },
+    { idx: 1, kind: 'no-prompt', label: '[BOS] + X at positions 0, p+1..p+n', blockedLayers: [], blockedSpan: null, meanLoss: mean(lossNo) },
+    { idx: 2, kind: 'no-prompt-natural', label: '[BOS] + X at positions 0..n', blockedLayers: [], blockedSpan: null, meanLoss: mean(lossNoNat) },
+        // Knockout variants' mean loss is over x_2..x_n (see readPos); the three runs above average over all of X.
+    ...knockouts.map((ko, i) => ({ idx: 3 + i, kind: ko.kind, label: ko.label, blockedLayers: ko.layers, blockedSpan: ko.span, meanLoss: koLoss[i] })),
+  ];
+  const tEnd = performance.now();
+  const result: AnalysisResult = {
+    schemaVersion: 1,
+    model: { id: args.modelId, name: m.md.name, hash: m.modelHash, nLayer: L, nHead: c.nHead, dModel: c.dModel, nCtx: c.nCtx, vocabSize: c.vocabSize },
+    bos: { id: bos, text: tok.decode([bos]), source: tok.bosSource },
+    prompt: {
+      raw: args.prompt,
+      text: marked.text,
+      tokens: promptIds.map((id, k) => ({ id, text: promptStrings[k] })),
+      offsets: offsets.map(([s, e]) => [s, e]),
+      segments: marked.segments,
+    },
+    input: { text: args.input, tokens: inputTokens },
+    p,
+    n,
+    options: opts,
+    summary: {
+      meanLossWithPrompt: meanWith,
+      meanLossNoPrompt: mean(lossNo),
+      meanLossNoPromptNatural: mean(lossNoNat),
+      meanBenefit,
+      meanBenefitNatural: mean(lossNoNat) - meanWith,
+      meanBenefitRead: meanBenefitRead,
+      precomputationShare: hasKnockouts ? precomputationShare(depthCurve) : null,
+      identityResidual: hasKnockouts ? Math.abs(depthCurve[0] - meanBenefitRead) : 0,
+      attentionRolloutShare: attentionRollout(patterns, p, n),
+    },
+    layers,
+    readMap: readMap(patterns, norms, p, n),
+    depthCurve,
+    layerProfile,
+    spans: spanResults,
+    variants,
+    timings: {
+      tokenizeMs: tTok - t0,
+      forwardMs: tForward - tF,
+      knockoutMs: tKo - tForward,
+      metricsMs: tEnd - tKo,
+      totalMs: tEnd - t0,
+      engineCalls,
+    },
+  };
+  onProgress({ stage: 'done', done: totalUnits, total: totalUnits });
+  return result;
+}
+
+function range(a: number, b: number): number[] {
+  return Array.from({ length: Math.max(0, b - a) }, (_, i) => a + i);
+}
+
+export { meanLossIncrease };

@@ -1,0 +1,215 @@
+// /api/runs, /api/compare and /api/openapi.json: validated with the shared zod schemas; errors name the field.
+import { Router, type Request, type Response, type NextFunction } from 'express';
+import { z } from 'zod';
+import { CompareSchema, CreateRunSchema, ListRunsSchema, describeZodError, type Comparison, type RunDetail } from '../../shared/api.js';
+import type { AnalysisResult } from '../../shared/analysis.js';
+import { parseMarkedPrompt } from '../../shared/metrics/spans.js';
+import type { EngineClient } from '../engine/engine-client.js';
+import type { ModelRegistry } from '../model/registry.js';
+import type { RunManager } from '../runs/run-manager.js';
+import type { RunStore } from '../store/run-store.js';
+import { HttpError } from '../http-error.js';
+import { openApiDocument } from './openapi.js';
+
+export interface RunsDeps {
+  engine: EngineClient;
+  registry: ModelRegistry;
+  store: RunStore;
+  runs: RunManager;
+}
+
+function parse<T extends z.ZodType>(schema: T, value: unknown): z.infer<T> {
+  const r = schema.safeParse(value);
+  if (!r.success) {
+    const { message, field } = describeZodError(r.error);
+    throw new HttpError(400, message, field);
+  }
+  return r.data;
+}
+
+const wrap = (fn: (req: Request, res: Response) => Promise<void> | void) => (req: Request, res: Response, next: NextFunction) => {
+  Promise.resolve(fn(req, res)).catch(next);
+};
+
+function uuidParam(req: Request): string {
+  const id = String(req.params.id);
+  if (!z.string().uuid().safeParse(id).success) throw new HttpError(400, `id: "${id}" is not a run id (a UUID)`, 'id');
+  return id;
+}
+
+export function runsRouter(d: RunsDeps): Router {
+  const r = Router();
+
+  r.get('/openapi.json', (_req, res) => {
+    res.json(openApiDocument());
+  });
+
+  r.post(
+    '/runs',
+    wrap(async (req, res) => {
+      if (req.body === undefined || req.body === null || typeof req.body !== 'object' || Array.isArray(req.body)) {
+        throw new HttpError(400, 'body: expected a JSON object with prompt and input', 'body');
+      }
+      const body = parse(CreateRunSchema, req.body);
+      const modelId = body.model ?? d.registry.defaultId();
+      const model = modelId ? d.registry.get(modelId) : undefined;
+      if (!model) {
+        throw new HttpError(422, `model: unknown model "${modelId}"; available: ${d.registry.list().map((m) => m.id).join(', ')}`, 'model');
+      }
+      if (body.parentId && !d.store.get(body.parentId)) throw new HttpError(422, `parentId: no run ${body.parentId}`, 'parentId');
+      let text: string;
+      let segments: number;
+      try {
+        const marked = parseMarkedPrompt(body.prompt);
+        text = marked.text;
+        segments = marked.segments.length;
+      } catch (e) {
+        throw new HttpError(400, `prompt: ${(e as Error).message}`, 'prompt');
+      }
+      if (body.options?.spans === 'marked' && segments === 0) {
+        throw new HttpError(400, 'options.spans: "marked" needs at least one {{name|text}} segment in the prompt', 'options.spans');
+      }
+      const info = await d.engine.info(model.md.dir);
+      if (info.attentionProblem) throw new HttpError(422, `model: ${info.attentionProblem}`, 'model');
+      // Preflight: count tokens now so an over-long text is a 4xx here, not a failed run later.
+      const [pt, xt] = await Promise.all([
+        d.engine.task<{ ids: number[] }>('tokenize', { modelDir: model.md.dir, text }).promise,
+        d.engine.task<{ ids: number[] }>('tokenize', { modelDir: model.md.dir, text: body.input }).promise,
+      ]);
+      if (xt.ids.length === 0) throw new HttpError(400, 'input: tokenizes to nothing; it needs at least one token', 'input');
+      const T = 1 + pt.ids.length + xt.ids.length;
+      if (T > info.config.nCtx) {
+        throw new HttpError(
+          422,
+          `input: [BOS] + prompt (${pt.ids.length} tokens) + input (${xt.ids.length} tokens) = ${T} tokens, longer than the model's context of ${info.config.nCtx}`,
+          pt.ids.length >= info.config.nCtx ? 'prompt' : 'input',
+        );
+      }
+      const row = d.runs.submit(model, { prompt: body.prompt, input: body.input, options: body.options ?? {}, label: body.label, parentId: body.parentId });
+      res.status(202).location(`/api/runs/${row.id}`).json({ id: row.id, status: row.status });
+    }),
+  );
+
+  r.get(
+    '/runs',
+    wrap((req, res) => {
+      const q = parse(ListRunsSchema, req.query);
+      res.json(d.store.list({ q: q.q, limit: q.limit, offset: q.offset }));
+    }),
+  );
+
+  r.get(
+    '/runs/:id',
+    wrap((req, res) => {
+      const id = uuidParam(req);
+      const run = d.store.getFull(id);
+      if (!run) throw new HttpError(404, `no run ${id}`, 'id');
+      const { variants: _v, ...rest } = run;
+      const detail: RunDetail = { ...rest, result: run.result as AnalysisResult | null, progress: d.runs.getProgress(id) };
+      res.json(detail);
+    }),
+  );
+
+  r.get(
+    '/runs/:id/events',
+    wrap((req, res) => {
+      const id = uuidParam(req);
+      const run = d.store.get(id);
+      if (!run) throw new HttpError(404, `no run ${id}`, 'id');
+      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
+      const send = (event: string, data: unknown) => res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+      const final = (s: string) => s === 'done' || s === 'failed' || s === 'cancelled';
+      send('status', { status: run.status, error: run.error });
+      const p = d.runs.getProgress(id);
+      if (p) send('progress', p);
+      if (final(run.status)) {
+        res.end();
+        return;
+      }
+      const unsubscribe = d.runs.subscribe(id, (e) => {
+        if (e.type === 'progress') send('progress', e.progress);
+        else {
+          send('status', { status: e.status, error: e.error ?? null });
+          if (final(e.status!)) {
+            unsubscribe();
+            res.end();
+          }
+        }
+      });
+      req.on('close', unsubscribe);
+    }),
+  );
+
+  r.post(
+    '/runs/:id/cancel',
+    wrap((req, res) => {
+      const id = uuidParam(req);
+      const run = d.store.get(id);
+      if (!run) throw new HttpError(404, `no run ${id}`, 'id');
+      if (!d.runs.cancel(id)) throw new HttpError(409, `run ${id} is already ${run.status}`, 'id');
+      res.status(202).json({ id, status: d.store.get(id)!.status });
+    }),
+  );
+
+  r.delete(
+    '/runs/:id',
+    wrap((req, res) => {
+      const id = uuidParam(req);
+      if (d.runs.isLive(id)) d.runs.cancel(id);
+      if (!d.store.delete(id)) throw new HttpError(404, `no run ${id}`, 'id');
+      res.status(204).end();
+    }),
+  );
+
+  r.post(
+    '/compare',
+    wrap((req, res) => {
+      const { ids } = parse(CompareSchema, req.body);
+      if (new Set(ids).size !== ids.length) throw new HttpError(400, 'ids: lists the same run twice', 'ids');
+      const results = ids.map((id, k) => {
+        const run = d.store.getFull(id);
+        if (!run) throw new HttpError(404, `ids.${k}: no run ${id}`, `ids.${k}`);
+        if (run.status !== 'done' || !run.result) throw new HttpError(409, `ids.${k}: run ${id} is ${run.status}, not done`, `ids.${k}`);
+        return { run, result: run.result as AnalysisResult };
+      });
+      res.json(compareRuns(results));
+    }),
+  );
+
+  return r;
+}
+
+export function compareRuns(items: { run: { id: string; label: string | null; prompt: string }; result: AnalysisResult }[]): Comparison {
+  const first = items[0].result;
+  items.forEach(({ result }, k) => {
+    if (result.model.hash !== first.model.hash) throw new HttpError(422, `ids.${k}: ran on model ${result.model.id}, not ${first.model.id}; compare runs of one model`, `ids.${k}`);
+    if (result.input.text !== first.input.text) throw new HttpError(422, `ids.${k}: has a different input text; compare prompt variants on the same input`, `ids.${k}`);
+  });
+  return {
+    model: { id: first.model.id, hash: first.model.hash, nLayer: first.model.nLayer },
+    input: first.input.text,
+    runs: items.map(({ run, result }) => ({
+      id: run.id,
+      label: run.label,
+      prompt: run.prompt,
+      summary: result.summary,
+      p: result.p,
+      depthCurve: result.depthCurve,
+      layerProfile: result.layerProfile.map((x) => x.k),
+      attentionShare: result.layers.map((l) => l.attention),
+      normWeightedShare: result.layers.map((l) => l.normWeighted),
+      sink: result.layers.map((l) => l.sink),
+    })),
+    tokens: first.input.tokens.map((t, k) => {
+      const rows = items.map(({ result }) => result.input.tokens[k]);
+      return {
+        text: t.text,
+        position: rows.map((r) => r.position),
+        lossWithPrompt: rows.map((r) => r.lossWithPrompt),
+        lossNoPrompt: t.lossNoPromptNatural,
+        benefit: rows.map((r) => r.benefit),
+        benefitVsFirst: rows.map((r) => rows[0].lossWithPrompt - r.lossWithPrompt),
+      };
+    }),
+  };
+}

@@ -1,0 +1,114 @@
+// The analysis result: what one run of a prompt P on an input X measures (DESIGN "The measurements").
+import type { SpanMode } from './metrics/spans.js';
+
+export interface AnalysisOptions {
+  /** How the prompt is cut into spans for span importance. */
+  spans: SpanMode;
+  /** Layer-profile window: K of layers [l - r, l + r] around each l. */
+  layerWindow: number;
+  /** How many top predictions to keep per input token. */
+  topK: number;
+  /** Run span knockouts (2 variants per span); off for very long prompts in tokens mode, if wanted. */
+  spanKnockouts: boolean;
+}
+
+export const DEFAULT_ANALYSIS_OPTIONS: AnalysisOptions = { spans: 'words', layerWindow: 1, topK: 5, spanKnockouts: true };
+
+export interface TokenInfo {
+  id: number;
+  text: string;
+}
+
+export interface InputTokenResult extends TokenInfo {
+  /** Absolute position in [BOS] + P' + X. */
+  position: number;
+  lossWithPrompt: number;
+  /** Loss of [BOS] + X at the same absolute positions (the knockout-identity reference). */
+  lossNoPrompt: number;
+  /** Loss of [BOS] + X at its natural positions 0..n. */
+  lossNoPromptNatural: number;
+  /** B_t = lossNoPrompt - lossWithPrompt. */
+  benefit: number;
+  benefitNatural: number;
+  topWithPrompt: { id: number; text: string; prob: number }[];
+  topNoPrompt: { id: number; text: string; prob: number }[];
+}
+
+export interface LayerReadShares {
+  layer: number;
+  /** Hook names the numbers come from, so a user can find the tensors in an export. */
+  hooks: { pattern: string; valueNorm: string };
+  attention: number;
+  attentionPerHead: number[];
+  sink: number;
+  sinkPerHead: number[];
+  normWeighted: number;
+  normWeightedPerHead: number[];
+}
+
+export interface SpanResult {
+  label: string;
+  tokenStart: number;
+  tokenEnd: number;
+  charStart: number;
+  charEnd: number;
+  /** K when X -> span is blocked at every layer. */
+  kAllLayers: number;
+  /** K when X -> span is blocked at layers >= 1 (layer 0 open: the raw tokens stay readable). */
+  kFromLayer1: number;
+}
+
+export interface VariantSummary {
+  idx: number;
+  kind: 'with-prompt' | 'no-prompt' | 'no-prompt-natural' | 'depth' | 'window' | 'span-all' | 'span-from-1';
+  label: string;
+  blockedLayers: number[];
+  /** Prompt-token range [start, end) whose edges from X are blocked; null = the whole prompt (or none). */
+  blockedSpan: [number, number] | null;
+  meanLoss: number;
+}
+
+export interface AnalysisResult {
+  schemaVersion: 1;
+  model: { id: string; name: string; hash: string; nLayer: number; nHead: number; dModel: number; nCtx: number; vocabSize: number };
+  bos: { id: number; text: string; source: 'bos' | 'eos' };
+  prompt: { raw: string; text: string; tokens: TokenInfo[]; offsets: [number, number][]; segments: { name: string; charStart: number; charEnd: number }[] };
+  input: { text: string; tokens: InputTokenResult[] };
+  p: number;
+  n: number;
+  options: AnalysisOptions;
+  summary: {
+    meanLossWithPrompt: number;
+    meanLossNoPrompt: number;
+    meanLossNoPromptNatural: number;
+    meanBenefit: number;
+    meanBenefitNatural: number;
+    /**
+     * Mean B over x_2..x_n, the tokens predicted at X's own columns. Knockouts (K, D, spans) average over these:
+     * x_1 is predicted at the prompt's last column, which no X->P' edge reaches, so K(all layers) equals this
+     * (not the all-token mean) exactly. Equal to meanBenefit's definition minus x_1; 0 when n = 1.
+     */
+    meanBenefitRead: number;
+    /** pi = D(1)/D(0); null when the prompt has (almost) no benefit. */
+    precomputationShare: number | null;
+    /** |K(all layers) - meanBenefitRead|: the knockout identity's residual, expected below 1e-4. */
+    identityResidual: number;
+    attentionRolloutShare: number;
+  };
+  layers: LayerReadShares[];
+  /** [L][p]: mean over X of the norm-weighted read of prompt token j at layer l. */
+  readMap: number[][];
+  /** D(k) for k = 0..L; D(L) = 0. */
+  depthCurve: number[];
+  /** K of the window of layers around each l. */
+  layerProfile: { layer: number; layers: number[]; k: number }[];
+  spans: SpanResult[];
+  variants: VariantSummary[];
+  timings: { tokenizeMs: number; forwardMs: number; knockoutMs: number; metricsMs: number; totalMs: number; engineCalls: number };
+}
+
+export interface AnalysisProgress {
+  stage: 'tokenize' | 'forward' | 'knockout' | 'metrics' | 'done';
+  done: number;
+  total: number;
+}

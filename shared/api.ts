@@ -1,0 +1,176 @@
+// HTTP API contract shared by server, CLI and web app: request schemas (zod), response types, a typed client.
+import { z } from 'zod';
+import type { AnalysisProgress, AnalysisResult } from './analysis.js';
+
+export const MAX_TEXT_CHARS = 20_000;
+
+export const AnalysisOptionsSchema = z
+  .object({
+    spans: z.enum(['tokens', 'words', 'lines', 'marked']).optional(),
+    layerWindow: z.number().int().min(0).max(64).optional(),
+    topK: z.number().int().min(1).max(50).optional(),
+    spanKnockouts: z.boolean().optional(),
+  })
+  .strict();
+
+export const CreateRunSchema = z
+  .object({
+    model: z.string().min(1).max(200).optional(),
+    prompt: z.string().max(MAX_TEXT_CHARS),
+    input: z.string().min(1, 'must not be empty').max(MAX_TEXT_CHARS),
+    options: AnalysisOptionsSchema.optional(),
+    label: z.string().max(200).optional(),
+    parentId: z.string().uuid().optional(),
+  })
+  .strict();
+export type CreateRunRequest = z.infer<typeof CreateRunSchema>;
+
+export const ListRunsSchema = z.object({
+  q: z.string().max(200).optional(),
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+  offset: z.coerce.number().int().min(0).default(0),
+});
+
+export const CompareSchema = z.object({ ids: z.array(z.string().uuid()).min(2).max(4) }).strict();
+export type CompareRequest = z.infer<typeof CompareSchema>;
+
+export type RunStatus = 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
+
+export interface RunSummary {
+  id: string;
+  createdAt: string;
+  finishedAt: string | null;
+  status: RunStatus;
+  label: string | null;
+  parentId: string | null;
+  modelId: string;
+  modelHash: string | null;
+  prompt: string;
+  input: string;
+  options: Record<string, unknown>;
+  error: string | null;
+  meanBenefit: number | null;
+  precomputationShare: number | null;
+}
+
+export interface RunDetail extends RunSummary {
+  result: AnalysisResult | null;
+  progress: AnalysisProgress | null;
+}
+
+export interface ModelSummary {
+  id: string;
+  name: string;
+  dir: string;
+  bundled: boolean;
+  graph: string;
+  modelHash: string;
+  config: { modelType: string; nLayer: number; nHead: number; nKvHead: number; dModel: number; dHead: number; nCtx: number; vocabSize: number; bosTokenId: number | null; eosTokenId: number | null };
+  attentionProblem: string | null;
+}
+
+export interface ComparisonRun {
+  id: string;
+  label: string | null;
+  prompt: string;
+  summary: AnalysisResult['summary'];
+  p: number;
+  depthCurve: number[];
+  layerProfile: number[];
+  attentionShare: number[];
+  normWeightedShare: number[];
+  sink: number[];
+}
+
+export interface Comparison {
+  model: { id: string; hash: string; nLayer: number };
+  input: string;
+  runs: ComparisonRun[];
+  /** One row per input token; arrays are indexed like `runs`. */
+  tokens: { text: string; position: number[]; lossWithPrompt: number[]; lossNoPrompt: number; benefit: number[]; benefitVsFirst: number[] }[];
+}
+
+export interface ApiErrorBody {
+  error: string;
+  field?: string;
+}
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly field?: string,
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+/** Turns a zod error into one message naming the first offending field (e.g. `options.layerWindow`). */
+export function describeZodError(err: z.ZodError): { message: string; field: string } {
+  const issue = err.issues[0];
+  const field = issue.path.length ? issue.path.join('.') : 'body';
+  let message = issue.message;
+  if (issue.code === 'unrecognized_keys') return { field: [...issue.path, ...issue.keys].join('.'), message: `unknown field "${issue.keys.join('", "')}"` };
+  if (issue.code === 'invalid_type' && /received undefined/.test(message)) message = 'is required';
+  return { field, message: `${field}: ${message}` };
+}
+
+/** Typed client over fetch, used by the web app, the CLI's remote mode and the tests. */
+export class ApiClient {
+  constructor(private readonly base = '') {}
+
+  private async req<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const r = await fetch(`${this.base}${path}`, {
+      method,
+      headers: body === undefined ? undefined : { 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    if (r.status === 204) return undefined as T;
+    const text = await r.text();
+    let data: unknown = null;
+    try {
+      data = text ? JSON.parse(text) : null;
+    } catch {
+      throw new ApiError(r.status, `server sent non-JSON (${r.status}): ${text.slice(0, 200)}`);
+    }
+    if (!r.ok) {
+      const e = (data ?? {}) as ApiErrorBody;
+      throw new ApiError(r.status, e.error ?? `HTTP ${r.status}`, e.field);
+    }
+    return data as T;
+  }
+
+  models() {
+    return this.req<{ default: string | null; models: ModelSummary[] }>('GET', '/api/models');
+  }
+  createRun(body: CreateRunRequest) {
+    return this.req<{ id: string; status: RunStatus }>('POST', '/api/runs', body);
+  }
+  run(id: string) {
+    return this.req<RunDetail>('GET', `/api/runs/${encodeURIComponent(id)}`);
+  }
+  runs(params: { q?: string; limit?: number; offset?: number } = {}) {
+    const qs = new URLSearchParams();
+    for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== '') qs.set(k, String(v));
+    return this.req<{ total: number; runs: RunSummary[] }>('GET', `/api/runs${qs.size ? `?${qs}` : ''}`);
+  }
+  cancelRun(id: string) {
+    return this.req<{ id: string; status: RunStatus }>('POST', `/api/runs/${encodeURIComponent(id)}/cancel`);
+  }
+  deleteRun(id: string) {
+    return this.req<void>('DELETE', `/api/runs/${encodeURIComponent(id)}`);
+  }
+  compare(ids: string[]) {
+    return this.req<Comparison>('POST', '/api/compare', { ids });
+  }
+  /** Polls until the run leaves queued/running; `onUpdate` sees each poll. */
+  async waitForRun(id: string, onUpdate?: (r: RunDetail) => void, intervalMs = 250): Promise<RunDetail> {
+    for (;;) {
+      const r = await this.run(id);
+      onUpdate?.(r);
+      if (r.status !== 'queued' && r.status !== 'running') return r;
+      await new Promise((res) => setTimeout(res, intervalMs));
+    }
+  }
+}

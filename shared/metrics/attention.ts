@@ -1,0 +1,184 @@
+// How much of X's attention reads the prompt P': raw share, norm-weighted share, read map, rollout baseline.
+import { checkCounts, checkPattern, checkTensor, MASS_EPS, mean, type Tensor } from './tensor.js';
+
+export interface AttentionReadShare {
+  /** a_h = mean_{i in X} sum_{j in P'} A_ij / sum_{1<=j<=i} A_ij, per head. */
+  perHead: number[];
+  /** s_h = mean_{i in X} A_i0, per head: the BOS sink's mass, reported apart and never counted as prompt. */
+  sinkPerHead: number[];
+  /** Mean of perHead: every head weighs the same, whatever it writes (the norm-weighted share weighs them). */
+  layer: number;
+  /** Mean of sinkPerHead. */
+  sink: number;
+}
+
+/**
+ * Attention read share of one layer's pattern [H,T,T] (DESIGN "The measurements" 2).
+ * The denominator is the row's own non-BOS mass sum_{1<=j<=i} A_ij, which equals 1 - A_i0 for a softmax row;
+ * summing it directly keeps the share inside [0,1] under float32 rounding and is exact when A_i0 is near 1.
+ * A query whose non-BOS mass is below 1e-12 (it reads only BOS) counts as share 0 in the mean, not 0/0.
+ */
+export function attentionReadShare(pattern: Tensor, p: number, n: number): AttentionReadShare {
+  const [H, T] = checkPattern(pattern, p, n, 'attentionReadShare');
+  const d = pattern.data;
+  const perHead: number[] = [];
+  const sinkPerHead: number[] = [];
+  for (let h = 0; h < H; h++) {
+    let shareSum = 0;
+    let sinkSum = 0;
+    for (let i = p + 1; i <= p + n; i++) {
+      const row = (h * T + i) * T;
+      sinkSum += d[row];
+      let prompt = 0;
+      for (let j = 1; j <= p; j++) prompt += d[row + j];
+      let open = prompt;
+      for (let j = p + 1; j <= i; j++) open += d[row + j];
+      shareSum += open < MASS_EPS ? 0 : prompt / open;
+    }
+    perHead.push(n === 0 ? 0 : shareSum / n);
+    sinkPerHead.push(n === 0 ? 0 : sinkSum / n);
+  }
+  return { perHead, sinkPerHead, layer: mean(perHead), sink: mean(sinkPerHead) };
+}
+
+function checkValueNorm(valueNorm: Tensor, H: number, T: number, where: string, name = 'valueNorm'): void {
+  checkTensor(valueNorm, 2, name, where);
+  if (valueNorm.dims[0] !== H || valueNorm.dims[1] !== T) {
+    throw new RangeError(`${where}: ${name} dims [${valueNorm.dims.join(',')}] do not match the pattern's [H,T] = [${H},${T}]`);
+  }
+}
+
+export interface NormWeightedReadShare {
+  /** R_h = sum_{i in X, j in P'} w_ij / sum_{i in X, 1<=j<=i} w_ij with w_ij = A_ij ||v_j W_O^h||, per head. */
+  perHead: number[];
+  /**
+   * The same ratio with numerator and denominator summed over heads (not a mean of perHead): a head that writes
+   * little into the residual stream weighs little, which is the point of weighting by norms.
+   */
+  layer: number;
+}
+
+/**
+ * Norm-weighted (Kobayashi et al. 2020) read share of one layer (DESIGN "The measurements" 3).
+ * BOS (j=0) is left out of numerator and denominator alike. A zero denominator gives 0.
+ */
+export function normWeightedReadShare(pattern: Tensor, valueNorm: Tensor, p: number, n: number): NormWeightedReadShare {
+  const where = 'normWeightedReadShare';
+  const [H, T] = checkPattern(pattern, p, n, where);
+  checkValueNorm(valueNorm, H, T, where);
+  const d = pattern.data;
+  const v = valueNorm.data;
+  const perHead: number[] = [];
+  let numAll = 0;
+  let denAll = 0;
+  for (let h = 0; h < H; h++) {
+    let num = 0;
+    let den = 0;
+    for (let i = p + 1; i <= p + n; i++) {
+      const row = (h * T + i) * T;
+      for (let j = 1; j <= i; j++) {
+        const w = d[row + j] * v[h * T + j];
+        den += w;
+        if (j <= p) num += w;
+      }
+    }
+    perHead.push(den < MASS_EPS ? 0 : num / den);
+    numAll += num;
+    denAll += den;
+  }
+  return { perHead, layer: denAll < MASS_EPS ? 0 : numAll / denAll };
+}
+
+/**
+ * Read map [L][p]: entry [l][k] is how much of X's layer-l reading goes to prompt token k (position k+1).
+ * Normalisation: for each query i in X, read(i, j) = sum_h w_ij / sum_h sum_{1<=j'<=i} w_ij' (the fraction of i's
+ * non-BOS norm-weighted attention that lands on j), then the mean over i in X. Why per query: every input token
+ * counts equally, so a few tokens with large norms cannot dominate the map. Consequently a row of the map sums to
+ * the mean over X of each query's prompt fraction, which is close to but not the same as the ratio-of-sums R.
+ * A query with no non-BOS mass contributes 0. An empty prompt gives rows of length 0.
+ */
+export function readMap(patterns: readonly Tensor[], valueNorms: readonly Tensor[], p: number, n: number): number[][] {
+  const where = 'readMap';
+  if (patterns.length !== valueNorms.length) {
+    throw new RangeError(`${where}: ${patterns.length} layer patterns vs ${valueNorms.length} layer value norms`);
+  }
+  return patterns.map((pattern, l) => {
+    const [H, T] = checkPattern(pattern, p, n, where, `patterns[${l}]`);
+    checkValueNorm(valueNorms[l], H, T, where, `valueNorms[${l}]`);
+    const d = pattern.data;
+    const v = valueNorms[l].data;
+    const acc = new Float64Array(p);
+    const w = new Float64Array(p);
+    for (let i = p + 1; i <= p + n; i++) {
+      w.fill(0);
+      let den = 0;
+      for (let h = 0; h < H; h++) {
+        const row = (h * T + i) * T;
+        for (let j = 1; j <= i; j++) {
+          const x = d[row + j] * v[h * T + j];
+          den += x;
+          if (j <= p) w[j - 1] += x;
+        }
+      }
+      if (den < MASS_EPS) continue;
+      for (let k = 0; k < p; k++) acc[k] += w[k] / den;
+    }
+    return Array.from(acc, (x) => (n === 0 ? 0 : x / n));
+  });
+}
+
+/**
+ * Attention rollout (Abnar & Zuidema 2020) share of X on P': heads averaged, residual added as 0.5*A + 0.5*I,
+ * rows renormalised, layers multiplied (R = Â_{L-1} ... Â_0). The share is mean_{i in X} of
+ * sum_{j in P'} R_ij / sum_{1<=j<=i} R_ij: BOS is left out of the denominator as in the other shares, since the
+ * sink's rollout mass says nothing about the prompt. Only X's rows are carried, so the cost is n*T^2 per layer.
+ * No layers gives 0 (R = I: each input token is only itself).
+ */
+export function attentionRollout(patterns: readonly Tensor[], p: number, n: number): number {
+  const where = 'attentionRollout';
+  checkCounts(p, n, where);
+  if (patterns.length === 0 || n === 0) return 0;
+  const [, T] = checkPattern(patterns[0], p, n, where, 'patterns[0]');
+  // rows[r] = row (p+1+r) of the product so far, starting from the identity and multiplying lower layers in.
+  let rows = new Float64Array(n * T);
+  for (let r = 0; r < n; r++) rows[r * T + p + 1 + r] = 1;
+  for (let l = patterns.length - 1; l >= 0; l--) {
+    const [H, Tl] = checkPattern(patterns[l], p, n, where, `patterns[${l}]`);
+    if (Tl !== T) throw new RangeError(`${where}: patterns[${l}] has T=${Tl}, patterns[0] has T=${T}`);
+    const a = residualMeanAttention(patterns[l].data, H, T);
+    const next = new Float64Array(n * T);
+    for (let r = 0; r < n; r++) {
+      for (let k = 0; k < T; k++) {
+        const m = rows[r * T + k];
+        if (m === 0) continue;
+        for (let j = 0; j < T; j++) next[r * T + j] += m * a[k * T + j];
+      }
+    }
+    rows = next;
+  }
+  let sum = 0;
+  for (let r = 0; r < n; r++) {
+    const i = p + 1 + r;
+    let prompt = 0;
+    for (let j = 1; j <= p; j++) prompt += rows[r * T + j];
+    let open = prompt;
+    for (let j = p + 1; j <= i; j++) open += rows[r * T + j];
+    sum += open < MASS_EPS ? 0 : prompt / open;
+  }
+  return sum / n;
+}
+
+/** 0.5 * mean_h A + 0.5 * I with rows renormalised to sum 1 (rows of zero mass stay zero). */
+function residualMeanAttention(d: Float32Array, H: number, T: number): Float64Array {
+  const a = new Float64Array(T * T);
+  for (let h = 0; h < H; h++) for (let x = 0; x < T * T; x++) a[x] += d[h * T * T + x];
+  for (let k = 0; k < T; k++) {
+    let s = 0;
+    for (let j = 0; j < T; j++) {
+      a[k * T + j] = (0.5 * a[k * T + j]) / H + (j === k ? 0.5 : 0);
+      s += a[k * T + j];
+    }
+    if (s > 0) for (let j = 0; j < T; j++) a[k * T + j] /= s;
+  }
+  return a;
+}
