@@ -1,0 +1,167 @@
+// Command-line interface on the same core as the HTTP API: analyze, serve, models, hooks.
+import fs from 'node:fs';
+import path from 'node:path';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import cliProgress from 'cli-progress';
+import type { AnalysisProgress, AnalysisResult } from '../shared/analysis.js';
+import { SPAN_MODES, type SpanMode } from '../shared/metrics/spans.js';
+import { allHookNames, HOOK_SHAPES, parseHookName } from '../shared/hooks.js';
+import { EngineClient } from './engine/engine-client.js';
+import { HookedModel } from './engine/hooked-model.js';
+import { DEFAULT_MODEL_DIR, ModelRegistry, modelsFromEnv } from './model/registry.js';
+import { DEFAULT_DATA_DIR, serve } from './main.js';
+import type { AnalyzeTaskArgs } from './analysis/task.js';
+
+const int = (name: string) => (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${name} must be a non-negative integer`);
+  return n;
+};
+
+function readText(file: string | undefined, text: string | undefined, what: string): string {
+  if (file !== undefined && text !== undefined) throw new Error(`give --${what} or --${what}-file, not both`);
+  if (file !== undefined) {
+    try {
+      return fs.readFileSync(file, 'utf8');
+    } catch {
+      throw new Error(`--${what}-file: cannot read ${file}`);
+    }
+  }
+  if (text !== undefined) return text;
+  if (what === 'prompt') return '';
+  throw new Error(`--${what} or --${what}-file is required`);
+}
+
+const fmt = (x: number | null, d = 4) => (x === null ? 'n/a' : x.toFixed(d));
+
+export function printSummary(r: AnalysisResult, out: (s: string) => void = console.log) {
+  const s = r.summary;
+  out(`model ${r.model.name} (${r.model.nLayer} layers, ${r.model.nHead} heads)   prompt ${r.p} tokens, input ${r.n} tokens, BOS ${JSON.stringify(r.bos.text)} (${r.bos.source})`);
+  out(`loss with prompt     ${fmt(s.meanLossWithPrompt)} nats/token`);
+  out(`loss without prompt  ${fmt(s.meanLossNoPrompt)} (same positions), ${fmt(s.meanLossNoPromptNatural)} (natural positions)`);
+  out(`mean prompt benefit  ${fmt(s.meanBenefit)} nats/token (x_2..x_n: ${fmt(s.meanBenefitRead)})`);
+  out(`precomputation share pi = D(1)/D(0) = ${fmt(s.precomputationShare, 3)}   identity residual ${s.identityResidual.toExponential(1)}`);
+  out('');
+  out('layer  attn-read  norm-read  sink    D(k)     window-K');
+  for (const l of r.layers) {
+    out(`${String(l.layer).padStart(5)}  ${fmt(l.attention, 3).padStart(9)}  ${fmt(l.normWeighted, 3).padStart(9)}  ${fmt(l.sink, 3).padStart(5)}  ${fmt(r.depthCurve[l.layer]).padStart(7)}  ${fmt(r.layerProfile[l.layer].k).padStart(9)}`);
+  }
+  if (r.spans.length) {
+    out('');
+    out(`span (${r.options.spans})`.padEnd(32) + 'K all layers   K layers>=1');
+    for (const sp of r.spans.slice(0, 40)) out(`${JSON.stringify(sp.label).slice(0, 30).padEnd(32)}${fmt(sp.kAllLayers).padStart(12)}  ${fmt(sp.kFromLayer1).padStart(12)}`);
+    if (r.spans.length > 40) out(`... ${r.spans.length - 40} more spans in the JSON output`);
+  }
+  out('');
+  out(`${r.variants.length} variants in ${r.timings.engineCalls} engine calls, ${(r.timings.totalMs / 1000).toFixed(2)} s`);
+}
+
+export function buildProgram(): Command {
+  const program = new Command();
+  program.name('precache-lens').description('See which of a prompt\'s precomputed activations the input text reads.').showHelpAfterError();
+
+  program
+    .command('analyze')
+    .description('analyze one prompt + input on a model and print (or save) every measurement')
+    .option('-m, --model <dir>', 'model directory (Hugging Face layout)', DEFAULT_MODEL_DIR)
+    .option('--prompt <text>', 'prompt text ({{name|text}} marks a span)')
+    .option('--prompt-file <file>', 'read the prompt from a file')
+    .option('--input <text>', 'input text')
+    .option('--input-file <file>', 'read the input from a file')
+    .addOption(new Option('--spans <mode>', 'how to cut the prompt into spans').choices([...SPAN_MODES]))
+    .option('--layer-window <r>', 'layer-profile window radius', int('--layer-window'), 1)
+    .option('--no-span-knockouts', 'skip span knockouts')
+    .option('--json <file>', 'write the full result as JSON')
+    .option('--threads <n>', 'ONNX Runtime threads', int('--threads'))
+    .option('--max-batch-mb <mb>', 'memory bound per engine call (MiB)', int('--max-batch-mb'))
+    .option('-q, --quiet', 'no progress bar or summary')
+    .action(async (o) => {
+      const prompt = readText(o.promptFile, o.prompt, 'prompt');
+      const input = readText(o.inputFile, o.input, 'input');
+      const engine = new EngineClient({ threads: o.threads, cacheDir: path.join(DEFAULT_DATA_DIR, 'graph-cache') });
+      const registry = new ModelRegistry([o.model], false);
+      const model = registry.list()[0];
+      const bar = !o.quiet && process.stderr.isTTY ? new cliProgress.SingleBar({ format: ' {stage} [{bar}] {value}/{total} variants', stream: process.stderr }, cliProgress.Presets.shades_classic) : null;
+      let started = false;
+      const args: AnalyzeTaskArgs = {
+        modelDir: model.md.dir,
+        modelId: model.id,
+        prompt,
+        input,
+        options: { ...(o.spans ? { spans: o.spans as SpanMode } : {}), layerWindow: o.layerWindow, spanKnockouts: o.spanKnockouts },
+        maxBatchMB: o.maxBatchMb,
+      };
+      try {
+        const result = await engine.task<AnalysisResult>('analyze', args, (p) => {
+          const pr = p as AnalysisProgress;
+          if (!bar) return;
+          if (!started) {
+            bar.start(pr.total, pr.done, { stage: pr.stage });
+            started = true;
+          } else bar.update(pr.done, { stage: pr.stage });
+        }).promise;
+        bar?.stop();
+        if (o.json) fs.writeFileSync(o.json, JSON.stringify(result, null, 1));
+        if (!o.quiet) printSummary(result);
+      } finally {
+        bar?.stop();
+        await engine.close();
+      }
+    });
+
+  program
+    .command('serve')
+    .description('start the web workbench and HTTP API')
+    .option('--host <addr>', 'address to listen on; anything but loopback exposes the server to your network', '127.0.0.1')
+    .option('-p, --port <port>', 'port', int('--port'), 5177)
+    .option('-m, --model <dir...>', 'extra model directories (also: PRECACHE_LENS_MODELS)')
+    .option('--data <dir>', 'data directory for run history and graph cache', DEFAULT_DATA_DIR)
+    .option('--threads <n>', 'ONNX Runtime threads', int('--threads'))
+    .option('--concurrency <n>', 'analyses run at once', int('--concurrency'))
+    .action(async (o) => {
+      if (!['127.0.0.1', 'localhost', '::1'].includes(o.host)) {
+        console.warn(`warning: listening on ${o.host}: anyone who can reach this address can run analyses (CPU/memory) and read or delete your run history; there is no authentication.`);
+      }
+      const { server } = await serve({ host: o.host, port: o.port, models: [...(o.model ?? []), ...modelsFromEnv()], dataDir: o.data, threads: o.threads, concurrency: o.concurrency });
+      const a = server.address();
+      const port = typeof a === 'object' && a ? a.port : o.port;
+      console.log(`Precache Lens is running: open http://${o.host === '0.0.0.0' ? '127.0.0.1' : o.host}:${port}/`);
+    });
+
+  program
+    .command('models')
+    .description('list the models the server would offer, with their config')
+    .option('-m, --model <dir...>', 'extra model directories')
+    .action((o) => {
+      const reg = new ModelRegistry([...(o.model ?? []), ...modelsFromEnv()]);
+      for (const m of reg.list()) {
+        const c = m.md.config;
+        console.log(`${m.id}\t${c.modelType}\t${c.nLayer} layers\t${c.nHead} heads\td=${c.dModel}\tctx ${c.nCtx}\tvocab ${c.vocabSize}\t${m.md.dir}`);
+      }
+    });
+
+  program
+    .command('hooks')
+    .description("list a model's hook names and what graph surgery found")
+    .option('-m, --model <dir>', 'model directory', DEFAULT_MODEL_DIR)
+    .action((o) => {
+      const m = HookedModel.load(o.model);
+      const s = m.analyze();
+      if (s.attentionProblem) console.log(`attention hooks unavailable: ${s.attentionProblem}`);
+      console.log(`${s.layers.length} layers found in ${s.file}`);
+      for (const h of allHookNames(m.config.nLayer)) {
+        const ref = parseHookName(h)!;
+        console.log(`${h.padEnd(34)} ${HOOK_SHAPES[ref.kind]}`);
+      }
+    });
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  try {
+    await buildProgram().parseAsync(argv);
+  } catch (e) {
+    console.error(`precache-lens: ${(e as Error).message}`);
+    process.exitCode = 1;
+  }
+}
