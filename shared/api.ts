@@ -25,6 +25,10 @@ export const CreateRunSchema = z
   .strict();
 export type CreateRunRequest = z.infer<typeof CreateRunSchema>;
 
+/** Runs one prompt + input on a model and on its myopic twin (`<model>-myopic`). */
+export const TwinsSchema = CreateRunSchema.omit({ parentId: true });
+export type TwinsRequest = z.infer<typeof TwinsSchema>;
+
 export const ListRunsSchema = z.object({
   q: z.string().max(200).optional(),
   limit: z.coerce.number().int().min(1).max(200).default(50),
@@ -84,6 +88,8 @@ export interface ComparisonRun {
 
 export interface Comparison {
   model: { id: string; hash: string; nLayer: number };
+  /** Per run (same order as `runs`): runs may come from different models with the same tokenizer (twins). */
+  models: { id: string; name: string; hash: string; nLayer: number }[];
   input: string;
   runs: ComparisonRun[];
   /** One row per input token; arrays are indexed like `runs`. */
@@ -160,6 +166,9 @@ export class ApiClient {
   }
   deleteRun(id: string) {
     return this.req<void>('DELETE', `/api/runs/${encodeURIComponent(id)}`);
+  }
+  createTwinRuns(body: TwinsRequest) {
+    return this.req<{ vanilla: { id: string; status: RunStatus }; myopic: { id: string; status: RunStatus } }>('POST', '/api/twins', body);
   }
   compare(ids: string[]) {
     return this.req<Comparison>('POST', '/api/compare', { ids });

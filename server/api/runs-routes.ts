@@ -1,7 +1,7 @@
 // /api/runs, /api/compare and /api/openapi.json: validated with the shared zod schemas; errors name the field.
 import { Router, type Request, type Response, type NextFunction } from 'express';
 import { z } from 'zod';
-import { CompareSchema, CreateRunSchema, ListRunsSchema, describeZodError, type Comparison, type RunDetail } from '../../shared/api.js';
+import { CompareSchema, CreateRunSchema, ListRunsSchema, TwinsSchema, describeZodError, type Comparison, type CreateRunRequest, type RunDetail } from '../../shared/api.js';
 import type { AnalysisResult } from '../../shared/analysis.js';
 import { parseMarkedPrompt } from '../../shared/metrics/spans.js';
 import type { EngineClient } from '../engine/engine-client.js';
@@ -51,42 +51,25 @@ export function runsRouter(d: RunsDeps): Router {
         throw new HttpError(400, 'body: expected a JSON object with prompt and input', 'body');
       }
       const body = parse(CreateRunSchema, req.body);
-      const modelId = body.model ?? d.registry.defaultId();
-      const model = modelId ? d.registry.get(modelId) : undefined;
-      if (!model) {
-        throw new HttpError(422, `model: unknown model "${modelId}"; available: ${d.registry.list().map((m) => m.id).join(', ')}`, 'model');
-      }
-      if (body.parentId && !d.store.get(body.parentId)) throw new HttpError(422, `parentId: no run ${body.parentId}`, 'parentId');
-      let text: string;
-      let segments: number;
-      try {
-        const marked = parseMarkedPrompt(body.prompt);
-        text = marked.text;
-        segments = marked.segments.length;
-      } catch (e) {
-        throw new HttpError(400, `prompt: ${(e as Error).message}`, 'prompt');
-      }
-      if (body.options?.spans === 'marked' && segments === 0) {
-        throw new HttpError(400, 'options.spans: "marked" needs at least one {{name|text}} segment in the prompt', 'options.spans');
-      }
-      const info = await d.engine.info(model.md.dir);
-      if (info.attentionProblem) throw new HttpError(422, `model: ${info.attentionProblem}`, 'model');
-      // Preflight: count tokens now so an over-long text is a 4xx here, not a failed run later.
-      const [pt, xt] = await Promise.all([
-        d.engine.task<{ ids: number[] }>('tokenize', { modelDir: model.md.dir, text }).promise,
-        d.engine.task<{ ids: number[] }>('tokenize', { modelDir: model.md.dir, text: body.input }).promise,
-      ]);
-      if (xt.ids.length === 0) throw new HttpError(400, 'input: tokenizes to nothing; it needs at least one token', 'input');
-      const T = 1 + pt.ids.length + xt.ids.length;
-      if (T > info.config.nCtx) {
-        throw new HttpError(
-          422,
-          `input: [BOS] + prompt (${pt.ids.length} tokens) + input (${xt.ids.length} tokens) = ${T} tokens, longer than the model's context of ${info.config.nCtx}`,
-          pt.ids.length >= info.config.nCtx ? 'prompt' : 'input',
-        );
-      }
-      const row = d.runs.submit(model, { prompt: body.prompt, input: body.input, options: body.options ?? {}, label: body.label, parentId: body.parentId });
+      const row = await submitRun(d, body.model, body);
       res.status(202).location(`/api/runs/${row.id}`).json({ id: row.id, status: row.status });
+    }),
+  );
+
+  r.post(
+    '/twins',
+    wrap(async (req, res) => {
+      const body = parse(TwinsSchema, req.body);
+      const baseId = body.model ?? d.registry.defaultId();
+      const base = baseId ? d.registry.get(baseId) : undefined;
+      if (!base) throw new HttpError(422, `model: unknown model "${baseId}"`, 'model');
+      const twin = d.registry.twinOf(base.id);
+      if (!twin) throw new HttpError(422, `model: ${base.id} has no myopic twin (a model directory named ${base.id}-myopic)`, 'model');
+      const created = [];
+      for (const m of [base, twin]) {
+        created.push(await submitRun(d, m.id, { ...body, model: m.id, label: `${body.label ?? 'twins'} · ${m.id}` }));
+      }
+      res.status(202).json({ vanilla: created[0], myopic: created[1] });
     }),
   );
 
@@ -179,14 +162,56 @@ export function runsRouter(d: RunsDeps): Router {
   return r;
 }
 
+/** Validates a run request against the model (markers, context length) and queues it. */
+async function submitRun(d: RunsDeps, requestedModel: string | undefined, body: CreateRunRequest) {
+  const modelId = requestedModel ?? d.registry.defaultId();
+  const model = modelId ? d.registry.get(modelId) : undefined;
+  if (!model) {
+    throw new HttpError(422, `model: unknown model "${modelId}"; available: ${d.registry.list().map((m) => m.id).join(', ')}`, 'model');
+  }
+  if (body.parentId && !d.store.get(body.parentId)) throw new HttpError(422, `parentId: no run ${body.parentId}`, 'parentId');
+  let text: string;
+  let segments: number;
+  try {
+    const marked = parseMarkedPrompt(body.prompt);
+    text = marked.text;
+    segments = marked.segments.length;
+  } catch (e) {
+    throw new HttpError(400, `prompt: ${(e as Error).message}`, 'prompt');
+  }
+  if (body.options?.spans === 'marked' && segments === 0) {
+    throw new HttpError(400, 'options.spans: "marked" needs at least one {{name|text}} segment in the prompt', 'options.spans');
+  }
+  const info = await d.engine.info(model.md.dir);
+  if (info.attentionProblem) throw new HttpError(422, `model: ${info.attentionProblem}`, 'model');
+  // Preflight: count tokens now so an over-long text is a 4xx here, not a failed run later.
+  const [pt, xt] = await Promise.all([
+    d.engine.task<{ ids: number[] }>('tokenize', { modelDir: model.md.dir, text }).promise,
+    d.engine.task<{ ids: number[] }>('tokenize', { modelDir: model.md.dir, text: body.input }).promise,
+  ]);
+  if (xt.ids.length === 0) throw new HttpError(400, 'input: tokenizes to nothing; it needs at least one token', 'input');
+  const T = 1 + pt.ids.length + xt.ids.length;
+  if (T > info.config.nCtx) {
+    throw new HttpError(
+      422,
+      `input: [BOS] + prompt (${pt.ids.length} tokens) + input (${xt.ids.length} tokens) = ${T} tokens, longer than the model's context of ${info.config.nCtx}`,
+      pt.ids.length >= info.config.nCtx ? 'prompt' : 'input',
+    );
+  }
+  return d.runs.submit(model, { prompt: body.prompt, input: body.input, options: body.options ?? {}, label: body.label, parentId: body.parentId });
+}
+
 export function compareRuns(items: { run: { id: string; label: string | null; prompt: string }; result: AnalysisResult }[]): Comparison {
   const first = items[0].result;
+  const ids = (r: AnalysisResult) => r.input.tokens.map((t) => t.id).join(',');
   items.forEach(({ result }, k) => {
-    if (result.model.hash !== first.model.hash) throw new HttpError(422, `ids.${k}: ran on model ${result.model.id}, not ${first.model.id}; compare runs of one model`, `ids.${k}`);
     if (result.input.text !== first.input.text) throw new HttpError(422, `ids.${k}: has a different input text; compare prompt variants on the same input`, `ids.${k}`);
+    // Different models are fine (e.g. the myopic twin) as long as the input tokens line up one to one.
+    if (ids(result) !== ids(first)) throw new HttpError(422, `ids.${k}: model ${result.model.id} tokenizes the input differently from ${first.model.id}; tokens cannot be aligned`, `ids.${k}`);
   });
   return {
     model: { id: first.model.id, hash: first.model.hash, nLayer: first.model.nLayer },
+    models: items.map(({ result }) => ({ id: result.model.id, name: result.model.name, hash: result.model.hash, nLayer: result.model.nLayer })),
     input: first.input.text,
     runs: items.map(({ run, result }) => ({
       id: run.id,

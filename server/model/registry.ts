@@ -43,6 +43,13 @@ export class ModelRegistry {
     return this.byId.get(id);
   }
 
+  /** The myopic twin of a model: the registered model whose directory is `<name>-myopic`. */
+  twinOf(id: string): RegisteredModel | undefined {
+    const m = this.byId.get(id);
+    if (!m) return undefined;
+    return this.list().find((x) => x.md.name === `${m.md.name}-myopic`);
+  }
+
   /** The model used when a request names none: the first user model, else the bundled default. */
   defaultId(): string | null {
     return this.list()[0]?.id ?? null;
