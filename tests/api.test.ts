@@ -129,15 +129,23 @@ describe('analysis over HTTP', () => {
     }
   });
 
-  it('a queued run can be cancelled', async () => {
-    // Fill the single slot, then cancel the one waiting behind it.
-    const first = await srv.api.createRun({ model: MODEL, prompt: 'First. ', input: 'Run.' });
-    const second = await srv.api.createRun({ model: MODEL, prompt: 'Second. ', input: 'Run.' });
-    const c = await srv.api.cancelRun(second.id).catch((e: ApiError) => e);
-    const r2 = await srv.api.waitForRun(second.id);
-    if (c instanceof ApiError) expect(c.status).toBe(409); // it had already finished: nothing to cancel
-    else expect(r2.status).toBe('cancelled');
-    await srv.api.waitForRun(first.id);
+  it('a queued run can be cancelled, and so can a running one', async () => {
+    // A long run on the default model fills the single slot; the one behind it waits in the queue.
+    const long = await srv.api.createRun({ model: 'precache-gpt2-8l', prompt: 'word '.repeat(120), input: 'and then the input text follows here.', options: { spans: 'tokens' } });
+    const queued = await srv.api.createRun({ model: MODEL, prompt: 'Second. ', input: 'Run.' });
+    await srv.api.cancelRun(queued.id);
+    expect((await srv.api.run(queued.id)).status).toBe('cancelled');
+    // Wait until the long run reports progress, then cancel it mid-way.
+    for (;;) {
+      const r = await srv.api.run(long.id);
+      if (r.status === 'running' && r.progress) break;
+      if (r.status !== 'queued' && r.status !== 'running') throw new Error(`the long run ended (${r.status}) before it could be cancelled`);
+      await new Promise((res) => setTimeout(res, 50));
+    }
+    await srv.api.cancelRun(long.id);
+    const end = await srv.api.waitForRun(long.id);
+    expect(end.status).toBe('cancelled');
+    expect(end.result).toBeNull();
   });
 });
 

@@ -1,0 +1,126 @@
+// Schedules analysis runs on the engine worker, tracks their progress for SSE, and records them in the store.
+import { EventEmitter } from 'node:events';
+import type { AnalysisProgress, AnalysisResult } from '../../shared/analysis.js';
+import type { EngineClient } from '../engine/engine-client.js';
+import type { RunStatus, RunStore, RunRow } from '../store/run-store.js';
+import type { AnalyzeTaskArgs } from '../analysis/task.js';
+import type { RegisteredModel } from '../model/registry.js';
+
+export interface RunEvent {
+  type: 'progress' | 'status';
+  progress?: AnalysisProgress;
+  status?: RunStatus;
+  error?: string | null;
+}
+
+interface Active {
+  cancel: () => void;
+}
+
+export class RunManager {
+  private readonly events = new EventEmitter();
+  private readonly queue: { id: string; args: AnalyzeTaskArgs }[] = [];
+  private readonly active = new Map<string, Active>();
+  private readonly progress = new Map<string, AnalysisProgress>();
+  /** Cancels accepted for running runs: honoured even if the worker finishes before it sees them. */
+  private readonly cancelRequested = new Set<string>();
+
+  constructor(
+    private readonly store: RunStore,
+    private readonly engine: EngineClient,
+    private readonly concurrency = Math.max(1, Number(process.env.PRECACHE_LENS_CONCURRENCY ?? 1)),
+    private readonly maxBatchMB?: number,
+  ) {
+    this.events.setMaxListeners(0);
+  }
+
+  submit(model: RegisteredModel, req: { prompt: string; input: string; options: Record<string, unknown>; label?: string; parentId?: string }): RunRow {
+    const row = this.store.create({ modelId: model.id, prompt: req.prompt, input: req.input, options: req.options, label: req.label ?? null, parentId: req.parentId ?? null });
+    this.queue.push({
+      id: row.id,
+      args: { modelDir: model.md.dir, modelId: model.id, prompt: req.prompt, input: req.input, options: req.options, maxBatchMB: this.maxBatchMB },
+    });
+    this.pump();
+    return row;
+  }
+
+  getProgress(id: string): AnalysisProgress | null {
+    return this.progress.get(id) ?? null;
+  }
+
+  isLive(id: string): boolean {
+    return this.active.has(id) || this.queue.some((q) => q.id === id);
+  }
+
+  /** Cancels a queued or running run. Returns false when it is not live. */
+  cancel(id: string): boolean {
+    const qi = this.queue.findIndex((q) => q.id === id);
+    if (qi >= 0) {
+      this.queue.splice(qi, 1);
+      this.store.setStatus(id, 'cancelled', 'cancelled by the user');
+      this.emit(id, { type: 'status', status: 'cancelled', error: 'cancelled by the user' });
+      return true;
+    }
+    const a = this.active.get(id);
+    if (!a) return false;
+    this.cancelRequested.add(id);
+    a.cancel();
+    return true;
+  }
+
+  subscribe(id: string, fn: (e: RunEvent) => void): () => void {
+    this.events.on(id, fn);
+    return () => this.events.off(id, fn);
+  }
+
+  /** Resolves when nothing is queued or running (for orderly shutdown and tests). */
+  async idle(): Promise<void> {
+    while (this.queue.length || this.active.size) await new Promise((r) => setTimeout(r, 50));
+  }
+
+  private emit(id: string, e: RunEvent) {
+    this.events.emit(id, e);
+  }
+
+  private pump() {
+    while (this.active.size < this.concurrency && this.queue.length) {
+      const next = this.queue.shift()!;
+      void this.start(next.id, next.args);
+    }
+  }
+
+  private async start(id: string, args: AnalyzeTaskArgs) {
+    this.store.setStatus(id, 'running');
+    this.emit(id, { type: 'status', status: 'running' });
+    const task = this.engine.task<AnalysisResult>('analyze', args, (p) => {
+      this.progress.set(id, p as AnalysisProgress);
+      this.emit(id, { type: 'progress', progress: p as AnalysisProgress });
+    });
+    this.active.set(id, { cancel: task.cancel });
+    try {
+      const result = await task.promise;
+      if (this.cancelRequested.has(id)) throw Object.assign(new Error('cancelled'), { name: 'CancelledError' });
+      if (this.store.get(id)) {
+        this.store.finish(id, {
+          modelHash: result.model.hash,
+          result,
+          meanBenefit: result.summary.meanBenefit,
+          precomputationShare: result.summary.precomputationShare,
+          variants: result.variants.map((v) => ({ idx: v.idx, kind: v.kind, label: v.label, blockedLayers: v.blockedLayers, blockedSpan: v.blockedSpan, meanLoss: v.meanLoss })),
+        });
+      }
+      this.emit(id, { type: 'status', status: 'done' });
+    } catch (e) {
+      const err = e as Error;
+      const status: RunStatus = err.name === 'CancelledError' ? 'cancelled' : 'failed';
+      const msg = status === 'cancelled' ? 'cancelled by the user' : err.message;
+      if (this.store.get(id)) this.store.setStatus(id, status, msg);
+      this.emit(id, { type: 'status', status, error: msg });
+    } finally {
+      this.active.delete(id);
+      this.progress.delete(id);
+      this.cancelRequested.delete(id);
+      this.pump();
+    }
+  }
+}
