@@ -154,6 +154,23 @@ describe('hook requests', () => {
     expect(r.logits).toBeNull();
   });
 
+  it('logitRows returns exactly those rows of the full logits', async () => {
+    for (const name of ['gpt2-past-opset14', 'hf-tiny-llama']) {
+      const m = load(name);
+      const seq = [256, 3, 1, 4, 1, 5, 9, 2, 6];
+      const full = await m.run({ tokens: [seq, seq] });
+      const rows = [2, 5, 8];
+      const part = await m.run({ tokens: [seq, seq], logitRows: rows });
+      expect(part.logits!.dims).toEqual([2, 3, 257]);
+      for (const b of [0, 1]) {
+        const want = logitsRows(full.logits!, b, rows);
+        const got = logitsRows(part.logits!, b, [0, 1, 2]);
+        expect(maxDiffRows(got, want), name).toBeLessThan(1e-5);
+      }
+    }
+    await expect(load('gpt2-opset14').run({ tokens: [[1, 2]], logitRows: [2] })).rejects.toThrow(/logitRows: 2 is outside/);
+  });
+
   it('rejects an unknown hook name or a layer past the end, naming it', async () => {
     const m = load('gpt2-opset14');
     await expect(m.run({ tokens: [[1, 2]], hooks: ['blocks.0.hook_nonsense'] })).rejects.toThrow(/blocks\.0\.hook_nonsense/);

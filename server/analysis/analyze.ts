@@ -12,7 +12,7 @@ import {
 } from '../../shared/analysis.js';
 import { attentionReadShare, attentionRollout, normWeightedReadShare, readMap } from '../../shared/metrics/attention.js';
 import { layerWindows, meanLossIncrease, precomputationShare } from '../../shared/metrics/knockout.js';
-import { tokenLosses, topPredictions } from '../../shared/metrics/loss.js';
+import { targetLosses, topPredictions } from '../../shared/metrics/loss.js';
 import { blockAllPromptMask, parseMarkedPrompt, spanBiasMask, splitSpans, type TokenOffset } from '../../shared/metrics/spans.js';
 import { batchItem, mean, type Tensor } from '../../shared/metrics/tensor.js';
 import type { HookedModel } from '../engine/hooked-model.js';
@@ -58,8 +58,8 @@ interface Knockout {
  * Estimated peak bytes of one batch row of T tokens: output logits (ORT's buffer and ours), attention scores and
  * probabilities of one layer alive at a time, MLP activations, and the per-layer bias inputs.
  */
-export function estimateRowBytes(c: { nLayer: number; nHead: number; dModel: number; vocabSize: number }, T: number, withBias: boolean): number {
-  return 4 * (2 * T * c.vocabSize + 3 * c.nHead * T * T + 16 * c.dModel * T + (withBias ? c.nLayer * T * T : 0));
+export function estimateRowBytes(c: { nLayer: number; nHead: number; dModel: number; vocabSize: number }, T: number, logitRows: number, withBias: boolean): number {
+  return 4 * (2 * logitRows * c.vocabSize + 3 * c.nHead * T * T + 16 * c.dModel * T + (withBias ? c.nLayer * T * T : 0));
 }
 
 /** Byte-level token offsets in `text` from cumulative decoding (the JS tokenizer reports no offsets). */
@@ -140,7 +140,7 @@ export async function analyze(
     }
   }
   const maxBytes = (args.maxBatchMB ?? DEFAULT_MAX_BATCH_MB) * 1024 * 1024;
-  const rowBytes = estimateRowBytes(c, T, true);
+  const rowBytes = estimateRowBytes(c, T, Math.max(1, n - 1), true);
   if (rowBytes > maxBytes) {
     throw new AnalysisInputError(
       `one variant of ${T} tokens needs about ${Math.ceil(rowBytes / 2 ** 20)} MiB, over the memory bound of ${Math.floor(maxBytes / 2 ** 20)} MiB (PRECACHE_LENS_MAX_BATCH_MB); shorten the texts or raise the bound`,
@@ -156,26 +156,27 @@ export async function analyze(
   // --- with-prompt forward with the hooks the read shares need
   const hooks = range(0, L).flatMap((l) => [hookName(l, 'attn.hook_pattern'), hookName(l, 'attn.hook_value_norm')]);
   const tF = performance.now();
-  const withRun = await m.run({ tokens: [seq], hooks });
+  // Logits only at the rows that predict X (p..p+n-1): the unembedding dominates a small model's cost.
+  const withRun = await m.run({ tokens: [seq], hooks, logitRows: range(p, p + n) });
   engineCalls++;
   const withLogits = batchItem(withRun.logits!, 0);
   const inputPos = range(p + 1, p + 1 + n);
-  const lossWith = tokenLosses(withLogits, seq, inputPos);
+  const lossWith = targetLosses(withLogits, inputIds);
   // Knockouts block edges from X's columns; x_1 is predicted at the prompt's last column, which no X->P' edge
   // reaches. So K averages over the tokens X's own columns predict (x_2..x_n): there K(all layers) = mean B exactly.
-  const readPos = inputPos.slice(1);
+  const readRows = range(p + 1, p + n);
+  const readTargets = inputIds.slice(1);
   done++;
   onProgress({ stage: 'forward', done, total: totalUnits });
   checkCancel();
 
   // --- no-prompt runs: [BOS] + X at the same absolute positions, and at natural positions
   const short = [bos, ...inputIds];
-  const noRun = await m.run({ tokens: [short, short], positionIds: [[0, ...inputPos], range(0, n + 1)] });
+  const noRun = await m.run({ tokens: [short, short], positionIds: [[0, ...inputPos], range(0, n + 1)], logitRows: range(0, n) });
   engineCalls++;
-  const shortPos = range(1, n + 1);
   const noLogits = batchItem(noRun.logits!, 0);
-  const lossNo = tokenLosses(noLogits, short, shortPos);
-  const lossNoNat = tokenLosses(batchItem(noRun.logits!, 1), short, shortPos);
+  const lossNo = targetLosses(noLogits, inputIds);
+  const lossNoNat = targetLosses(batchItem(noRun.logits!, 1), inputIds);
   done++;
   const tForward = performance.now();
   onProgress({ stage: 'knockout', done, total: totalUnits });
@@ -207,10 +208,10 @@ export async function analyze(
       });
       attentionBias[l] = { data, dims: [B, 1, T, T] };
     }
-    const r = await m.run({ tokens: batch.map(() => seq), attentionBias });
+    const r = await m.run({ tokens: batch.map(() => seq), attentionBias, logitRows: readRows });
     engineCalls++;
     batch.forEach((_, b) => {
-      koLoss[start + b] = mean(tokenLosses(batchItem(r.logits!, b), seq, readPos));
+      koLoss[start + b] = mean(targetLosses(batchItem(r.logits!, b), readTargets));
     });
     done += B;
     onProgress({ stage: 'knockout', done, total: totalUnits });
@@ -268,7 +269,7 @@ export async function analyze(
     lossNoPromptNatural: lossNoNat[k],
     benefit: lossNo[k] - lossWith[k],
     benefitNatural: lossNoNat[k] - lossWith[k],
-    topWithPrompt: top(withLogits, p + k),
+    topWithPrompt: top(withLogits, k),
     topNoPrompt: top(noLogits, k),
   }));
   const promptStrings = strings(promptIds);

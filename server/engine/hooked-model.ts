@@ -5,12 +5,12 @@ import os from 'node:os';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { decodeModel, encodeModel, type ModelProto } from './onnx-graph.js';
-import { addAttentionBias, addHooks, analyzeModel, biasInputName, GraphStructureError, inputDims, type ModelStructure } from './surgery.js';
+import { addAttentionBias, addHooks, addLogitRows, LOGIT_ROWS_INPUT, analyzeModel, biasInputName, GraphStructureError, inputDims, type ModelStructure } from './surgery.js';
 import { validateHookNames } from '../../shared/hooks.js';
 import { openModelDir, type ModelDir } from '../model/model-dir.js';
 
 /** Bump when surgery output changes, so cached rewritten graphs from older versions are not reused. */
-const SURGERY_VERSION = 1;
+const SURGERY_VERSION = 2;
 
 export interface Tensor {
   data: Float32Array;
@@ -28,6 +28,8 @@ export interface RunRequest {
   attentionBias?: Record<number, Tensor>;
   /** Return logits [B,T,V] (default true). */
   logits?: boolean;
+  /** Only these sequence positions get logits: the result is [B,R,V] (the hook `logits`, if asked for, too). */
+  logitRows?: number[];
 }
 
 export interface RunResult {
@@ -95,11 +97,11 @@ export class HookedModel {
     return this.structure;
   }
 
-  private async session(hooks: string[], bias: boolean): Promise<ort.InferenceSession> {
-    const key = JSON.stringify({ hooks, bias });
+  private async session(hooks: string[], bias: boolean, rows: boolean): Promise<ort.InferenceSession> {
+    const key = JSON.stringify({ hooks, bias, rows });
     let s = this.sessions.get(key);
     if (!s) {
-      s = this.createSession(hooks, bias);
+      s = this.createSession(hooks, bias, rows);
       this.sessions.set(key, s);
       s.catch(() => this.sessions.delete(key));
     }
@@ -115,16 +117,16 @@ export class HookedModel {
     };
   }
 
-  private async createSession(hooks: string[], bias: boolean): Promise<ort.InferenceSession> {
-    if (hooks.length === 0 && !bias) return ort.InferenceSession.create(this.md.graphPath, this.sessionOptions());
-    const file = this.rewrittenGraph(hooks, bias);
+  private async createSession(hooks: string[], bias: boolean, rows: boolean): Promise<ort.InferenceSession> {
+    if (hooks.length === 0 && !bias && !rows) return ort.InferenceSession.create(this.md.graphPath, this.sessionOptions());
+    const file = this.rewrittenGraph(hooks, bias, rows);
     return ort.InferenceSession.create(file, this.sessionOptions());
   }
 
   /** Writes (or reuses) the rewritten graph for this hook set on disk; returns its path. */
-  private rewrittenGraph(hooks: string[], bias: boolean): string {
+  private rewrittenGraph(hooks: string[], bias: boolean, rows: boolean): string {
     const dir = this.opts.cacheDir ?? path.join(os.tmpdir(), 'precache-lens-graphs');
-    const key = sha256(JSON.stringify({ v: SURGERY_VERSION, model: this.modelHash, hooks, bias })).slice(0, 32);
+    const key = sha256(JSON.stringify({ v: SURGERY_VERSION, model: this.modelHash, hooks, bias, rows })).slice(0, 32);
     const file = path.join(dir, `${this.modelHash.slice(0, 16)}-${key}.onnx`);
     if (fs.existsSync(file)) return file;
     const s = this.analyze();
@@ -134,6 +136,7 @@ export class HookedModel {
     const nonLogit = hooks.filter((h) => h !== 'logits');
     if (nonLogit.length || hooks.includes('logits')) addHooks(m, fresh, hooks);
     if (bias) addAttentionBias(m, fresh);
+    if (rows) addLogitRows(m, fresh);
     fs.mkdirSync(dir, { recursive: true });
     const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
     fs.writeFileSync(tmp, encodeModel(m));
@@ -183,9 +186,16 @@ export class HookedModel {
       const needsAttention = useBias || hooks.some((h) => h.includes('.attn.'));
       if (needsAttention && s.attentionProblem) throw new GraphStructureError(s.attentionProblem);
     }
+    const rows = req.logitRows;
+    if (rows) {
+      if (rows.length === 0) throw new EngineInputError('logitRows: needs at least one position');
+      for (const r of rows) if (!Number.isInteger(r) || r < 0 || r >= T) throw new EngineInputError(`logitRows: ${r} is outside the sequence 0..${T - 1}`);
+      if (!this.analyze().unembed) throw new EngineInputError(`logitRows: ${this.md.graphPath}: the unembedding cannot be found, so rows cannot be selected`);
+    }
     const sessionHooks = hooks.filter((h) => h !== 'logits');
-    const session = await this.session(sessionHooks, useBias);
+    const session = await this.session(sessionHooks, useBias, !!rows);
     const feeds = this.feeds(session, req.tokens, pos, useBias ? req.attentionBias! : {});
+    if (rows) feeds[LOGIT_ROWS_INPUT] = new ort.Tensor('int64', BigInt64Array.from(rows, (v) => BigInt(v)), [rows.length]);
     const fetches = [...(wantLogits ? [this.logitsName(session)] : []), ...sessionHooks];
     const out = await session.run(feeds, fetches);
     const toTensor = (t: ort.Tensor): Tensor => ({ data: t.data as Float32Array, dims: t.dims.map(Number) });
@@ -217,6 +227,8 @@ export class HookedModel {
         const kv = dims[1] > 0 ? dims[1] : c.nKvHead;
         const dh = dims[3] > 0 ? dims[3] : c.dHead;
         feeds[name] = new ort.Tensor('float32', new Float32Array(0), [B, kv, 0, dh]);
+      } else if (name === LOGIT_ROWS_INPUT) {
+        continue; // filled by run()
       } else if (name.startsWith('attention_bias.')) {
         const l = Number(name.slice('attention_bias.'.length));
         const t = bias[l];

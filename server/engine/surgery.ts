@@ -41,6 +41,8 @@ export interface ModelStructure {
   file: string;
   layers: LayerStructure[];
   lnFinal: string | null;
+  /** The projection producing the logits, when it reads lnFinal directly as [B,T,d] (lets surgery pick rows). */
+  unembed: NodeProto | null;
   logits: string;
   nHead: number;
   dHead: number;
@@ -174,6 +176,48 @@ function findLnFinal(ix: GraphIndex, logits: string): string | null {
   return null;
 }
 
+/** The MatMul that turns [B,T,d] into the logits, if nothing but shape-neutral ops sit between it and the output. */
+function findUnembed(ix: GraphIndex, logits: string): NodeProto | null {
+  let t = logits;
+  for (let hops = 0; hops < 4; hops++) {
+    const p = ix.producer.get(t);
+    if (!p) return null;
+    if (p.opType === 'MatMul' && p.input?.[0]) {
+      const q = ix.producer.get(p.input[0]);
+      return q && (q.opType === 'Reshape' || q.opType === 'Flatten') ? null : p;
+    }
+    if (!(p.opType === 'Identity' || p.opType === 'Cast') || !p.input?.[0]) return null;
+    t = p.input[0];
+  }
+  return null;
+}
+
+export const LOGIT_ROWS_INPUT = 'logits_rows';
+
+/**
+ * Adds an int64 input `logits_rows` [R]: only those sequence positions reach the unembedding, so the logits output
+ * becomes [B,R,V]. The unembedding is the costliest matmul of a small model; analyses need a few rows of it.
+ */
+export function addLogitRows(model: ModelProto, s: ModelStructure): void {
+  if (!s.unembed?.input?.[0]) throw new GraphStructureError(`${s.file}: cannot find the unembedding MatMul to select logits rows`);
+  const g = model.graph!;
+  const src = s.unembed.input[0];
+  const picked = 'precache_lens/logits_rows/picked';
+  g.node!.splice(g.node!.indexOf(s.unembed), 0, node('Gather', [src, LOGIT_ROWS_INPUT], [picked], 'precache_lens/logits_rows/gather', { axis: 1 }));
+  s.unembed.input![0] = picked;
+  g.input!.push(
+    onnx.ValueInfoProto.create({
+      name: LOGIT_ROWS_INPUT,
+      type: onnx.TypeProto.create({
+        tensorType: onnx.TypeProto.Tensor.create({
+          elemType: TensorType.INT64,
+          shape: onnx.TensorShapeProto.create({ dim: [onnx.TensorShapeProto.Dimension.create({ dimParam: 'logits_rows' })] }),
+        }),
+      }),
+    }),
+  );
+}
+
 export interface AnalyzeOptions {
   file: string;
   nHead: number;
@@ -240,6 +284,7 @@ export function analyzeModel(model: ModelProto, opts: AnalyzeOptions): ModelStru
     file: opts.file,
     layers,
     lnFinal: findLnFinal(ix, logitsOut.name),
+    unembed: findUnembed(ix, logitsOut.name),
     logits: logitsOut.name,
     nHead: opts.nHead,
     dHead: opts.dHead,

@@ -34,6 +34,21 @@ export function tokenLosses(logits: Tensor, tokens: ArrayLike<number>, positions
   });
 }
 
+/**
+ * -log softmax(logits[r])[targets[r]] for each row r of a [R,V] logits block whose rows were already chosen as the
+ * predictions of `targets` (the engine can return only the rows an analysis needs).
+ */
+export function targetLosses(logits: Tensor, targets: readonly number[]): number[] {
+  const where = 'targetLosses';
+  checkTensor(logits, 2, 'logits', where);
+  const [R, V] = logits.dims;
+  if (targets.length !== R) throw new RangeError(`${where}: ${targets.length} targets for ${R} logits rows`);
+  return targets.map((id, r) => {
+    if (!Number.isInteger(id) || id < 0 || id >= V) throw new RangeError(`${where}: target id ${id} (row ${r}) is outside 0..${V - 1}`);
+    return logSumExp(logits.data, r * V, V, `${where} (row ${r})`) - logits.data[r * V + id];
+  });
+}
+
 export interface Prediction {
   id: number;
   prob: number;
