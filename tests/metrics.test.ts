@@ -22,6 +22,7 @@ import {
   type Tensor,
   type TokenOffset,
 } from '../shared/metrics.js';
+import { targetLosses } from '../shared/metrics/loss.js';
 
 /** Builds a [H,T,T] tensor from per-head row lists. */
 function pattern(heads: number[][][]): Tensor {
@@ -498,5 +499,19 @@ describe('batchItem', () => {
     expect(Array.from(b1.data)).toEqual([4, 5, 6]);
     expect(b1.data.buffer).toBe(t.data.buffer);
     expect(() => batchItem(t, 2)).toThrow(/batch index 2/);
+  });
+});
+
+describe('targetLosses', () => {
+  it('equals tokenLosses computed from the full logits when given the rows that predict each target', () => {
+    const V = 5;
+    const T = 4;
+    const data = Float32Array.from({ length: T * V }, (_, i) => Math.sin(i * 1.7) * 3);
+    const tokens = [0, 3, 1, 4];
+    const full = tokenLosses({ data, dims: [T, V] }, tokens, [1, 2, 3]);
+    const rows = { data: data.subarray(0, 3 * V), dims: [3, V] };
+    const got = targetLosses(rows, [3, 1, 4]);
+    got.forEach((l, k) => expect(l).toBeCloseTo(full[k], 12));
+    expect(() => targetLosses(rows, [3, 1])).toThrow(/2 targets for 3 logits rows/);
   });
 });
