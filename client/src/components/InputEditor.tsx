@@ -1,0 +1,37 @@
+// The input text X whose loss the prompt should lower.
+import { useModels } from '../data/api';
+import { useWorkbench } from '../state/store';
+import { FieldError } from './FieldError';
+
+export function InputEditor() {
+  const input = useWorkbench((s) => s.draft.input);
+  const model = useWorkbench((s) => s.draft.model);
+  const editDraft = useWorkbench((s) => s.editDraft);
+  const error = useWorkbench((s) => s.fieldErrors.input);
+  const { data } = useModels();
+  const m = data?.models.find((x) => x.id === model) ?? data?.models[0];
+
+  return (
+    <div className="field">
+      <label htmlFor="input">
+        Input text <span className="muted">X</span>
+      </label>
+      <textarea
+        id="input"
+        data-testid="input-input"
+        spellCheck={false}
+        rows={4}
+        value={input}
+        placeholder="The text whose next-token loss the prompt should lower."
+        aria-invalid={!!error}
+        onChange={(e) => editDraft({ input: e.target.value })}
+        className={error ? 'has-error' : ''}
+      />
+      <p className="hint">
+        {input.length.toLocaleString('en-US')} characters
+        {m ? ` · BOS + prompt + input must fit ${m.config.nCtx} tokens` : ''}
+      </p>
+      <FieldError field="input" message={error} />
+    </div>
+  );
+}

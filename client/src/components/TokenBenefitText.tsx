@@ -1,0 +1,96 @@
+// The input text, each token coloured by its prompt benefit; hover or focus shows losses and top predictions.
+import { useMemo, useState } from 'react';
+import type { InputTokenResult } from '@shared/analysis.js';
+import { nats, pct, showToken, signedNats } from '../format';
+import { benefitColor, benefitTextColor } from '../theme';
+
+interface Props {
+  tokens: InputTokenResult[];
+}
+
+function TopList({ title, items }: { title: string; items: InputTokenResult['topWithPrompt'] }) {
+  return (
+    <div>
+      <div className="tip-sub">{title}</div>
+      <ol className="top-list">
+        {items.map((t) => (
+          <li key={t.id}>
+            <code>{showToken(t.text)}</code>
+            <span className="muted">{pct(t.prob)}</span>
+          </li>
+        ))}
+      </ol>
+    </div>
+  );
+}
+
+export function TokenBenefitText({ tokens }: Props) {
+  const [hover, setHover] = useState<number | null>(null);
+  const scale = useMemo(() => Math.max(0.5, ...tokens.map((t) => Math.abs(t.benefit))), [tokens]);
+  const t = hover === null ? null : tokens[hover];
+
+  return (
+    <div className="token-text-wrap">
+      <p className="token-text" data-testid="token-benefit-text" onMouseLeave={() => setHover(null)}>
+        {tokens.map((tok, k) => (
+          <span
+            key={k}
+            className={`tok ${hover === k ? 'hovered' : ''}`}
+            tabIndex={0}
+            data-benefit={tok.benefit.toFixed(4)}
+            style={{ backgroundColor: benefitColor(tok.benefit, scale), color: benefitTextColor(tok.benefit, scale) }}
+            onMouseEnter={() => setHover(k)}
+            onFocus={() => setHover(k)}
+            onBlur={() => setHover(null)}
+            aria-label={`${tok.text}: benefit ${signedNats(tok.benefit)} nats`}
+          >
+            {tok.text}
+          </span>
+        ))}
+      </p>
+      <div className="token-legend">
+        <span className="muted">prompt raises loss</span>
+        <span className="legend-ramp" style={{ background: `linear-gradient(90deg, ${benefitColor(-scale, scale)}, #fff, ${benefitColor(scale, scale)})` }} />
+        <span className="muted">prompt lowers loss · ±{scale.toFixed(2)} nats</span>
+      </div>
+      <div className="token-tip" data-testid="token-tip" aria-live="polite">
+        {t ? (
+          <>
+            <div className="tip-head">
+              <code className="tip-token">{showToken(t.text)}</code>
+              <span className="muted">position {t.position}</span>
+            </div>
+            <table className="tip-table">
+              <tbody>
+                <tr>
+                  <th>loss with prompt</th>
+                  <td>{nats(t.lossWithPrompt)} nats</td>
+                </tr>
+                <tr>
+                  <th>loss without prompt</th>
+                  <td>{nats(t.lossNoPrompt)} nats</td>
+                </tr>
+                <tr>
+                  <th>benefit B_t</th>
+                  <td>
+                    <strong>{signedNats(t.benefit)} nats</strong>
+                  </td>
+                </tr>
+                <tr>
+                  <th className="muted">without prompt, natural positions</th>
+                  <td className="muted">{nats(t.lossNoPromptNatural)} nats</td>
+                </tr>
+              </tbody>
+            </table>
+            <div className="tip-tops">
+              <TopList title="top predictions with prompt" items={t.topWithPrompt} />
+              <TopList title="without prompt" items={t.topNoPrompt} />
+            </div>
+          </>
+        ) : (
+          <p className="muted">Hover a token for its loss with and without the prompt and the model&rsquo;s top predictions for it.</p>
+        )}
+      </div>
+    </div>
+  );
+}

@@ -1,0 +1,91 @@
+// The left-hand form: model, prompt, input, options, label and Run; each field shows its own error.
+import { useWorkbench, type SpanChoice } from '../state/store';
+import { shortId } from '../format';
+import { segmentCount } from '../data/markers';
+import { FieldError } from './FieldError';
+import { InputEditor } from './InputEditor';
+import { ModelPicker } from './ModelPicker';
+import { ProgressBar } from './ProgressBar';
+import { PromptEditor, type TextRange } from './PromptEditor';
+import { RunButton } from './RunButton';
+
+const SPAN_CHOICES: { value: SpanChoice; text: string }[] = [
+  { value: 'auto', text: 'auto' },
+  { value: 'words', text: 'words' },
+  { value: 'tokens', text: 'tokens' },
+  { value: 'lines', text: 'lines' },
+  { value: 'marked', text: 'marked segments' },
+];
+
+export function Workspace({ selectedRange }: { selectedRange: TextRange | null }) {
+  const draft = useWorkbench((s) => s.draft);
+  const errors = useWorkbench((s) => s.fieldErrors);
+  const editDraft = useWorkbench((s) => s.editDraft);
+  const clearParent = useWorkbench((s) => s.clearParent);
+  const openRun = useWorkbench((s) => s.openRun);
+  const known = new Set(['body', 'model', 'prompt', 'input', 'label', 'parentId', 'options.spans', 'options.layerWindow']);
+  const other = Object.entries(errors).filter(([k]) => !known.has(k));
+
+  return (
+    <section className="workspace" aria-label="Workspace">
+      <h2>Workspace</h2>
+      <ModelPicker />
+      {draft.parentId && (
+        <div className="fork-chip" data-testid="fork-chip">
+          Forked from{' '}
+          <button type="button" className="link mono" onClick={() => openRun(draft.parentId!)}>
+            {shortId(draft.parentId)}
+          </button>
+          <button type="button" className="link" onClick={clearParent} title="Run as a new run with no parent">
+            ✕
+          </button>
+          <FieldError field="parentId" message={errors.parentId} />
+        </div>
+      )}
+      <PromptEditor selectedRange={selectedRange} />
+      <InputEditor />
+      <div className="field-row">
+        <div className="field">
+          <label htmlFor="spans" title="How the prompt is cut for span importance; auto = marked segments if the prompt has any, else words">
+            Spans
+          </label>
+          <select id="spans" value={draft.spans} onChange={(e) => editDraft({ spans: e.target.value as SpanChoice })}>
+            {SPAN_CHOICES.map((c) => (
+              <option key={c.value} value={c.value} disabled={c.value === 'marked' && segmentCount(draft.prompt) === 0}>
+                {c.text}
+              </option>
+            ))}
+          </select>
+          <FieldError field="options.spans" message={errors['options.spans']} />
+        </div>
+        <div className="field narrow">
+          <label htmlFor="layerWindow" title="Layer profile: K of layers l−r..l+r">
+            Window r
+          </label>
+          <input
+            id="layerWindow"
+            type="number"
+            min={0}
+            max={64}
+            value={draft.layerWindow}
+            onChange={(e) => editDraft({ layerWindow: Math.max(0, Math.min(64, Math.round(Number(e.target.value) || 0))) })}
+          />
+          <FieldError field="options.layerWindow" message={errors['options.layerWindow']} />
+        </div>
+      </div>
+      <div className="field">
+        <label htmlFor="label">Label</label>
+        <input id="label" data-testid="label-input" type="text" value={draft.label} maxLength={200} placeholder="optional name in the history" onChange={(e) => editDraft({ label: e.target.value })} />
+        <FieldError field="label" message={errors.label} />
+      </div>
+      <div className="run-row">
+        <RunButton />
+      </div>
+      <FieldError field="body" message={errors.body} />
+      {other.map(([k, m]) => (
+        <FieldError key={k} field={k} message={m} />
+      ))}
+      <ProgressBar />
+    </section>
+  );
+}

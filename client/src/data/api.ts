@@ -1,0 +1,65 @@
+// The one data layer: the shared typed ApiClient behind TanStack Query hooks (no scattered fetch calls);
+// starting and cancelling a run go through the same client in state/useRunAction.ts.
+import { keepPreviousData, useMutation, useQuery, useQueryClient, QueryClient } from '@tanstack/react-query';
+import { ApiClient, ApiError, type RunDetail } from '@shared/api.js';
+
+export const api = new ApiClient('');
+
+export const queryClient = new QueryClient({
+  defaultOptions: {
+    queries: {
+      retry: (count, err) => !(err instanceof ApiError && err.status < 500) && count < 2,
+      refetchOnWindowFocus: false,
+      staleTime: 10_000,
+    },
+  },
+});
+
+export const keys = {
+  models: ['models'] as const,
+  run: (id: string) => ['run', id] as const,
+  runs: (q: string) => ['runs', q] as const,
+  allRuns: ['runs'] as const,
+  compare: (ids: string[]) => ['compare', ...ids] as const,
+};
+
+const isLive = (r: RunDetail | undefined) => !!r && (r.status === 'queued' || r.status === 'running');
+
+export function useModels() {
+  return useQuery({ queryKey: keys.models, queryFn: () => api.models(), staleTime: Infinity });
+}
+
+export function useRun(id: string | null) {
+  return useQuery({
+    queryKey: keys.run(id ?? ''),
+    queryFn: () => api.run(id!),
+    enabled: !!id,
+    // Finished runs never change; live ones are refreshed by the SSE watcher, with a slow poll as a fallback.
+    staleTime: (q) => (isLive(q.state.data) ? 0 : Infinity),
+    refetchInterval: (q) => (isLive(q.state.data) ? 2_000 : false),
+  });
+}
+
+export function useRunList(q: string, limit: number) {
+  return useQuery({
+    queryKey: [...keys.runs(q), limit],
+    queryFn: () => api.runs({ q: q || undefined, limit }),
+    placeholderData: keepPreviousData,
+    staleTime: 0,
+  });
+}
+
+export function useComparison(ids: string[]) {
+  return useQuery({ queryKey: keys.compare(ids), queryFn: () => api.compare(ids), enabled: ids.length >= 2, staleTime: Infinity });
+}
+
+export function useDeleteRun() {
+  const qc = useQueryClient();
+  return useMutation({
+    mutationFn: (id: string) => api.deleteRun(id),
+    onSuccess: (_v, id) => {
+      qc.removeQueries({ queryKey: keys.run(id) });
+      void qc.invalidateQueries({ queryKey: keys.allRuns });
+    },
+  });
+}

@@ -1,0 +1,58 @@
+// Starting and cancelling a run: validates the draft, posts it, follows it over SSE, files errors by field.
+import { useCallback } from 'react';
+import { ApiError, type CreateRunRequest } from '@shared/api.js';
+import { api, keys, queryClient } from '../data/api';
+import { markerError } from '../data/markers';
+import { watchRun } from '../data/runEvents';
+import { useWorkbench } from './store';
+
+export const isLiveStatus = (s: string | undefined) => s === 'queued' || s === 'running';
+
+export function draftToRequest(): CreateRunRequest {
+  const d = useWorkbench.getState().draft;
+  const options: NonNullable<CreateRunRequest['options']> = { layerWindow: d.layerWindow };
+  if (d.spans !== 'auto') options.spans = d.spans;
+  return {
+    ...(d.model ? { model: d.model } : {}),
+    prompt: d.prompt,
+    input: d.input,
+    options,
+    ...(d.label.trim() ? { label: d.label.trim() } : {}),
+    ...(d.parentId ? { parentId: d.parentId } : {}),
+  };
+}
+
+export async function startRun(): Promise<void> {
+  const s = useWorkbench.getState();
+  if (s.live && isLiveStatus(s.live.status)) return;
+  const local = markerError(s.draft.prompt);
+  if (local) {
+    s.setFieldErrors({ prompt: local });
+    return;
+  }
+  s.setFieldErrors({});
+  try {
+    const { id } = await api.createRun(draftToRequest());
+    watchRun(id);
+    useWorkbench.getState().openRun(id);
+    void queryClient.invalidateQueries({ queryKey: keys.allRuns });
+  } catch (e) {
+    if (e instanceof ApiError) s.setFieldErrors({ [e.field ?? 'body']: e.message });
+    else s.setFieldErrors({ body: `could not reach the server: ${(e as Error).message}` });
+  }
+}
+
+export async function cancelLiveRun(): Promise<void> {
+  const live = useWorkbench.getState().live;
+  if (!live || !isLiveStatus(live.status)) return;
+  try {
+    await api.cancelRun(live.id);
+  } catch (e) {
+    // 409: it finished meanwhile; the SSE stream reports the real end.
+    if (!(e instanceof ApiError && e.status === 409)) useWorkbench.getState().setFieldErrors({ body: (e as Error).message });
+  }
+}
+
+export function useRunAction() {
+  return { start: useCallback(() => void startRun(), []), cancel: useCallback(() => void cancelLiveRun(), []) };
+}

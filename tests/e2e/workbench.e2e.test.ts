@@ -1,0 +1,284 @@
+// Browser end-to-end tests of the web workbench: Debian's headless Chromium (via playwright-core) against the real
+// server on the bundled default model.
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RunDetail } from '../../shared/api.js';
+import { startServer } from '../helpers/server.js';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const SHOTS = path.join(ROOT, 'artifacts/screenshots');
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+];
+
+const PROMPT_A = 'Recipe: {{dish|apple pie}}.\nIngredients: apples, sugar, flour, butter.\n';
+const PROMPT_B = 'Recipe: {{dish|apple pie}}.\nSteps: peel, slice, mix, bake.\n';
+const INPUT = 'Peel the apples and mix them with sugar.';
+
+let srv: Awaited<ReturnType<typeof startServer>>;
+let dataDir: string;
+let browser: Browser;
+let context: BrowserContext;
+let page: Page;
+const pageErrors: string[] = [];
+const runIds: { a?: string; b?: string } = {};
+
+async function shot(name: string): Promise<void> {
+  await page.waitForTimeout(400); // let chart animations settle
+  await page.screenshot({ path: path.join(SHOTS, `${name}.png`) });
+}
+
+/** Clicks Run (or presses the shortcut) and waits until a new run, other than `prev`, is shown as done. */
+async function runAndWait(trigger: () => Promise<void>, prev?: string): Promise<string> {
+  await trigger();
+  await expect.poll(() => page.getByTestId('progress').isVisible(), { timeout: 10_000 }).toBe(true);
+  const handle = await page.waitForFunction(
+    (prevId) => {
+      const el = document.querySelector('[data-testid=run-results]');
+      const id = el?.getAttribute('data-run-id');
+      return id && id !== prevId && el!.getAttribute('data-status') === 'done' ? id : null;
+    },
+    prev ?? null,
+    { timeout: 90_000, polling: 100 },
+  );
+  return (await handle.jsonValue()) as string;
+}
+
+/** Non-white pixels drawn on a chart's canvas: proves the chart rendered, not just that the element exists. */
+async function inkedPixels(testId: string): Promise<number> {
+  return page.evaluate((id) => {
+    const canvas = document.querySelector(`[data-testid="${id}"] canvas`) as HTMLCanvasElement | null;
+    if (!canvas) return -1;
+    const ctx = canvas.getContext('2d');
+    if (!ctx) return -1;
+    const { data } = ctx.getImageData(0, 0, canvas.width, canvas.height);
+    let n = 0;
+    for (let i = 0; i < data.length; i += 4) if (data[i + 3] > 0 && (data[i] < 235 || data[i + 1] < 235 || data[i + 2] < 235)) n++;
+    return n;
+  }, testId);
+}
+
+beforeAll(async () => {
+  if (!fs.existsSync(CHROMIUM)) {
+    throw new Error(`Chromium not found at ${CHROMIUM}: install Debian's chromium (apt-get install -y chromium) or set CHROMIUM_PATH; .ci/run installs it`);
+  }
+  // Build the client the way `npm start` does (only when missing or stale), in a child without vitest's NODE_ENV=test.
+  const env = { ...process.env };
+  delete env.NODE_ENV;
+  execFileSync(process.execPath, ['--import', 'tsx', path.join(ROOT, 'client/ensure-built.ts')], { cwd: ROOT, env, stdio: 'inherit' });
+  fs.mkdirSync(SHOTS, { recursive: true });
+  dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pl-e2e-'));
+  srv = await startServer({ dataDir });
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  context = await browser.newContext({ viewport: { width: 1280, height: 800 }, acceptDownloads: true });
+  page = await context.newPage();
+  page.on('pageerror', (e) => pageErrors.push(`pageerror: ${e.message}`));
+  page.on('console', (m) => {
+    // 4xx answers are expected here (the over-long input); the app shows them beside the field.
+    if (m.type() === 'error' && !/status of 4\d\d/.test(m.text())) pageErrors.push(`console.error: ${m.text()}`);
+  });
+}, 180_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await srv?.close();
+  if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
+});
+
+describe('web workbench in headless Chromium', () => {
+  it('opens on the workspace with the default model and its facts', async () => {
+    await page.goto(srv.base);
+    await expect.poll(() => page.getByTestId('model-facts').textContent()).toContain('8 × 6');
+    expect(await page.locator('#model').inputValue()).toBe('precache-gpt2-8l');
+    expect(await page.getByTestId('model-facts').textContent()).toContain('256 tokens');
+    expect(await page.getByTestId('intro').isVisible()).toBe(true);
+  });
+
+  it('highlights span markers in the prompt editor and shows a marker error beside the prompt', async () => {
+    await page.getByTestId('prompt-input').fill('Hello {{oops');
+    await expect.poll(() => page.getByTestId('error-prompt').textContent()).toContain('never closed');
+    await page.getByTestId('prompt-input').fill(PROMPT_A);
+    expect(await page.getByTestId('error-prompt').count()).toBe(0);
+    expect(await page.locator('.hl-backdrop .hl-marker').count()).toBe(2);
+    expect(await page.locator('.hl-backdrop .hl-inside').textContent()).toBe('apple pie');
+  });
+
+  it('runs an analysis with Ctrl+Enter and shows the headline numbers and every chart', async () => {
+    await page.getByTestId('input-input').fill(INPUT);
+    await page.getByTestId('label-input').fill('variant A');
+    runIds.a = await runAndWait(async () => {
+      await page.getByTestId('input-input').focus();
+      await page.keyboard.press('Control+Enter');
+    });
+    expect(await page.getByTestId('progress-stage').textContent()).toBe('done');
+    expect(await page.getByTestId('run-title').textContent()).toBe('variant A');
+    for (const id of ['stat-loss-with', 'stat-loss-without', 'stat-benefit', 'stat-pi']) {
+      expect(await page.getByTestId(id).textContent()).toMatch(/\d+\.\d/);
+    }
+    expect(await page.getByTestId('stat-pi').textContent()).toMatch(/%/);
+    const charts = ['depth-curve-chart', 'layer-profile-chart', 'read-share-chart', 'head-grid-chart', 'read-map-chart', 'span-importance-chart'];
+    for (const id of charts) {
+      await page.getByTestId(id).scrollIntoViewIfNeeded();
+      await expect.poll(() => inkedPixels(id), { message: `${id} draws on its canvas` }).toBeGreaterThan(300);
+    }
+    // Input tokens are coloured by benefit; hovering one shows its losses and top predictions.
+    const tokens = page.locator('[data-testid=token-benefit-text] .tok');
+    expect(await tokens.count()).toBeGreaterThan(5);
+    await page.getByTestId('token-benefit-text').scrollIntoViewIfNeeded();
+    await tokens.nth(2).hover();
+    const tip = (await page.getByTestId('token-tip').textContent()) ?? '';
+    expect(tip).toContain('loss with prompt');
+    expect(tip).toContain('top predictions with prompt');
+    await page.locator('.main').evaluate((m) => m.scrollTo(0, 0));
+    await shot('workbench');
+  });
+
+  it('links views: selecting a span highlights it in the prompt editor, selecting a layer marks its chip', async () => {
+    await page.locator('[data-testid=span-list] button', { hasText: 'dish' }).click();
+    await expect.poll(() => page.locator('.hl-backdrop mark.hl-selected').textContent()).toBe('apple pie');
+    expect(await page.locator('[data-testid=span-list] tr.selected').count()).toBe(1);
+    await page.locator('[data-testid=layer-selector] button', { hasText: 'blocks.2' }).click();
+    expect(await page.locator('[data-testid=layer-selector] button[aria-pressed=true]').textContent()).toBe('blocks.2');
+    await page.getByTestId('card-readmap').scrollIntoViewIfNeeded();
+    await shot('read-map-selection');
+    await page.setViewportSize({ width: 1280, height: 2300 });
+    await shot('workbench-full');
+    await page.setViewportSize({ width: 1280, height: 800 });
+  });
+
+  it('forks the run, edits the prompt, reruns, and compares the two variants side by side', async () => {
+    await page.locator('.main').evaluate((m) => m.scrollTo(0, 0));
+    await page.getByTestId('fork-button').click();
+    expect(await page.getByTestId('fork-chip').textContent()).toContain(runIds.a!.slice(0, 8));
+    expect(await page.getByTestId('prompt-input').inputValue()).toBe(PROMPT_A);
+    await page.getByTestId('prompt-input').fill(PROMPT_B);
+    await page.getByTestId('label-input').fill('variant B');
+    runIds.b = await runAndWait(() => page.getByTestId('run-button').click(), runIds.a);
+    expect(await page.getByTestId('run-title').textContent()).toBe('variant B');
+    const detail = (await (await fetch(`${srv.base}/api/runs/${runIds.b}`)).json()) as RunDetail;
+    expect(detail.parentId).toBe(runIds.a);
+
+    await page.getByTestId('compare-parent-button').click();
+    await page.getByTestId('variant-compare').waitFor({ timeout: 20_000 });
+    const rows = page.locator('[data-testid=compare-table] tbody tr');
+    expect(await rows.count()).toBe(2);
+    expect(await rows.nth(0).textContent()).toContain('variant A');
+    expect(await rows.nth(1).textContent()).toContain('variant B');
+    expect(await page.locator('[data-testid=compare-token-diff] .diff-row').count()).toBe(2);
+    for (const id of ['compare-token-chart', 'compare-depth-chart', 'compare-profile-chart', 'compare-readshare-chart']) {
+      await page.getByTestId(id).scrollIntoViewIfNeeded();
+      await expect.poll(() => inkedPixels(id), { message: `${id} draws on its canvas` }).toBeGreaterThan(300);
+    }
+    expect(page.url()).toContain(`#/compare/${runIds.a},${runIds.b}`);
+    await page.locator('.main').evaluate((m) => m.scrollTo(0, 0));
+    await shot('compare');
+  });
+
+  it('finds both runs in the history after a server restart and a reload, searches and reopens one', async () => {
+    const port = Number(new URL(srv.base).port);
+    await srv.close();
+    srv = await startServer({ dataDir, port });
+    await page.goto(`${srv.base}/`);
+    await page.reload();
+    const items = page.getByTestId('history-item');
+    await expect.poll(() => items.count(), { timeout: 15_000 }).toBe(2);
+    const text = (await page.getByTestId('history').textContent()) ?? '';
+    expect(text).toContain('variant A');
+    expect(text).toContain('variant B');
+
+    await page.getByTestId('history-search').fill('Steps: peel');
+    await expect.poll(() => items.count()).toBe(1);
+    await items.first().locator('.history-open').click();
+    await expect.poll(() => page.getByTestId('run-title').textContent()).toBe('variant B');
+    await page.getByTestId('history-search').fill('');
+    await expect.poll(() => items.count()).toBe(2);
+
+    // Compare from the history's check boxes too.
+    for (const id of [runIds.a!, runIds.b!]) await page.locator(`[data-testid=history-item][data-run-id="${id}"] input[type=checkbox]`).check();
+    await page.getByTestId('compare-button').click();
+    await page.getByTestId('variant-compare').waitFor();
+    await shot('history');
+  });
+
+  it('exports the run as a JSON file with the run and its full result', async () => {
+    await page.goto(`${srv.base}/#/run/${runIds.a}`);
+    await expect.poll(() => page.getByTestId('run-title').textContent()).toBe('variant A');
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export-button').click()]);
+    expect(download.suggestedFilename()).toBe(`precache-lens-run-${runIds.a}.json`);
+    const file = await download.path();
+    const run = JSON.parse(fs.readFileSync(file, 'utf8')) as RunDetail;
+    expect(run.id).toBe(runIds.a);
+    expect(run.status).toBe('done');
+    expect(run.prompt).toBe(PROMPT_A);
+    expect(run.input).toBe(INPUT);
+    expect(run.label).toBe('variant A');
+    expect(run.result!.depthCurve).toHaveLength(9);
+    expect(run.result!.layers[3].hooks.pattern).toBe('blocks.3.attn.hook_pattern');
+    expect(run.result!.spans.map((s) => s.label)).toEqual(['dish']);
+  });
+
+  it('shows a field error beside the input for an input longer than the model context', async () => {
+    await page.getByTestId('input-input').fill('word '.repeat(300));
+    await page.getByTestId('run-button').click();
+    await expect.poll(() => page.getByTestId('error-input').textContent()).toContain('context of 256');
+    expect(await page.getByTestId('error-prompt').count()).toBe(0);
+    await shot('field-error');
+    await page.getByTestId('input-input').fill(INPUT);
+    expect(await page.getByTestId('error-input').count()).toBe(0);
+  });
+
+  it('stacks the layout in a narrow window', async () => {
+    await page.setViewportSize({ width: 430, height: 900 });
+    await page.goto(`${srv.base}/#/run/${runIds.a}`);
+    await page.getByTestId('headline-numbers').waitFor();
+    const side = (await page.locator('.sidebar').boundingBox())!;
+    const main = (await page.locator('.main').boundingBox())!;
+    expect(main.y).toBeGreaterThanOrEqual(side.y + side.height - 1);
+    const docWidth = await page.evaluate(() => document.documentElement.scrollWidth);
+    expect(docWidth).toBeLessThanOrEqual(431);
+    await page.getByTestId('headline-numbers').scrollIntoViewIfNeeded();
+    await shot('narrow');
+    await page.setViewportSize({ width: 1280, height: 800 });
+  });
+
+  it('shows the stage while a run goes and cancels it', async () => {
+    const long = Array.from({ length: 40 }, (_, k) => `item${k}`).join(' ');
+    await page.getByTestId('prompt-input').fill(long);
+    await page.locator('#spans').selectOption('tokens');
+    await page.getByTestId('run-button').click();
+    await page.getByTestId('cancel-button').waitFor({ timeout: 10_000 });
+    expect(await page.getByTestId('progress-stage').textContent()).toMatch(/queued|tokeniz|forward|knockout|metrics/);
+    await page.getByTestId('cancel-button').click();
+    await expect.poll(() => page.getByTestId('progress-stage').textContent(), { timeout: 60_000 }).toBe('cancelled');
+    await expect.poll(() => page.getByTestId('run-results').getAttribute('data-status'), { timeout: 10_000 }).toBe('cancelled');
+  });
+
+  it('deletes a run from the history (after a confirm) and closes its view', async () => {
+    const cancelledId = await page.getByTestId('run-results').getAttribute('data-run-id');
+    const items = page.getByTestId('history-item');
+    await expect.poll(() => items.count()).toBe(3);
+    const item = page.locator(`[data-testid=history-item][data-run-id="${cancelledId}"]`);
+    await item.getByTestId('delete-button').click();
+    await item.getByTestId('confirm-delete').click();
+    await expect.poll(() => items.count()).toBe(2);
+    await page.getByTestId('intro').waitFor();
+    expect((await fetch(`${srv.base}/api/runs/${cancelledId}`)).status).toBe(404);
+  });
+
+  it('logged no page errors', () => {
+    expect(pageErrors).toEqual([]);
+  });
+});
