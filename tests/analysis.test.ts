@@ -1,0 +1,77 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { analyze } from '../server/analysis/analyze.js';
+import { HookedModel } from '../server/engine/hooked-model.js';
+import { loadTokenizer } from '../server/model/tokenizer.js';
+import { FIXTURES } from './helpers/golden.js';
+
+const cacheDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pl-analysis-'));
+const models: HookedModel[] = [];
+function open(dir: string) {
+  const m = HookedModel.load(dir, { cacheDir, threads: 1 });
+  models.push(m);
+  return { m, tok: loadTokenizer(m.md) };
+}
+afterAll(async () => {
+  for (const m of models) await m.release();
+  fs.rmSync(cacheDir, { recursive: true, force: true });
+});
+
+describe('analysis pipeline', () => {
+  const { m, tok } = open(path.join(FIXTURES, 'gpt2-opset14'));
+
+  it('splits the variants into more engine calls under a smaller memory bound, with identical numbers', async () => {
+    const args = { modelId: 'fx', prompt: 'One two three four five. ', input: 'six seven' };
+    const roomy = await analyze(m, tok, { ...args, maxBatchMB: 512 });
+    const tight = await analyze(m, tok, { ...args, maxBatchMB: 0.4 });
+    expect(tight.timings.engineCalls).toBeGreaterThan(roomy.timings.engineCalls);
+    expect(tight.depthCurve.map((x) => x.toFixed(6))).toEqual(roomy.depthCurve.map((x) => x.toFixed(6)));
+    expect(tight.spans.map((s) => s.kAllLayers.toFixed(6))).toEqual(roomy.spans.map((s) => s.kAllLayers.toFixed(6)));
+  });
+
+  it('refuses, naming the bound, a variant that cannot fit in memory', async () => {
+    await expect(analyze(m, tok, { modelId: 'fx', prompt: 'abc', input: 'def', maxBatchMB: 0.001 })).rejects.toThrow(/over the memory bound/);
+  });
+
+  it('handles a prompt much longer than the input', async () => {
+    const r = await analyze(m, tok, { modelId: 'fx', prompt: 'a long preamble of many words here. '.repeat(1), input: 'ok', options: { spans: 'tokens' } });
+    expect(r.p).toBeGreaterThan(10 * r.n);
+    expect(r.readMap[0]).toHaveLength(r.p);
+    expect(r.spans).toHaveLength(r.p);
+    expect(r.summary.identityResidual).toBeLessThan(1e-4);
+  });
+
+  it('refuses an empty input and a sequence longer than the context, naming the field', async () => {
+    await expect(analyze(m, tok, { modelId: 'fx', prompt: 'x', input: '' })).rejects.toThrow(/^input: /);
+    await expect(analyze(m, tok, { modelId: 'fx', prompt: 'x'.repeat(40), input: 'y'.repeat(40) })).rejects.toThrow(/context of 64/);
+  });
+
+  it('uses the EOS token at position 0 for a model without a BOS token, and says so', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pl-nobos-'));
+    for (const f of ['tokenizer.json', 'tokenizer_config.json']) fs.copyFileSync(path.join(FIXTURES, 'gpt2-opset14', f), path.join(dir, f));
+    fs.mkdirSync(path.join(dir, 'onnx'));
+    fs.copyFileSync(path.join(FIXTURES, 'gpt2-opset14/onnx/model.onnx'), path.join(dir, 'onnx/model.onnx'));
+    const cfg = JSON.parse(fs.readFileSync(path.join(FIXTURES, 'gpt2-opset14/config.json'), 'utf8')) as Record<string, unknown>;
+    delete cfg.bos_token_id;
+    fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(cfg));
+    const tc = JSON.parse(fs.readFileSync(path.join(dir, 'tokenizer_config.json'), 'utf8')) as Record<string, unknown>;
+    delete tc.bos_token;
+    fs.writeFileSync(path.join(dir, 'tokenizer_config.json'), JSON.stringify(tc));
+    const nb = open(dir);
+    const r = await analyze(nb.m, nb.tok, { modelId: 'nobos', prompt: 'Hi. ', input: 'there' });
+    expect(r.bos).toMatchObject({ id: 256, source: 'eos' });
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('reports per-token top predictions as probabilities that sum to at most 1', async () => {
+    const r = await analyze(m, tok, { modelId: 'fx', prompt: 'Hello ', input: 'world' });
+    for (const t of r.input.tokens) {
+      const s = t.topWithPrompt.reduce((a, q) => a + q.prob, 0);
+      expect(s).toBeGreaterThan(0);
+      expect(s).toBeLessThanOrEqual(1 + 1e-9);
+      expect(t.topWithPrompt[0].prob).toBeGreaterThanOrEqual(t.topWithPrompt[1].prob);
+    }
+  });
+});
