@@ -10,6 +10,7 @@ import type { RunStore } from './store/run-store.js';
 import type { RunManager } from './runs/run-manager.js';
 import { HttpError } from './http-error.js';
 import { runsRouter } from './api/runs-routes.js';
+import { reportRouter } from './api/report-routes.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const CLIENT_DIST = path.join(ROOT, 'dist/client');
@@ -58,6 +59,7 @@ export function createApp(deps: AppDeps): express.Express {
   });
 
   app.use('/api', runsRouter(deps));
+  app.use('/api', reportRouter(deps));
 
   app.use('/api', (req, _res, next) => next(new HttpError(404, `no such endpoint: ${req.method} ${req.originalUrl}`)));
 

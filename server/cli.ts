@@ -11,6 +11,7 @@ import { HookedModel } from './engine/hooked-model.js';
 import { DEFAULT_MODEL_DIR, ModelRegistry, modelsFromEnv } from './model/registry.js';
 import { DEFAULT_DATA_DIR, serve } from './main.js';
 import type { AnalyzeTaskArgs } from './analysis/task.js';
+import { addReportCommands } from './cli-report.js';
 
 const int = (name: string) => (v: string) => {
   const n = Number(v);
@@ -154,6 +155,7 @@ export function buildProgram(): Command {
         console.log(`${h.padEnd(34)} ${HOOK_SHAPES[ref.kind]}`);
       }
     });
+  addReportCommands(program);
   return program;
 }
 
