@@ -211,6 +211,8 @@ describe('bad input gets a 4xx JSON error naming the field', () => {
   it('serves an OpenAPI document describing the endpoints', async () => {
     const doc = (await (await fetch(`${srv.base}/api/openapi.json`)).json()) as { openapi: string; paths: Record<string, unknown> };
     expect(doc.openapi).toBe('3.1.0');
-    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/api/runs', '/api/runs/{id}', '/api/compare']));
+    expect(Object.keys(doc.paths)).toEqual(
+      expect.arrayContaining(['/api/runs', '/api/runs/{id}', '/api/compare', '/api/twins', '/api/runs/{id}/report.html', '/api/runs/{id}/activations']),
+    );
   });
 });
