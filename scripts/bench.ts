@@ -30,6 +30,7 @@ import { DEFAULT_MAX_BATCH_MB } from '../server/analysis/analyze.js';
 import { loadTokenizer, type TextTokenizer } from '../server/model/tokenizer.js';
 import { hookName } from '../shared/hooks.js';
 import { isUpToDate, type WriteOptions } from './make-random-gpt2.js';
+import { mulberry32 } from '../shared/random.js';
 
 const require = createRequire(import.meta.url);
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -108,17 +109,6 @@ class RssSampler {
 }
 
 // ------------------------------------------------------------------ inputs
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * Text of exactly `count` tokens: random vocabulary entries that decode to " word" (a space and letters) and encode

@@ -26,6 +26,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import onnxProto from 'onnx-proto';
+import { mulberry32 } from '../shared/random.js';
 
 const { onnx } = onnxProto;
 type ModelProto = onnxProto.onnx.ModelProto;
@@ -85,17 +86,6 @@ export interface Gpt2Weights {
   layers: Gpt2LayerWeights[];
   lnFG: Float32Array;
   lnFB: Float32Array;
-}
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Standard normals from a seeded uniform source (Box-Muller, both values used). */

@@ -14,7 +14,7 @@ import { DEFAULT_DATA_DIR } from './main.js';
 import { exportActivations, resolveHooks } from './report/activations.js';
 import { readBlocksFile, runBatch, writeFileAtomic } from './report/batch.js';
 import { buildComparisonReport, buildReport, OFFLINE_RUN, parseAnalysisResult, type RunMeta } from './report/build.js';
-import { COMPARISON_TABLES, comparisonCsv, reportCsv, RUN_TABLES, type ComparisonTable, type RunTable } from './report/csv.js';
+import { COMPARISON_TABLES, comparisonCsv, reportCsv, type ComparisonTable, type RunTable } from './report/csv.js';
 import { renderComparisonHtml, renderReportHtml } from './report/html.js';
 import { REPORT_SCHEMA_ID } from './report/schema.js';
 

@@ -96,6 +96,17 @@ export interface Comparison {
   tokens: { text: string; position: number[]; lossWithPrompt: number[]; lossNoPrompt: number; benefit: number[]; benefitVsFirst: number[] }[];
 }
 
+/** What a raw-activations export would weigh: per hook and the whole safetensors file, against the server's limit. */
+export interface ActivationsEstimate {
+  hooks: { name: string; shape: number[]; bytes: number }[];
+  totalBytes: number;
+  limitBytes: number;
+  withinLimit: boolean;
+}
+
+export type RunReportTable = 'tokens' | 'layers' | 'heads' | 'spans';
+export type ComparisonReportTable = 'summary' | RunReportTable;
+
 export interface ApiErrorBody {
   error: string;
   field?: string;
@@ -172,6 +183,53 @@ export class ApiClient {
   }
   compare(ids: string[]) {
     return this.req<Comparison>('POST', '/api/compare', { ids });
+  }
+  /** The versioned JSON report of a finished run (`precache-lens.report/1`). */
+  runReport(id: string) {
+    return this.req<{ schema: string } & Record<string, unknown>>('GET', `/api/runs/${encodeURIComponent(id)}/report.json`);
+  }
+  /** Download links for a run's reports; `inline` opens the HTML report in a tab (to print it to PDF). */
+  runReportUrl(id: string, format: 'json' | 'html' | 'csv', opts: { table?: RunReportTable; inline?: boolean } = {}): string {
+    const qs = new URLSearchParams();
+    if (format === 'csv') qs.set('table', opts.table ?? 'tokens');
+    if (opts.inline) qs.set('inline', '1');
+    return `${this.base}/api/runs/${encodeURIComponent(id)}/report.${format}${qs.size ? `?${qs}` : ''}`;
+  }
+  /** Size of the safetensors file these hooks (names or globs such as `blocks.*.attn.hook_pattern`) would make. */
+  estimateActivations(id: string, hooks: string[]) {
+    return this.req<ActivationsEstimate>('POST', `/api/runs/${encodeURIComponent(id)}/activations/estimate`, { hooks });
+  }
+  /** Download link for a run's raw activations (one safetensors file, tensors named by hook). */
+  activationsUrl(id: string, hooks: string[]): string {
+    return `${this.base}/api/runs/${encodeURIComponent(id)}/activations?hooks=${hooks.map(encodeURIComponent).join(',')}`;
+  }
+  /**
+   * The server's reason for refusing an activations export (e.g. over the size limit), or null when it would send
+   * the file (the body is then dropped unread).
+   */
+  async activationsRefusal(id: string, hooks: string[]): Promise<string | null> {
+    const r = await fetch(`${this.base}/api/runs/${encodeURIComponent(id)}/activations`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ hooks }),
+    });
+    if (r.ok) {
+      await r.body?.cancel();
+      return null;
+    }
+    const e = (await r.json().catch(() => ({}))) as ApiErrorBody;
+    return e.error ?? `HTTP ${r.status}`;
+  }
+  /** The versioned JSON report of a comparison (`precache-lens.comparison/1`). */
+  compareReport(ids: string[]) {
+    return this.req<{ schema: string } & Record<string, unknown>>('POST', '/api/compare/report.json', { ids });
+  }
+  /** Download links for a comparison's reports. */
+  compareReportUrl(ids: string[], format: 'json' | 'html' | 'csv', opts: { table?: ComparisonReportTable; inline?: boolean } = {}): string {
+    const qs = new URLSearchParams({ ids: ids.join(',') });
+    if (format === 'csv') qs.set('table', opts.table ?? 'summary');
+    if (opts.inline) qs.set('inline', '1');
+    return `${this.base}/api/compare/report.${format}?${qs}`;
   }
   /** Polls until the run leaves queued/running; `onUpdate` sees each poll. */
   async waitForRun(id: string, onUpdate?: (r: RunDetail) => void, intervalMs = 250): Promise<RunDetail> {

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AnalysisResult } from '../shared/analysis.js';
-import { ApiError, type RunDetail } from '../shared/api.js';
+import type { RunDetail } from '../shared/api.js';
 import { FIXTURES } from './helpers/golden.js';
 import { startServer } from './helpers/server.js';
 

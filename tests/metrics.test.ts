@@ -23,6 +23,7 @@ import {
   type TokenOffset,
 } from '../shared/metrics.js';
 import { targetLosses } from '../shared/metrics/loss.js';
+import { mulberry32 as prng } from '../shared/random.js';
 
 /** Builds a [H,T,T] tensor from per-head row lists. */
 function pattern(heads: number[][][]): Tensor {
@@ -32,18 +33,6 @@ function pattern(heads: number[][][]): Tensor {
 }
 function norms(heads: number[][]): Tensor {
   return { data: Float32Array.from(heads.flat()), dims: [heads.length, heads[0].length] };
-}
-
-/** mulberry32: a tiny seeded PRNG so the random checks are reproducible. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** A causal softmax pattern [H,T,T] from random scores (some heads made sink-heavy). */

@@ -3,6 +3,9 @@
 // tests/default-model.test.ts so that the model cards' numbers and the test's check are computed the same way.
 import fs from 'node:fs';
 import type { HookedModel, Tensor } from '../../server/engine/hooked-model.js';
+import { mulberry32 } from '../../shared/random.js';
+
+export { mulberry32 };
 
 /** Reads a token file: uint16 little-endian GPT-2 ids (data/{train,val}.bin, tests/fixtures/val-slice.bin). */
 export function readTokenFile(file: string): Uint16Array {
@@ -111,18 +114,6 @@ export function unigramCrossEntropy(train: ArrayLike<number>, targets: ArrayLike
   let h = 0;
   for (let i = 0; i < targets.length; i++) h -= Math.log(counts[targets[i]] / total);
   return h / targets.length;
-}
-
-/** mulberry32: a small deterministic PRNG returning floats in [0, 1). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Picks the next token from one row of logits: greedy (temperature 0) or temperature + top-k sampling. */

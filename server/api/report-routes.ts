@@ -2,7 +2,6 @@
 import { Readable } from 'node:stream';
 import { Router, type NextFunction, type Request, type Response } from 'express';
 import { z } from 'zod';
-import { describeZodError } from '../../shared/api.js';
 import type { AnalysisResult } from '../../shared/analysis.js';
 import type { EngineClient } from '../engine/engine-client.js';
 import type { ModelDir } from '../model/model-dir.js';
@@ -13,6 +12,7 @@ import { ExportTooLargeError, estimateActivations, exportActivations, resolveHoo
 import { buildComparisonReport, buildReport, ReportInputError, type RunMeta } from '../report/build.js';
 import { COMPARISON_TABLES, comparisonCsv, reportCsv, RUN_TABLES } from '../report/csv.js';
 import { renderComparisonHtml, renderReportHtml } from '../report/html.js';
+import { parse, uuidParam } from './http.js';
 
 export interface ReportSources {
   engine: EngineClient;
@@ -49,14 +49,6 @@ async function modelDirFor(src: ReportSources, modelId: string, result: Analysis
   return info.modelHash === result.model.hash ? m.md : null;
 }
 
-function parse<T extends z.ZodType>(schema: T, value: unknown): z.infer<T> {
-  const r = schema.safeParse(value);
-  if (!r.success) {
-    const { message, field } = describeZodError(r.error);
-    throw new HttpError(400, message, field);
-  }
-  return r.data;
-}
 
 const wrap = (fn: (req: Request, res: Response) => Promise<void> | void) => (req: Request, res: Response, next: NextFunction) => {
   Promise.resolve(fn(req, res)).catch((e: unknown) => {
@@ -69,11 +61,6 @@ const wrap = (fn: (req: Request, res: Response) => Promise<void> | void) => (req
   });
 };
 
-function uuidParam(req: Request): string {
-  const id = String(req.params.id);
-  if (!z.string().uuid().safeParse(id).success) throw new HttpError(400, `id: "${id}" is not a run id (a UUID)`, 'id');
-  return id;
-}
 
 /** A comma-separated query value (or a repeated one) as a list. */
 const listParam = z.preprocess((v) => (v === undefined ? undefined : (Array.isArray(v) ? v : [v]).flatMap((s) => String(s).split(',')).map((s) => s.trim()).filter(Boolean)), z.array(z.string().max(200)).max(1000));

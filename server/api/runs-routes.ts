@@ -1,7 +1,6 @@
 // /api/runs, /api/compare and /api/openapi.json: validated with the shared zod schemas; errors name the field.
 import { Router, type Request, type Response, type NextFunction } from 'express';
-import { z } from 'zod';
-import { CompareSchema, CreateRunSchema, ListRunsSchema, TwinsSchema, describeZodError, type Comparison, type CreateRunRequest, type RunDetail } from '../../shared/api.js';
+import { CompareSchema, CreateRunSchema, ListRunsSchema, TwinsSchema, type Comparison, type CreateRunRequest, type RunDetail } from '../../shared/api.js';
 import type { AnalysisResult } from '../../shared/analysis.js';
 import { parseMarkedPrompt } from '../../shared/metrics/spans.js';
 import type { EngineClient } from '../engine/engine-client.js';
@@ -10,6 +9,7 @@ import type { RunManager } from '../runs/run-manager.js';
 import type { RunStore } from '../store/run-store.js';
 import { HttpError } from '../http-error.js';
 import { openApiDocument } from './openapi.js';
+import { parse, uuidParam } from './http.js';
 
 export interface RunsDeps {
   engine: EngineClient;
@@ -18,24 +18,11 @@ export interface RunsDeps {
   runs: RunManager;
 }
 
-function parse<T extends z.ZodType>(schema: T, value: unknown): z.infer<T> {
-  const r = schema.safeParse(value);
-  if (!r.success) {
-    const { message, field } = describeZodError(r.error);
-    throw new HttpError(400, message, field);
-  }
-  return r.data;
-}
 
 const wrap = (fn: (req: Request, res: Response) => Promise<void> | void) => (req: Request, res: Response, next: NextFunction) => {
   Promise.resolve(fn(req, res)).catch(next);
 };
 
-function uuidParam(req: Request): string {
-  const id = String(req.params.id);
-  if (!z.string().uuid().safeParse(id).success) throw new HttpError(400, `id: "${id}" is not a run id (a UUID)`, 'id');
-  return id;
-}
 
 export function runsRouter(d: RunsDeps): Router {
   const r = Router();

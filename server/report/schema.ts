@@ -6,7 +6,6 @@ export const REPORT_SCHEMA_ID = 'precache-lens.report/1';
 export const COMPARISON_SCHEMA_ID = 'precache-lens.comparison/1';
 export const BATCH_SCHEMA_ID = 'precache-lens.batch/1';
 
-const int = () => z.number().int();
 const nat = () => z.number().int().min(0);
 // zod 4's z.number() already refuses NaN and ±Infinity, which JSON cannot carry anyway.
 const num = () => z.number();

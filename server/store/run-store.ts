@@ -3,26 +3,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import crypto from 'node:crypto';
 import Database from 'better-sqlite3';
+import type { RunStatus, RunSummary } from '../../shared/api.js';
 
-export type RunStatus = 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
-
-export interface RunRow {
-  id: string;
-  createdAt: string;
-  finishedAt: string | null;
-  status: RunStatus;
-  label: string | null;
-  parentId: string | null;
-  modelId: string;
-  modelHash: string | null;
-  prompt: string;
-  input: string;
-  options: Record<string, unknown>;
-  error: string | null;
-  /** Mean prompt benefit and precomputation share, copied out of the result for the history list. */
-  meanBenefit: number | null;
-  precomputationShare: number | null;
-}
+export type { RunStatus };
+/** A run as the history lists it: the same shape the API returns (shared/api.ts RunSummary). */
+export type RunRow = RunSummary;
 
 export interface VariantRow {
   idx: number;
