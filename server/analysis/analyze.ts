@@ -55,13 +55,14 @@ interface Knockout {
 }
 
 /**
- * Estimated peak bytes of one batch row: the logits rows three times over (ORT's output, its arena's high-water
- * mark, and our copy until it is collected), attention scores/probabilities, MLP activations and the per-layer
- * bias inputs. Calibrated on the default model (T = 256, 127 logits rows): measured 49-61 MiB per row of RSS growth
- * at 16-24 rows per call, estimated 87 MiB. The model's own resident memory is not included.
+ * Estimated peak bytes of one batch row. The logits rows dominate and are counted six times: ORT's output buffer,
+ * its arena's high-water mark, our copy, and earlier calls' copies that the garbage collector has not freed yet.
+ * Calibrated with `npm run bench` on the default model (T = 256, 127 logits rows, 270 knockout variants): at 10
+ * rows per call the whole analysis raised peak RSS by ~150 MiB per row; this estimate gives ~165 MiB per row, so
+ * an analysis stays under the bound above the loaded model's own memory.
  */
 export function estimateRowBytes(c: { nLayer: number; nHead: number; dModel: number; vocabSize: number }, T: number, logitRows: number, withBias: boolean): number {
-  return 4 * (3 * logitRows * c.vocabSize + 4 * c.nHead * T * T + 24 * c.dModel * T + (withBias ? c.nLayer * T * T : 0));
+  return 4 * (6 * logitRows * c.vocabSize + 4 * c.nHead * T * T + 24 * c.dModel * T + (withBias ? c.nLayer * T * T : 0));
 }
 
 /** Byte-level token offsets in `text` from cumulative decoding (the JS tokenizer reports no offsets). */
