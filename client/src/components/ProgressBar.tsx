@@ -3,7 +3,7 @@ import type { AnalysisProgress } from '@shared/analysis.js';
 import { useWorkbench } from '../state/store';
 import { isLiveStatus, useRunAction } from '../state/useRunAction';
 
-const STAGE_TEXT: Record<AnalysisProgress['stage'], string> = {
+export const STAGE_TEXT: Record<AnalysisProgress['stage'], string> = {
   tokenize: 'tokenizing',
   forward: 'forward passes (with / without prompt)',
   knockout: 'knockout variants (depth curve, layer windows, spans)',

@@ -14,15 +14,19 @@ interface Props {
   selectedTokens: [number, number] | null;
   onSelectLayer?: (layer: number) => void;
   onSelectToken?: (token: number) => void;
+  /** The value that gets the darkest colour; give two maps the same one to compare them (default: this map's max). */
+  max?: number;
+  testId?: string;
+  label?: string;
 }
 
-export function ReadMapHeatmap({ result, selectedLayer, selectedTokens, onSelectLayer, onSelectToken }: Props) {
+export function ReadMapHeatmap({ result, selectedLayer, selectedTokens, onSelectLayer, onSelectToken, max: fixedMax, testId = 'read-map-chart', label = 'Read map: prompt tokens by layers' }: Props) {
   const { readMap, prompt } = result;
   const p = result.p;
   const L = readMap.length;
   const option = useMemo<ChartOption>(() => {
-    let max = 0;
-    for (const row of readMap) for (const v of row) max = Math.max(max, v);
+    let max = fixedMax ?? 0;
+    if (fixedMax === undefined) for (const row of readMap) for (const v of row) max = Math.max(max, v);
     const inSpan = (j: number) => !!selectedTokens && j >= selectedTokens[0] && j < selectedTokens[1];
     const data = readMap.flatMap((row, l) =>
       row.map((v, j) => {
@@ -76,14 +80,14 @@ export function ReadMapHeatmap({ result, selectedLayer, selectedTokens, onSelect
       },
       series: [{ type: 'heatmap', data, emphasis: { itemStyle: { borderColor: COLORS.text, borderWidth: 1 } } }],
     };
-  }, [readMap, prompt, selectedLayer, selectedTokens, L]);
+  }, [readMap, prompt, selectedLayer, selectedTokens, L, fixedMax]);
 
   return (
     <EChart
       option={option}
       height={rowsHeight(p)}
-      testId="read-map-chart"
-      label="Read map: prompt tokens by layers"
+      testId={testId}
+      label={label}
       onItemClick={(e) => {
         if (e.componentType === 'series' && Array.isArray(e.value)) onSelectLayer?.((e.value as number[])[0]);
         else if (e.componentType === 'yAxis') onSelectToken?.(Number((e as unknown as { value: string }).value));

@@ -11,13 +11,13 @@ import { isLiveStatus } from '../state/useRunAction';
 import { COLORS } from '../theme';
 import { Card } from './Card';
 import { DepthCurveChart } from './DepthCurveChart';
-import { ExportButton } from './ExportButton';
 import { HeadGrid } from './HeadGrid';
 import { HeadlineNumbers } from './HeadlineNumbers';
 import { LayerProfileChart } from './LayerProfileChart';
 import { LayerSelector } from './LayerSelector';
 import { ReadMapHeatmap } from './ReadMapHeatmap';
 import { ReadShareChart } from './ReadShareChart';
+import { RunExportMenu } from './RunExportMenu';
 import { SpanImportanceBars } from './SpanImportanceBars';
 import { SpanList } from './SpanList';
 import { TokenBenefitText } from './TokenBenefitText';
@@ -69,7 +69,7 @@ function RunHeader({ run }: { run: RunDetail }) {
             {inCompare ? '✓ In compare' : '+ Compare'}
           </button>
         )}
-        <ExportButton runId={run.id} />
+        <RunExportMenu runId={run.id} nLayer={run.result?.model.nLayer ?? null} done={run.status === 'done' && !!run.result} />
       </div>
     </header>
   );

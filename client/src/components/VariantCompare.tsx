@@ -1,8 +1,8 @@
-// 2-4 prompt variants on the same input: headline numbers, per-token benefit differences, overlaid curves.
+// 2-4 prompt variants on the same input: headline numbers, per-token benefit differences, overlaid curves, exports.
 import { useMemo, useState } from 'react';
-import type { Comparison } from '@shared/api.js';
+import type { Comparison, ComparisonReportTable } from '@shared/api.js';
 import { EChart, type ChartOption } from '../charts/EChart';
-import { useComparison } from '../data/api';
+import { api, useComparison } from '../data/api';
 import { nats, pct, shortId, showToken, signedNats, snippet } from '../format';
 import { HELP } from '../metricHelp';
 import { useWorkbench } from '../state/store';
@@ -10,11 +10,16 @@ import { benefitColor, benefitTextColor, VARIANT_COLORS } from '../theme';
 import { Card } from './Card';
 import { axisStyle, blockLabel, layerAxisLabel, escapeHtml, tooltipStyle, type AxisParam } from './chartBits';
 import { DepthCurveChart, type CurveSeries } from './DepthCurveChart';
+import { ExportMenu, type ExportGroup } from './ExportMenu';
 import { LayerProfileChart } from './LayerProfileChart';
 
 const runName = (r: Comparison['runs'][number], k: number) => `${String.fromCharCode(65 + k)} · ${r.label ?? shortId(r.id)}`;
 
-function TokenDiffChart({ cmp }: { cmp: Comparison }) {
+/** Series names: `names[k]` where given (the twins view names runs by model), else A · label. */
+const seriesName = (cmp: Comparison, k: number, names?: string[]) => names?.[k] ?? runName(cmp.runs[k], k);
+const colorOf = (k: number, colors?: readonly string[]) => colors?.[k] ?? VARIANT_COLORS[k];
+
+export function TokenDiffChart({ cmp, names, colors, testId = 'compare-token-chart' }: { cmp: Comparison; names?: string[]; colors?: readonly string[]; testId?: string }) {
   const option = useMemo<ChartOption>(
     () => ({
       grid: { left: 52, right: 12, top: 34, bottom: 56 },
@@ -33,14 +38,14 @@ function TokenDiffChart({ cmp }: { cmp: Comparison }) {
       },
       xAxis: { type: 'category', data: cmp.tokens.map((t) => showToken(t.text)), ...axisStyle, axisLabel: { ...axisStyle.axisLabel, interval: 0, rotate: cmp.tokens.length > 12 ? 45 : 0 } },
       yAxis: { type: 'value', name: 'benefit B_t, nats', nameLocation: 'middle', nameGap: 38, ...axisStyle },
-      series: cmp.runs.map((r, k) => ({ name: runName(r, k), type: 'bar', color: VARIANT_COLORS[k], barMaxWidth: 14, data: cmp.tokens.map((t) => t.benefit[k]) })),
+      series: cmp.runs.map((_r, k) => ({ name: seriesName(cmp, k, names), type: 'bar', color: colorOf(k, colors), barMaxWidth: 14, data: cmp.tokens.map((t) => t.benefit[k]) })),
     }),
-    [cmp],
+    [cmp, names, colors],
   );
-  return <EChart option={option} height={260} testId="compare-token-chart" label="Per-token benefit of each variant" />;
+  return <EChart option={option} height={260} testId={testId} label="Per-token benefit of each run" />;
 }
 
-function ReadShareCompareChart({ cmp }: { cmp: Comparison }) {
+export function ReadShareCompareChart({ cmp, names, colors, testId = 'compare-readshare-chart' }: { cmp: Comparison; names?: string[]; colors?: readonly string[]; testId?: string }) {
   const option = useMemo<ChartOption>(
     () => ({
       grid: { left: 52, right: 12, top: 34, bottom: 62 },
@@ -52,11 +57,11 @@ function ReadShareCompareChart({ cmp }: { cmp: Comparison }) {
       },
       xAxis: { type: 'category', data: cmp.runs[0].normWeightedShare.map((_, l) => blockLabel(l)), name: 'layer', nameLocation: 'middle', nameGap: 44, ...axisStyle, axisLabel: layerAxisLabel(cmp.runs[0].normWeightedShare.length) },
       yAxis: { type: 'value', min: 0, max: 1, ...axisStyle, axisLabel: { ...axisStyle.axisLabel, formatter: (v: number) => `${Math.round(v * 100)}%` } },
-      series: cmp.runs.map((r, k) => ({ name: runName(r, k), type: 'line', color: VARIANT_COLORS[k], symbolSize: 6, data: r.normWeightedShare })),
+      series: cmp.runs.map((r, k) => ({ name: seriesName(cmp, k, names), type: 'line', color: colorOf(k, colors), symbolSize: 6, data: r.normWeightedShare })),
     }),
-    [cmp],
+    [cmp, names, colors],
   );
-  return <EChart option={option} height={240} testId="compare-readshare-chart" label="Norm-weighted read share per layer, each variant" />;
+  return <EChart option={option} height={240} testId={testId} label="Norm-weighted read share per layer, each run" />;
 }
 
 function TokenDiffRows({ cmp }: { cmp: Comparison }) {
@@ -99,6 +104,31 @@ function TokenDiffRows({ cmp }: { cmp: Comparison }) {
   );
 }
 
+const COMPARE_TABLES: { table: ComparisonReportTable; text: string }[] = [
+  { table: 'summary', text: 'one row per variant: losses, benefit, π' },
+  { table: 'tokens', text: 'per input token, a column group per variant' },
+  { table: 'layers', text: 'per variant and layer' },
+  { table: 'heads', text: 'per variant, layer and head' },
+  { table: 'spans', text: 'per variant and span' },
+];
+
+function compareExportGroups(ids: string[]): ExportGroup[] {
+  return [
+    {
+      title: 'Comparison report',
+      items: [
+        { label: 'HTML report', hint: 'self-contained, charts inlined', testId: 'compare-export-html', href: api.compareReportUrl(ids, 'html') },
+        { label: 'HTML report in a tab', hint: 'to print to PDF', testId: 'compare-export-html-print', href: api.compareReportUrl(ids, 'html', { inline: true }), newTab: true },
+        { label: 'JSON report', hint: 'every run\'s numbers, versioned schema', testId: 'compare-export-json', href: api.compareReportUrl(ids, 'json') },
+      ],
+    },
+    {
+      title: 'CSV tables',
+      items: COMPARE_TABLES.map((t) => ({ label: `${t.table}.csv`, hint: t.text, testId: `compare-export-csv-${t.table}`, href: api.compareReportUrl(ids, 'csv', { table: t.table }) })),
+    },
+  ];
+}
+
 export function VariantCompare({ ids }: { ids: string[] }) {
   const { data: cmp, error, isLoading } = useComparison(ids);
   const openRun = useWorkbench((s) => s.openRun);
@@ -121,16 +151,22 @@ export function VariantCompare({ ids }: { ids: string[] }) {
       </div>
     );
 
+  const oneModel = new Set((cmp.models ?? []).map((m) => m.hash)).size <= 1;
   return (
     <div className="results compare" data-testid="variant-compare">
       <header className="results-head">
         <div>
           <h2>Compare {cmp.runs.length} variants</h2>
           <p className="muted small">
-            {cmp.model.id} · same input: “{snippet(cmp.input, 70)}”
+            {oneModel ? cmp.model.id : cmp.models.map((m) => m.id).join(' / ')} · same input: “{snippet(cmp.input, 70)}”
           </p>
         </div>
         <div className="results-actions">
+          <ExportMenu
+            groups={compareExportGroups(cmp.runs.map((r) => r.id))}
+            testId="compare-export-button"
+            disabled={oneModel ? false : 'Comparison reports cover runs of one model; export each run from its own view'}
+          />
           <button type="button" className="btn" onClick={closeView}>
             Close
           </button>
@@ -142,6 +178,7 @@ export function VariantCompare({ ids }: { ids: string[] }) {
             <thead>
               <tr>
                 <th>variant</th>
+                {!oneModel && <th>model</th>}
                 <th>prompt</th>
                 <th className="num">loss with P, nats</th>
                 <th className="num">mean B, nats</th>
@@ -157,6 +194,7 @@ export function VariantCompare({ ids }: { ids: string[] }) {
                       {runName(r, k)}
                     </button>
                   </td>
+                  {!oneModel && <td className="mono small">{cmp.models[k]?.id}</td>}
                   <td className="mono prompt-cell" title={r.prompt}>
                     {snippet(r.prompt, 70)}
                   </td>

@@ -2,6 +2,7 @@
 // starting and cancelling a run go through the same client in state/useRunAction.ts.
 import { keepPreviousData, useMutation, useQuery, useQueryClient, QueryClient } from '@tanstack/react-query';
 import { ApiClient, ApiError, type RunDetail } from '@shared/api.js';
+import { useWorkbench } from '../state/store';
 
 export const api = new ApiClient('');
 
@@ -27,6 +28,37 @@ const isLive = (r: RunDetail | undefined) => !!r && (r.status === 'queued' || r.
 
 export function useModels() {
   return useQuery({ queryKey: keys.models, queryFn: () => api.models(), staleTime: Infinity });
+}
+
+/** The model the draft runs on (the picked one, else the server's default) and its myopic twin, if offered. */
+export function useChosenModel() {
+  const { data } = useModels();
+  const picked = useWorkbench((s) => s.draft.model);
+  const models = data?.models ?? [];
+  const chosen = models.find((m) => m.id === picked) ?? models.find((m) => m.id === data?.default) ?? models[0];
+  const twin = chosen ? models.find((m) => m.name === `${chosen.name}-myopic`) : undefined;
+  return { chosen, twin };
+}
+
+export function useActivationsEstimate(runId: string, hooks: string[]) {
+  return useQuery({
+    queryKey: ['activations-estimate', runId, ...hooks],
+    queryFn: () => api.estimateActivations(runId, hooks),
+    enabled: hooks.length > 0,
+    placeholderData: keepPreviousData,
+    staleTime: Infinity,
+  });
+}
+
+/** The server's own words when it would refuse an export (asked only once the estimate says it is over the limit). */
+export function useActivationsRefusal(runId: string, hooks: string[], overLimit: boolean) {
+  return useQuery({
+    queryKey: ['activations-refusal', runId, ...hooks],
+    queryFn: () => api.activationsRefusal(runId, hooks),
+    enabled: overLimit && hooks.length > 0,
+    staleTime: 0,
+    gcTime: 0,
+  });
 }
 
 export function useRun(id: string | null) {

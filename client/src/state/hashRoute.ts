@@ -1,17 +1,20 @@
-// Keeps the open view in the URL hash (#/run/<id>, #/compare/<id>,<id>) so reloads and shared links reopen it.
+// Keeps the open view in the URL hash (#/run/<id>, #/compare/<id>,<id>, #/twins/<vanilla>,<myopic>) so reloads and
+// shared links reopen it.
 import { useWorkbench, type View } from './store';
 
 export function viewToHash(v: View): string {
   if (v.kind === 'run') return `#/run/${v.id}`;
   if (v.kind === 'compare') return `#/compare/${v.ids.join(',')}`;
+  if (v.kind === 'twins') return `#/twins/${v.ids.join(',')}`;
   return '';
 }
 
 export function hashToView(hash: string): View {
-  const m = /^#\/(run|compare)\/([0-9a-f,-]+)$/i.exec(hash);
+  const m = /^#\/(run|compare|twins)\/([0-9a-f,-]+)$/i.exec(hash);
   if (!m) return { kind: 'empty' };
   if (m[1] === 'run') return { kind: 'run', id: m[2] };
   const ids = m[2].split(',').filter(Boolean);
+  if (m[1] === 'twins') return ids.length === 2 ? { kind: 'twins', ids: [ids[0], ids[1]] } : { kind: 'empty' };
   return ids.length >= 2 ? { kind: 'compare', ids } : { kind: 'empty' };
 }
 
@@ -23,6 +26,7 @@ export function startHashSync(): () => void {
     if (viewToHash(v) === viewToHash(s.view)) return;
     if (v.kind === 'run') s.openRun(v.id);
     else if (v.kind === 'compare') s.openCompare(v.ids);
+    else if (v.kind === 'twins') s.openTwins(v.ids);
     else s.closeView();
   };
   apply();

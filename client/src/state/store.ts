@@ -25,7 +25,12 @@ export interface LiveRun {
   error: string | null;
 }
 
-export type View = { kind: 'empty' } | { kind: 'run'; id: string } | { kind: 'compare'; ids: string[] };
+/** `twins`: one prompt and input on a model (ids[0], vanilla) and its myopic twin (ids[1]), side by side. */
+export type View = { kind: 'empty' } | { kind: 'run'; id: string } | { kind: 'compare'; ids: string[] } | { kind: 'twins'; ids: [string, string] };
+
+export type TwinRole = 'vanilla' | 'myopic';
+/** The two live runs started by "Run on both twins". */
+export type TwinsLive = Record<TwinRole, LiveRun>;
 
 /** What the user pointed at; every chart highlights it. */
 export interface Selection {
@@ -38,6 +43,7 @@ interface WorkbenchState {
   draft: Draft;
   fieldErrors: Record<string, string>;
   live: LiveRun | null;
+  twinsLive: TwinsLive | null;
   view: View;
   compareIds: string[];
   selection: Selection;
@@ -48,6 +54,9 @@ interface WorkbenchState {
   setFieldErrors: (errors: Record<string, string>) => void;
   setLive: (live: LiveRun | null) => void;
   patchLive: (id: string, patch: Partial<LiveRun>) => void;
+  setTwinsLive: (twins: TwinsLive | null) => void;
+  patchTwinLive: (id: string, patch: Partial<LiveRun>) => void;
+  openTwins: (ids: [string, string]) => void;
   openRun: (id: string) => void;
   openCompare: (ids: string[]) => void;
   closeView: () => void;
@@ -76,6 +85,7 @@ export const useWorkbench = create<WorkbenchState>()(
       draft: EXAMPLE_DRAFT,
       fieldErrors: {},
       live: null,
+      twinsLive: null,
       view: { kind: 'empty' },
       compareIds: [],
       selection: { layer: null, span: null },
@@ -108,6 +118,16 @@ export const useWorkbench = create<WorkbenchState>()(
       setFieldErrors: (fieldErrors) => set({ fieldErrors }),
       setLive: (live) => set({ live }),
       patchLive: (id, patch) => set((s) => (s.live && s.live.id === id ? { live: { ...s.live, ...patch } } : {})),
+      setTwinsLive: (twinsLive) => set({ twinsLive }),
+      patchTwinLive: (id, patch) =>
+        set((s) => {
+          const t = s.twinsLive;
+          if (!t) return {};
+          if (t.vanilla.id === id) return { twinsLive: { ...t, vanilla: { ...t.vanilla, ...patch } } };
+          if (t.myopic.id === id) return { twinsLive: { ...t, myopic: { ...t.myopic, ...patch } } };
+          return {};
+        }),
+      openTwins: (ids) => set((s) => ({ view: { kind: 'twins', ids }, selection: s.view.kind === 'twins' && s.view.ids.join() === ids.join() ? s.selection : { layer: null, span: null } })),
       openRun: (id) => set((s) => ({ view: { kind: 'run', id }, selection: s.view.kind === 'run' && s.view.id === id ? s.selection : { layer: null, span: null } })),
       openCompare: (ids) => set({ view: { kind: 'compare', ids: ids.slice(0, MAX_COMPARE) }, compareIds: ids.slice(0, MAX_COMPARE), selection: { layer: null, span: null } }),
       closeView: () => set({ view: { kind: 'empty' } }),
@@ -127,6 +147,7 @@ export const useWorkbench = create<WorkbenchState>()(
             const ids = view.ids.filter((x) => x !== id);
             view = ids.length >= 2 ? { kind: 'compare', ids } : { kind: 'empty' };
           }
+          if (view.kind === 'twins' && view.ids.includes(id)) view = { kind: 'empty' };
           const draft = s.draft.parentId === id ? { ...s.draft, parentId: null } : s.draft;
           return { compareIds, view, draft };
         }),

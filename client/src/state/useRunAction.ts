@@ -1,9 +1,10 @@
-// Starting and cancelling a run: validates the draft, posts it, follows it over SSE, files errors by field.
+// Starting and cancelling a run (or a twin pair): validates the draft, posts it, follows it over SSE, files errors by
+// field.
 import { useCallback } from 'react';
-import { ApiError, type CreateRunRequest } from '@shared/api.js';
+import { ApiError, type CreateRunRequest, type TwinsRequest } from '@shared/api.js';
 import { api, keys, queryClient } from '../data/api';
 import { markerError } from '../data/markers';
-import { watchRun } from '../data/runEvents';
+import { watchRun, watchTwins } from '../data/runEvents';
 import { useWorkbench } from './store';
 
 export const isLiveStatus = (s: string | undefined) => s === 'queued' || s === 'running';
@@ -53,6 +54,52 @@ export async function cancelLiveRun(): Promise<void> {
   }
 }
 
+export const twinsBusy = () => {
+  const t = useWorkbench.getState().twinsLive;
+  return !!t && (isLiveStatus(t.vanilla.status) || isLiveStatus(t.myopic.status));
+};
+
+/** Runs the draft's prompt and input on the chosen model and on its myopic twin, then opens the twins view. */
+export async function startTwins(): Promise<void> {
+  const s = useWorkbench.getState();
+  if (twinsBusy()) return;
+  const local = markerError(s.draft.prompt);
+  if (local) {
+    s.setFieldErrors({ prompt: local });
+    return;
+  }
+  s.setFieldErrors({});
+  const { parentId: _parent, ...req } = draftToRequest();
+  const body: TwinsRequest = req;
+  try {
+    const { vanilla, myopic } = await api.createTwinRuns(body);
+    watchTwins({ id: vanilla.id, status: vanilla.status, progress: null, error: null }, { id: myopic.id, status: myopic.status, progress: null, error: null });
+    useWorkbench.getState().openTwins([vanilla.id, myopic.id]);
+    void queryClient.invalidateQueries({ queryKey: keys.allRuns });
+  } catch (e) {
+    if (e instanceof ApiError) s.setFieldErrors({ [e.field ?? 'body']: e.message });
+    else s.setFieldErrors({ body: `could not reach the server: ${(e as Error).message}` });
+  }
+}
+
+export async function cancelTwins(): Promise<void> {
+  const t = useWorkbench.getState().twinsLive;
+  if (!t) return;
+  for (const r of [t.vanilla, t.myopic]) {
+    if (!isLiveStatus(r.status)) continue;
+    try {
+      await api.cancelRun(r.id);
+    } catch (e) {
+      if (!(e instanceof ApiError && e.status === 409)) useWorkbench.getState().setFieldErrors({ body: (e as Error).message });
+    }
+  }
+}
+
 export function useRunAction() {
-  return { start: useCallback(() => void startRun(), []), cancel: useCallback(() => void cancelLiveRun(), []) };
+  return {
+    start: useCallback(() => void startRun(), []),
+    cancel: useCallback(() => void cancelLiveRun(), []),
+    startTwins: useCallback(() => void startTwins(), []),
+    cancelTwins: useCallback(() => void cancelTwins(), []),
+  };
 }
