@@ -5,6 +5,7 @@ import { useWorkbench } from './state/store';
 import { startRun } from './state/useRunAction';
 import { HistoryList } from './components/HistoryList';
 import { RunResults } from './components/RunResults';
+import { TwinsCompare } from './components/TwinsCompare';
 import { VariantCompare } from './components/VariantCompare';
 import { Workspace } from './components/Workspace';
 import type { TextRange } from './components/PromptEditor';
@@ -47,6 +48,9 @@ function Intro() {
           Mark spans to measure with <code>{'{{name|text}}'}</code>.
         </li>
         <li>Fork a run to edit its prompt, then compare 2–4 variants on the same input.</li>
+        <li>
+          <b>Run on both twins</b> runs the same text on the default model and on its myopic twin, trained never to pre-cache, side by side.
+        </li>
         <li>Click a layer or a span in any chart to highlight it everywhere.</li>
       </ul>
     </div>
@@ -77,6 +81,7 @@ export function App() {
         <main className="main">
           {view.kind === 'run' && <RunResults key={view.id} id={view.id} />}
           {view.kind === 'compare' && <VariantCompare key={view.ids.join(',')} ids={view.ids} />}
+          {view.kind === 'twins' && <TwinsCompare key={view.ids.join(',')} ids={view.ids} />}
           {view.kind === 'empty' && <Intro />}
         </main>
       </div>

@@ -1,28 +1,13 @@
 // Browser end-to-end tests of the web workbench: Debian's headless Chromium (via playwright-core) against the real
 // server on the bundled default model.
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunDetail } from '../../shared/api.js';
 import { startServer } from '../helpers/server.js';
-
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const SHOTS = path.join(ROOT, 'artifacts/screenshots');
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-];
+import { inkedPixels as inked, openBrowser, prepareBrowserTests, runAndWait as runAndWaitOn, shot as shotOf } from './harness.js';
 
 const PROMPT_A = 'Recipe: {{dish|apple pie}}.\nIngredients: apples, sugar, flour, butter.\n';
 const PROMPT_B = 'Recipe: {{dish|apple pie}}.\nSteps: peel, slice, mix, bake.\n';
@@ -31,65 +16,19 @@ const INPUT = 'Peel the apples and mix them with sugar.';
 let srv: Awaited<ReturnType<typeof startServer>>;
 let dataDir: string;
 let browser: Browser;
-let context: BrowserContext;
 let page: Page;
-const pageErrors: string[] = [];
+let pageErrors: string[] = [];
 const runIds: { a?: string; b?: string } = {};
 
-async function shot(name: string): Promise<void> {
-  await page.waitForTimeout(400); // let chart animations settle
-  await page.screenshot({ path: path.join(SHOTS, `${name}.png`) });
-}
-
-/** Clicks Run (or presses the shortcut) and waits until a new run, other than `prev`, is shown as done. */
-async function runAndWait(trigger: () => Promise<void>, prev?: string): Promise<string> {
-  await trigger();
-  await expect.poll(() => page.getByTestId('progress').isVisible(), { timeout: 10_000 }).toBe(true);
-  const handle = await page.waitForFunction(
-    (prevId) => {
-      const el = document.querySelector('[data-testid=run-results]');
-      const id = el?.getAttribute('data-run-id');
-      return id && id !== prevId && el!.getAttribute('data-status') === 'done' ? id : null;
-    },
-    prev ?? null,
-    { timeout: 90_000, polling: 100 },
-  );
-  return (await handle.jsonValue()) as string;
-}
-
-/** Non-white pixels drawn on a chart's canvas: proves the chart rendered, not just that the element exists. */
-async function inkedPixels(testId: string): Promise<number> {
-  return page.evaluate((id) => {
-    const canvas = document.querySelector(`[data-testid="${id}"] canvas`) as HTMLCanvasElement | null;
-    if (!canvas) return -1;
-    const ctx = canvas.getContext('2d');
-    if (!ctx) return -1;
-    const { data } = ctx.getImageData(0, 0, canvas.width, canvas.height);
-    let n = 0;
-    for (let i = 0; i < data.length; i += 4) if (data[i + 3] > 0 && (data[i] < 235 || data[i + 1] < 235 || data[i + 2] < 235)) n++;
-    return n;
-  }, testId);
-}
+const shot = (name: string) => shotOf(page, name);
+const runAndWait = (trigger: () => Promise<void>, prev?: string) => runAndWaitOn(page, trigger, prev);
+const inkedPixels = (testId: string) => inked(page, testId);
 
 beforeAll(async () => {
-  if (!fs.existsSync(CHROMIUM)) {
-    throw new Error(`Chromium not found at ${CHROMIUM}: install Debian's chromium (apt-get install -y chromium) or set CHROMIUM_PATH; .ci/run installs it`);
-  }
-  // Build the client the way `npm start` does (only when missing or stale), in a child without vitest's NODE_ENV=test.
-  const env = { ...process.env };
-  delete env.NODE_ENV;
-  execFileSync(process.execPath, ['--import', 'tsx', path.join(ROOT, 'client/ensure-built.ts')], { cwd: ROOT, env, stdio: 'inherit' });
-  fs.mkdirSync(SHOTS, { recursive: true });
+  prepareBrowserTests();
   dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pl-e2e-'));
   srv = await startServer({ dataDir });
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
-  context = await browser.newContext({ viewport: { width: 1280, height: 800 }, acceptDownloads: true });
-  page = await context.newPage();
-  page.on('pageerror', (e) => pageErrors.push(`pageerror: ${e.message}`));
-  page.on('console', (m) => {
-    // 4xx answers are expected here (the over-long input); the app shows them beside the field.
-    if (m.type() === 'error' && !/status of 4\d\d/.test(m.text())) pageErrors.push(`console.error: ${m.text()}`);
-  });
+  ({ browser, page, pageErrors } = await openBrowser());
 }, 180_000);
 
 afterAll(async () => {
@@ -213,21 +152,28 @@ describe('web workbench in headless Chromium', () => {
     await shot('history');
   });
 
-  it('exports the run as a JSON file with the run and its full result', async () => {
+  it('exports the run as a JSON report (versioned schema, run, metrics) from the Export menu', async () => {
     await page.goto(`${srv.base}/#/run/${runIds.a}`);
     await expect.poll(() => page.getByTestId('run-title').textContent()).toBe('variant A');
-    const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export-button').click()]);
-    expect(download.suggestedFilename()).toBe(`precache-lens-run-${runIds.a}.json`);
+    await page.getByTestId('export-button').click();
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export-json').click()]);
+    expect(download.suggestedFilename()).toBe(`precache-lens-${runIds.a}-report.json`);
     const file = await download.path();
-    const run = JSON.parse(fs.readFileSync(file, 'utf8')) as RunDetail;
-    expect(run.id).toBe(runIds.a);
-    expect(run.status).toBe('done');
-    expect(run.prompt).toBe(PROMPT_A);
-    expect(run.input).toBe(INPUT);
-    expect(run.label).toBe('variant A');
-    expect(run.result!.depthCurve).toHaveLength(9);
-    expect(run.result!.layers[3].hooks.pattern).toBe('blocks.3.attn.hook_pattern');
-    expect(run.result!.spans.map((s) => s.label)).toEqual(['dish']);
+    const report = JSON.parse(fs.readFileSync(file, 'utf8')) as {
+      schema: string;
+      run: { id: string; prompt: string; input: string; label: string | null; status: string };
+      metrics: NonNullable<RunDetail['result']>;
+    };
+    expect(report.schema).toBe('precache-lens.report/1');
+    expect(report.run.id).toBe(runIds.a);
+    expect(report.run.status).toBe('done');
+    expect(report.run.prompt).toBe(PROMPT_A);
+    expect(report.run.input).toBe(INPUT);
+    expect(report.run.label).toBe('variant A');
+    expect(report.metrics.depthCurve).toHaveLength(9);
+    expect(report.metrics.layers[3].hooks.pattern).toBe('blocks.3.attn.hook_pattern');
+    expect(report.metrics.spans.map((s) => s.label)).toEqual(['dish']);
+    expect(await page.getByTestId('export-button-menu').count()).toBe(0);
   });
 
   it('shows a field error beside the input for an input longer than the model context', async () => {

@@ -1,5 +1,7 @@
 // The left-hand form: model, prompt, input, options, label and Run; each field shows its own error.
 import { useWorkbench, type SpanChoice } from '../state/store';
+import { useRun } from '../data/api';
+import { cancelTwins } from '../state/useRunAction';
 import { shortId } from '../format';
 import { segmentCount } from '../data/markers';
 import { FieldError } from './FieldError';
@@ -8,6 +10,8 @@ import { ModelPicker } from './ModelPicker';
 import { ProgressBar } from './ProgressBar';
 import { PromptEditor, type TextRange } from './PromptEditor';
 import { RunButton } from './RunButton';
+import { TwinsButton } from './TwinsButton';
+import { TwinsProgress } from './TwinsProgress';
 
 const SPAN_CHOICES: { value: SpanChoice; text: string }[] = [
   { value: 'auto', text: 'auto' },
@@ -16,6 +20,29 @@ const SPAN_CHOICES: { value: SpanChoice; text: string }[] = [
   { value: 'lines', text: 'lines' },
   { value: 'marked', text: 'marked segments' },
 ];
+
+/** The twin runs' progress under the form, with links back to their side-by-side view. */
+function SidebarTwinsProgress() {
+  const t = useWorkbench((s) => s.twinsLive);
+  const openTwins = useWorkbench((s) => s.openTwins);
+  const va = useRun(t?.vanilla.id ?? null).data;
+  const my = useRun(t?.myopic.id ?? null).data;
+  if (!t) return null;
+  return (
+    <div>
+      <TwinsProgress
+        rows={[
+          { role: 'vanilla', modelId: va?.modelId ?? null, live: t.vanilla },
+          { role: 'myopic', modelId: my?.modelId ?? null, live: t.myopic },
+        ]}
+        onCancel={() => void cancelTwins()}
+      />
+      <button type="button" className="link small" onClick={() => openTwins([t.vanilla.id, t.myopic.id])}>
+        Show the twins side by side
+      </button>
+    </div>
+  );
+}
 
 export function Workspace({ selectedRange }: { selectedRange: TextRange | null }) {
   const draft = useWorkbench((s) => s.draft);
@@ -80,12 +107,14 @@ export function Workspace({ selectedRange }: { selectedRange: TextRange | null }
       </div>
       <div className="run-row">
         <RunButton />
+        <TwinsButton />
       </div>
       <FieldError field="body" message={errors.body} />
       {other.map(([k, m]) => (
         <FieldError key={k} field={k} message={m} />
       ))}
       <ProgressBar />
+      <SidebarTwinsProgress />
     </section>
   );
 }

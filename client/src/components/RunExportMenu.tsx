@@ -1,0 +1,44 @@
+// A run's exports in one menu: the JSON and HTML reports, the CSV tables, and raw activations (a dialog).
+import { useState } from 'react';
+import type { RunReportTable } from '@shared/api.js';
+import { api } from '../data/api';
+import { ActivationsDialog } from './ActivationsDialog';
+import { ExportMenu, type ExportGroup } from './ExportMenu';
+
+const TABLES: { table: RunReportTable; text: string }[] = [
+  { table: 'tokens', text: 'per input token: loss with / without the prompt, benefit' },
+  { table: 'layers', text: 'per layer: read shares, sink, depth curve, layer profile' },
+  { table: 'heads', text: 'per layer and head: read shares' },
+  { table: 'spans', text: 'per span: knockout importance' },
+];
+
+export function runExportGroups(runId: string, onActivations: () => void): ExportGroup[] {
+  return [
+    {
+      title: 'Report',
+      items: [
+        { label: 'JSON report', hint: 'every number, versioned schema', testId: 'export-json', href: api.runReportUrl(runId, 'json') },
+        { label: 'HTML report', hint: 'self-contained, charts inlined', testId: 'export-html', href: api.runReportUrl(runId, 'html') },
+        { label: 'HTML report in a tab', hint: 'to print to PDF', testId: 'export-html-print', href: api.runReportUrl(runId, 'html', { inline: true }), newTab: true },
+      ],
+    },
+    {
+      title: 'CSV tables',
+      items: TABLES.map((t) => ({ label: `${t.table}.csv`, hint: t.text, testId: `export-csv-${t.table}`, href: api.runReportUrl(runId, 'csv', { table: t.table }) })),
+    },
+    {
+      title: 'Raw tensors',
+      items: [{ label: 'Activations…', hint: 'hooks you pick, as safetensors for Python', testId: 'export-activations', onSelect: onActivations }],
+    },
+  ];
+}
+
+export function RunExportMenu({ runId, nLayer, done }: { runId: string; nLayer: number | null; done: boolean }) {
+  const [dialog, setDialog] = useState(false);
+  return (
+    <>
+      <ExportMenu groups={runExportGroups(runId, () => setDialog(true))} disabled={done ? false : 'Exports need a finished run'} />
+      {dialog && nLayer !== null && <ActivationsDialog runId={runId} nLayer={nLayer} onClose={() => setDialog(false)} />}
+    </>
+  );
+}
