@@ -4,6 +4,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { HookedModel, type Tensor } from '../server/engine/hooked-model.js';
 import { allHookNames } from '../shared/hooks.js';
+import { decodeModel, encodeModel, onnx } from '../server/engine/onnx-graph.js';
 import { FIXTURES, maxAbsDiff, readGolden, type Nested } from './helpers/golden.js';
 
 const TOL = 1e-4;
@@ -183,13 +184,20 @@ describe('hook requests', () => {
     await expect(m.run({ tokens: [[1, 2]], positionIds: [[0, 64]] })).rejects.toThrow(/positionIds: 64/);
   });
 
-  it('caches the rewritten graph on disk keyed by hook set, and reuses it', async () => {
+  it('caches the rewritten graph on disk keyed by hook set, sharing one weights file, and reuses it', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pl-cache-'));
+    const graph = path.join(FIXTURES, 'gpt2-opset14/onnx/model.onnx');
     const a = HookedModel.load(path.join(FIXTURES, 'gpt2-opset14'), { cacheDir: dir, threads: 1 });
     await a.run({ tokens: [[1, 2]], hooks: ['blocks.0.hook_resid_pre'] });
     await a.run({ tokens: [[1, 2]], hooks: ['blocks.1.hook_resid_pre'] });
     const files = fs.readdirSync(dir).sort();
-    expect(files).toHaveLength(2);
+    const graphs = files.filter((f) => f.endsWith('.onnx'));
+    const weights = files.filter((f) => f.endsWith('.weights'));
+    expect(graphs).toHaveLength(2);
+    expect(weights).toHaveLength(1);
+    // Each rewritten graph holds structure only; the weights are stored once for both hook sets.
+    for (const g of graphs) expect(fs.statSync(path.join(dir, g)).size).toBeLessThan(0.2 * fs.statSync(graph).size);
+    expect(fs.statSync(path.join(dir, weights[0])).size).toBeGreaterThan(0.5 * fs.statSync(graph).size);
     const mtimes = files.map((f) => fs.statSync(path.join(dir, f)).mtimeMs);
     const b = HookedModel.load(path.join(FIXTURES, 'gpt2-opset14'), { cacheDir: dir, threads: 1 });
     await b.run({ tokens: [[1, 2]], hooks: ['blocks.0.hook_resid_pre'] });
@@ -198,6 +206,38 @@ describe('hook requests', () => {
     await a.release();
     await b.release();
     fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('runs a model whose weights are ONNX external data (as exports over 2 GB are), hooks included', async () => {
+    const src = path.join(FIXTURES, 'gpt2-opset14');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pl-extdata-'));
+    for (const f of ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'golden.json']) fs.copyFileSync(path.join(src, f), path.join(dir, f));
+    fs.mkdirSync(path.join(dir, 'onnx'));
+    const m = decodeModel(fs.readFileSync(path.join(src, 'onnx/model.onnx')));
+    const chunks: Uint8Array[] = [];
+    let offset = 0;
+    for (const t of m.graph!.initializer!) {
+      if (!t.rawData || t.rawData.length < 256) continue;
+      chunks.push(t.rawData);
+      t.externalData = [
+        onnx.StringStringEntryProto.create({ key: 'location', value: 'model.onnx.data' }),
+        onnx.StringStringEntryProto.create({ key: 'offset', value: String(offset) }),
+        onnx.StringStringEntryProto.create({ key: 'length', value: String(t.rawData.length) }),
+      ];
+      offset += t.rawData.length;
+      t.rawData = new Uint8Array(0);
+      t.dataLocation = onnx.TensorProto.DataLocation.EXTERNAL;
+    }
+    fs.writeFileSync(path.join(dir, 'onnx/model.onnx.data'), Buffer.concat(chunks));
+    fs.writeFileSync(path.join(dir, 'onnx/model.onnx'), encodeModel(m));
+    const ext = HookedModel.load(dir, { cacheDir, threads: 1 });
+    models.push(ext);
+    const g = readGolden(dir);
+    const r = await ext.run({ tokens: [g.input_ids], hooks: ['blocks.1.attn.hook_pattern', 'blocks.2.hook_resid_post'] });
+    expect(maxAbsDiff(r.logits!, g.logits)).toBeLessThan(TOL);
+    expect(maxAbsDiff(r.cache.get('blocks.1.attn.hook_pattern')!, g.pattern[1])).toBeLessThan(TOL);
+    const plain = await ext.run({ tokens: [g.input_ids] });
+    expect(maxAbsDiff(plain.logits!, g.logits)).toBeLessThan(TOL);
   });
 });
 

@@ -5,12 +5,13 @@ import os from 'node:os';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { decodeModel, encodeModel, type ModelProto } from './onnx-graph.js';
+import { externalizeWeights } from './external-data.js';
 import { addAttentionBias, addHooks, addLogitRows, LOGIT_ROWS_INPUT, analyzeModel, biasInputName, GraphStructureError, inputDims, type ModelStructure } from './surgery.js';
 import { validateHookNames } from '../../shared/hooks.js';
 import { openModelDir, type ModelDir } from '../model/model-dir.js';
 
 /** Bump when surgery output changes, so cached rewritten graphs from older versions are not reused. */
-const SURGERY_VERSION = 2;
+const SURGERY_VERSION = 3;
 
 export interface Tensor {
   data: Float32Array;
@@ -123,7 +124,10 @@ export class HookedModel {
     return ort.InferenceSession.create(file, this.sessionOptions());
   }
 
-  /** Writes (or reuses) the rewritten graph for this hook set on disk; returns its path. */
+  /**
+   * Writes (or reuses) the rewritten graph for this hook set on disk; returns its path. The graph file is small:
+   * its weights are external data in one `<model hash>.weights` file shared by every hook set of the model.
+   */
   private rewrittenGraph(hooks: string[], bias: boolean, rows: boolean): string {
     const dir = this.opts.cacheDir ?? path.join(os.tmpdir(), 'precache-lens-graphs');
     const key = sha256(JSON.stringify({ v: SURGERY_VERSION, model: this.modelHash, hooks, bias, rows })).slice(0, 32);
@@ -132,12 +136,14 @@ export class HookedModel {
     const s = this.analyze();
     // Decode afresh: surgery edits the proto in place.
     const m = decodeModel(this.graphBytes);
+    const originalNames = new Set((m.graph?.initializer ?? []).map((t) => t.name ?? ''));
     const fresh = analyzeModel(m, { file: s.file, nHead: s.nHead, dHead: s.dHead, nLayer: this.md.config.nLayer });
     const nonLogit = hooks.filter((h) => h !== 'logits');
     if (nonLogit.length || hooks.includes('logits')) addHooks(m, fresh, hooks);
     if (bias) addAttentionBias(m, fresh);
     if (rows) addLogitRows(m, fresh);
     fs.mkdirSync(dir, { recursive: true });
+    externalizeWeights(m, originalNames, path.dirname(this.md.graphPath), dir, this.modelHash.slice(0, 16));
     const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
     fs.writeFileSync(tmp, encodeModel(m));
     fs.renameSync(tmp, file); // atomic: a concurrent reader never sees half a file
