@@ -65,6 +65,22 @@ describe('analysis pipeline', () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
+  it('reusing the prompt\'s keys/values for knockouts (graphs with a KV cache) gives the same numbers as full runs', async () => {
+    const past = open(path.join(FIXTURES, 'gpt2-past-opset14'));
+    expect(past.m.supportsPast).toBe(true);
+    const args = { modelId: 'fx', prompt: 'The {{a|quick}} brown {{b|fox}} jumps. ', input: 'over the dog' };
+    const reused = await analyze(past.m, past.tok, args);
+    const full = await analyze(past.m, past.tok, { ...args, reusePrefix: false });
+    const close = (a: number[], b: number[]) => a.forEach((x, i) => expect(Math.abs(x - b[i])).toBeLessThan(1e-5));
+    close(reused.depthCurve, full.depthCurve);
+    close(reused.layerProfile.map((x) => x.k), full.layerProfile.map((x) => x.k));
+    close(reused.spans.flatMap((x) => [x.kAllLayers, x.kFromLayer1]), full.spans.flatMap((x) => [x.kAllLayers, x.kFromLayer1]));
+    expect(reused.summary.identityResidual).toBeLessThan(1e-4);
+    // And the same as the graph without a KV cache (same weights).
+    const plain = await analyze(m, tok, args);
+    close(reused.depthCurve, plain.depthCurve);
+  });
+
   it('reports per-token top predictions as probabilities that sum to at most 1', async () => {
     const r = await analyze(m, tok, { modelId: 'fx', prompt: 'Hello ', input: 'world' });
     for (const t of r.input.tokens) {

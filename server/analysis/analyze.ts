@@ -42,6 +42,11 @@ export interface AnalyzeArgs {
   options?: Partial<AnalysisOptions>;
   /** Peak memory bound for one engine call, in MiB (estimated); batches are split to stay under it. */
   maxBatchMB?: number;
+  /**
+   * Reuse the prompt's keys/values for the knockouts when the graph takes a KV cache (default true): blocking
+   * X -> P' never changes the prompt's columns, so each knockout only computes X's columns.
+   */
+  reusePrefix?: boolean;
 }
 
 export const DEFAULT_MAX_BATCH_MB = Number(process.env.PRECACHE_LENS_MAX_BATCH_MB ?? 1024);
@@ -160,7 +165,8 @@ export async function analyze(
   const hooks = range(0, L).flatMap((l) => [hookName(l, 'attn.hook_pattern'), hookName(l, 'attn.hook_value_norm')]);
   const tF = performance.now();
   // Logits only at the rows that predict X (p..p+n-1): the unembedding dominates a small model's cost.
-  const withRun = await m.run({ tokens: [seq], hooks, logitRows: range(p, p + n) });
+  const pairs = args.reusePrefix !== false && knockouts.length ? m.pastPairs() : null;
+  const withRun = await m.run({ tokens: [seq], hooks, logitRows: range(p, p + n), presents: !!pairs });
   engineCalls++;
   const withLogits = batchItem(withRun.logits!, 0);
   const inputPos = range(p + 1, p + 1 + n);
@@ -187,6 +193,9 @@ export async function analyze(
 
   // --- knockouts, batched under the memory bound
   const koLoss: number[] = new Array(knockouts.length).fill(0);
+  // The prompt's columns ([BOS] + P') are the same in every knockout (no X -> P' block reaches them, and causal
+  // attention never lets them read X): their keys/values from the with-prompt run serve every variant.
+  const prefix = pairs ? firstPositions(withRun.presents!, p + 1) : null;
   const full = p > 0 ? blockAllPromptMask(T, p, n) : null;
   const maskCache = new Map<string, Float32Array>();
   const maskFor = (ko: Knockout): Float32Array => {
@@ -203,15 +212,26 @@ export async function analyze(
     const batch = knockouts.slice(start, start + rowsPerCall);
     const B = batch.length;
     const attentionBias: Record<number, Tensor> = {};
+    // With a reused prefix the queries are X's n columns only: the mask's rows p+1..p+n, all T keys.
+    const Q = prefix ? n : T;
+    const firstRow = prefix ? p + 1 : 0;
     for (let l = 0; l < L; l++) {
       if (!batch.some((ko) => ko.layers.includes(l))) continue;
-      const data = new Float32Array(B * T * T);
+      const data = new Float32Array(B * Q * T);
       batch.forEach((ko, r) => {
-        if (ko.layers.includes(l)) data.set(maskFor(ko), r * T * T);
+        if (ko.layers.includes(l)) data.set(maskFor(ko).subarray(firstRow * T, (firstRow + Q) * T), r * Q * T);
       });
-      attentionBias[l] = { data, dims: [B, 1, T, T] };
+      attentionBias[l] = { data, dims: [B, 1, Q, T] };
     }
-    const r = await m.run({ tokens: batch.map(() => seq), attentionBias, logitRows: readRows });
+    const r = prefix
+      ? await m.run({
+          tokens: batch.map(() => inputIds),
+          positionIds: batch.map(() => inputPos),
+          past: tilePast(prefix, pairs!, B),
+          attentionBias,
+          logitRows: range(0, n - 1),
+        })
+      : await m.run({ tokens: batch.map(() => seq), attentionBias, logitRows: readRows });
     engineCalls++;
     batch.forEach((_, b) => {
       koLoss[start + b] = mean(targetLosses(batchItem(r.logits!, b), readTargets));
@@ -327,6 +347,30 @@ export async function analyze(
   };
   onProgress({ stage: 'done', done: totalUnits, total: totalUnits });
   return result;
+}
+
+/** Present tensors [1, H, T, dh] cut to their first `len` positions. */
+function firstPositions(presents: Map<string, Tensor>, len: number): Map<string, Tensor> {
+  const out = new Map<string, Tensor>();
+  for (const [name, t] of presents) {
+    const [, H, T, dh] = t.dims;
+    const data = new Float32Array(H * len * dh);
+    for (let h = 0; h < H; h++) data.set(t.data.subarray(h * T * dh, (h * T + len) * dh), h * len * dh);
+    out.set(name, { data, dims: [1, H, len, dh] });
+  }
+  return out;
+}
+
+/** The prefix's present tensors [1,...] repeated into past inputs [B,...], keyed by past input name. */
+function tilePast(presents: Map<string, Tensor>, pairs: { past: string; present: string }[], B: number): Record<string, Tensor> {
+  const out: Record<string, Tensor> = {};
+  for (const { past, present } of pairs) {
+    const t = presents.get(present)!;
+    const data = new Float32Array(B * t.data.length);
+    for (let b = 0; b < B; b++) data.set(t.data, b * t.data.length);
+    out[past] = { data, dims: [B, ...t.dims.slice(1)] };
+  }
+  return out;
 }
 
 function range(a: number, b: number): number[] {

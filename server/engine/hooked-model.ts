@@ -31,11 +31,20 @@ export interface RunRequest {
   logits?: boolean;
   /** Only these sequence positions get logits: the result is [B,R,V] (the hook `logits`, if asked for, too). */
   logitRows?: number[];
+  /**
+   * Cached keys/values of earlier positions, by the graph's past input names (`past_key_values.{l}.key|value`,
+   * [B, kv heads, P, dh]); only for graphs with past inputs (see `supportsPast`). Tokens then continue at P.
+   */
+  past?: Record<string, Tensor>;
+  /** Also return the graph's `present.*` outputs (the keys/values to pass as `past` later). */
+  presents?: boolean;
 }
 
 export interface RunResult {
   logits: Tensor | null;
   cache: Map<string, Tensor>;
+  /** `present.*` outputs by name, when asked for. */
+  presents?: Map<string, Tensor>;
 }
 
 export interface EngineOptions {
@@ -87,6 +96,21 @@ export class HookedModel {
   private model(): ModelProto {
     this.proto ??= decodeModel(this.graphBytes);
     return this.proto;
+  }
+
+  /** Past-input names and the present-output names that feed them (Optimum's naming), or null without a KV cache. */
+  pastPairs(): { past: string; present: string }[] | null {
+    const g = this.model().graph!;
+    const ins = (g.input ?? []).map((i) => i.name ?? '').filter((n) => n.startsWith('past_key_values.'));
+    const outs = new Set((g.output ?? []).map((o) => o.name ?? ''));
+    if (!ins.length) return null;
+    const pairs = ins.map((p) => ({ past: p, present: p.replace(/^past_key_values\./, 'present.') }));
+    return pairs.every((q) => outs.has(q.present)) ? pairs : null;
+  }
+
+  /** True when the graph takes a KV cache, so a shared prefix can be computed once and reused. */
+  get supportsPast(): boolean {
+    return this.pastPairs() !== null;
   }
 
   /** The structure surgery found (layers, hook tensors, why attention is unavailable if it is). */
@@ -180,11 +204,13 @@ export class HookedModel {
     }
     const hooks = this.checkHooks(req.hooks ?? []);
     const wantLogits = req.logits !== false;
+    const pastLen = this.checkPast(req.past, B);
+    if (pastLen + T > c.nCtx) throw new EngineInputError(`past: ${pastLen} cached + ${T} new positions exceed the model's context of ${c.nCtx}`);
     const biasLayers = Object.keys(req.attentionBias ?? {}).map(Number);
     for (const l of biasLayers) {
       if (!Number.isInteger(l) || l < 0 || l >= c.nLayer) throw new EngineInputError(`attentionBias: layer ${l} does not exist (0..${c.nLayer - 1})`);
       const t = req.attentionBias![l];
-      checkBiasShape(t, B, c.nHead, T, l);
+      checkBiasShape(t, B, c.nHead, T, pastLen + T, l);
     }
     const useBias = biasLayers.length > 0;
     if (useBias || hooks.length) {
@@ -200,15 +226,18 @@ export class HookedModel {
     }
     const sessionHooks = hooks.filter((h) => h !== 'logits');
     const session = await this.session(sessionHooks, useBias, !!rows);
-    const feeds = this.feeds(session, req.tokens, pos, useBias ? req.attentionBias! : {});
+    const feeds = this.feeds(session, req.tokens, pos, useBias ? req.attentionBias! : {}, req.past ?? {}, pastLen);
     if (rows) feeds[LOGIT_ROWS_INPUT] = new ort.Tensor('int64', BigInt64Array.from(rows, (v) => BigInt(v)), [rows.length]);
-    const fetches = [...(wantLogits ? [this.logitsName(session)] : []), ...sessionHooks];
+    const presentNames = req.presents ? (this.pastPairs() ?? []).map((q) => q.present) : [];
+    if (req.presents && !presentNames.length) throw new EngineInputError(`presents: ${this.md.graphPath} has no past_key_values inputs / present outputs`);
+    const fetches = [...(wantLogits ? [this.logitsName(session)] : []), ...sessionHooks, ...presentNames];
     const out = await session.run(feeds, fetches);
     const toTensor = (t: ort.Tensor): Tensor => ({ data: t.data as Float32Array, dims: t.dims.map(Number) });
     const cache = new Map<string, Tensor>();
     for (const h of sessionHooks) cache.set(h, toTensor(out[h]));
     const logits = wantLogits ? toTensor(out[this.logitsName(session)]) : null;
     if (hooks.includes('logits') && logits) cache.set('logits', logits);
+    if (req.presents) return { logits, cache, presents: new Map(presentNames.map((n) => [n, toTensor(out[n])])) };
     return { logits, cache };
   }
 
@@ -216,7 +245,30 @@ export class HookedModel {
     return session.outputNames.includes('logits') ? 'logits' : session.outputNames[0];
   }
 
-  private feeds(session: ort.InferenceSession, tokens: number[][], pos: number[][], bias: Record<number, Tensor>): Record<string, ort.Tensor> {
+  /** Checks `past` against the graph's past inputs; returns the cached length P (0 without past). */
+  private checkPast(past: Record<string, Tensor> | undefined, B: number): number {
+    if (!past) return 0;
+    const pairs = this.pastPairs();
+    if (!pairs) throw new EngineInputError(`past: ${this.md.graphPath} has no past_key_values inputs`);
+    let P = -1;
+    for (const { past: name } of pairs) {
+      const t = past[name];
+      if (!t) throw new EngineInputError(`past: missing "${name}"`);
+      if (t.dims.length !== 4 || t.dims[0] !== B) throw new EngineInputError(`past["${name}"]: dims [${t.dims.join(',')}] must be [B=${B}, heads, P, dh]`);
+      if (P >= 0 && t.dims[2] !== P) throw new EngineInputError(`past["${name}"]: length ${t.dims[2]} differs from the other layers' ${P}`);
+      P = t.dims[2];
+    }
+    return Math.max(0, P);
+  }
+
+  private feeds(
+    session: ort.InferenceSession,
+    tokens: number[][],
+    pos: number[][],
+    bias: Record<number, Tensor>,
+    past: Record<string, Tensor>,
+    pastLen: number,
+  ): Record<string, ort.Tensor> {
     const B = tokens.length;
     const T = tokens[0].length;
     const c = this.md.config;
@@ -225,9 +277,14 @@ export class HookedModel {
     for (const name of session.inputNames) {
       if (name === 'input_ids') feeds[name] = i64(tokens);
       else if (name === 'position_ids') feeds[name] = i64(pos);
-      else if (name === 'attention_mask') feeds[name] = i64(tokens.map((r) => r.map(() => 1)));
+      else if (name === 'attention_mask') feeds[name] = new ort.Tensor('int64', new BigInt64Array(B * (pastLen + T)).fill(1n), [B, pastLen + T]);
       else if (name === 'use_cache_branch') feeds[name] = new ort.Tensor('bool', [false], [1]);
       else if (name.startsWith('past_key_values.') || name.startsWith('past.')) {
+        const given = past[name];
+        if (given) {
+          feeds[name] = new ort.Tensor('float32', given.data, given.dims);
+          continue;
+        }
         // A fresh run: past length 0. Head count and head size come from the graph where it says them.
         const dims = inputDims(this.model(), name) ?? [];
         const kv = dims[1] > 0 ? dims[1] : c.nKvHead;
@@ -255,13 +312,13 @@ export class HookedModel {
 
 export { biasInputName };
 
-function checkBiasShape(t: Tensor, B: number, H: number, T: number, layer: number): void {
-  const want = [B, H, T, T];
+function checkBiasShape(t: Tensor, B: number, H: number, T: number, K: number, layer: number): void {
+  const want = [B, H, T, K];
   const ok =
     t.dims.length === 4 &&
     t.dims.every((d, i) => d === 1 || d === want[i]) &&
     t.data.length === t.dims.reduce((a, b) => a * b, 1);
   if (!ok) {
-    throw new EngineInputError(`attentionBias[${layer}]: shape [${t.dims.join(',')}] does not broadcast to [B,H,T,T] = [${want.join(',')}] (or data length mismatch)`);
+    throw new EngineInputError(`attentionBias[${layer}]: shape [${t.dims.join(',')}] does not broadcast to [B,H,T,P+T] = [${want.join(',')}] (or data length mismatch)`);
   }
 }
