@@ -251,7 +251,7 @@ def cmd_export(a):
     cfg.update(json.load(open(a.cfg)) if a.cfg else {})
     model = load_model_from_npz(a.weights, cfg)
     os.makedirs(os.path.join(a.out, "onnx"), exist_ok=True)
-    export_onnx(model, os.path.join(a.out, "onnx", "model.onnx"), opset=a.opset)
+    export_onnx(model, os.path.join(a.out, "onnx", "model.onnx"), opset=a.opset, past=a.past)
     with open(os.path.join(a.out, "config.json"), "w") as f:
         json.dump(hf_config(cfg), f, indent=2)
     print("exported", a.out)
@@ -284,6 +284,9 @@ def main():
     e.add_argument("--cfg", default=None)
     e.add_argument("--out", required=True)
     e.add_argument("--opset", type=int, default=14)
+    e.add_argument("--past", action="store_true",
+                   help="add past_key_values.* inputs and present.* outputs (Optimum decoder layout), so the "
+                        "workbench can compute a prompt's columns once and reuse them for every knockout")
     a = p.parse_args()
     {"train": cmd_train, "export": cmd_export}[a.cmd](a)
 
