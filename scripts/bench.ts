@@ -16,7 +16,7 @@
 // --full-warmup makes it a full-size analysis. Reported: medians, hooked/plain and analysis/plain ratios next to the
 // targets for later work (not asserted), engine calls and variants of the analysis, and peak memory: RSS sampled
 // every 50 ms by a worker thread (per phase and per model) and process.resourceUsage().maxRSS (whole process).
-// The engine's rewritten graphs are cached in .cache/bench-graphs/ (about 1 GB for the small model; safe to delete).
+// The engine's rewritten graphs are cached in .cache/bench-graphs/ (small graphs plus one shared weights file per model, ~500 MB for the small model; safe to delete).
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
