@@ -172,6 +172,27 @@ describe('hook requests', () => {
     await expect(load('gpt2-opset14').run({ tokens: [[1, 2]], logitRows: [2] })).rejects.toThrow(/logitRows: 2 is outside/);
   });
 
+  it('targets returns in-graph log-probabilities equal to log softmax of the logits rows', async () => {
+    const m = load('hf-tiny-llama');
+    const seq = [256, 7, 8, 9, 10, 11];
+    const rows = [1, 3, 4];
+    const targets = [[9, 11, 0], [1, 2, 3]];
+    const full = await m.run({ tokens: [seq, seq], logitRows: rows });
+    const r = await m.run({ tokens: [seq, seq], logitRows: rows, targets, logits: false });
+    expect(r.logits).toBeNull();
+    expect(r.targetLogprobs!.dims).toEqual([2, 3]);
+    const V = 257;
+    for (let b = 0; b < 2; b++) {
+      for (let k = 0; k < 3; k++) {
+        const row = full.logits!.data.subarray((b * 3 + k) * V, (b * 3 + k + 1) * V);
+        const max = Math.max(...row);
+        const lse = max + Math.log(row.reduce((a, x) => a + Math.exp(x - max), 0));
+        expect(Math.abs(r.targetLogprobs!.data[b * 3 + k] - (row[targets[b][k]] - lse))).toBeLessThan(1e-5);
+      }
+    }
+    await expect(m.run({ tokens: [seq], logitRows: rows, targets: [[1, 2]] })).rejects.toThrow(/targets: must be \[B=1\]\[R=3\]/);
+  });
+
   it('rejects an unknown hook name or a layer past the end, naming it', async () => {
     const m = load('gpt2-opset14');
     await expect(m.run({ tokens: [[1, 2]], hooks: ['blocks.0.hook_nonsense'] })).rejects.toThrow(/blocks\.0\.hook_nonsense/);

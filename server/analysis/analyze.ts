@@ -60,14 +60,13 @@ interface Knockout {
 }
 
 /**
- * Estimated peak bytes of one batch row. The logits rows dominate and are counted six times: ORT's output buffer,
- * its arena's high-water mark, our copy, and earlier calls' copies that the garbage collector has not freed yet.
- * Calibrated with `npm run bench` on the default model (T = 256, 127 logits rows, 270 knockout variants): at 10
- * rows per call the whole analysis raised peak RSS by ~150 MiB per row; this estimate gives ~165 MiB per row, so
- * an analysis stays under the bound above the loaded model's own memory.
+ * Estimated peak bytes of one knockout row. The logits rows dominate: the runtime holds the logits and their log
+ * softmax (only the targets' log-probabilities are copied out), and its arena keeps a high-water mark, so they are
+ * counted four times; then attention scores/probabilities, MLP activations and the per-layer bias inputs.
+ * Calibrate with `npm run bench` (it reports peak RSS above the loaded model next to the bound).
  */
 export function estimateRowBytes(c: { nLayer: number; nHead: number; dModel: number; vocabSize: number }, T: number, logitRows: number, withBias: boolean): number {
-  return 4 * (6 * logitRows * c.vocabSize + 4 * c.nHead * T * T + 24 * c.dModel * T + (withBias ? c.nLayer * T * T : 0));
+  return 4 * (4 * logitRows * c.vocabSize + 4 * c.nHead * T * T + 24 * c.dModel * T + (withBias ? c.nLayer * T * T : 0));
 }
 
 /** Byte-level token offsets in `text` from cumulative decoding (the JS tokenizer reports no offsets). */
@@ -223,6 +222,8 @@ export async function analyze(
       });
       attentionBias[l] = { data, dims: [B, 1, Q, T] };
     }
+    // Only the targets' log-probabilities leave the runtime (computed in-graph), not [B, n-1, vocab] logits.
+    const targets = batch.map(() => readTargets);
     const r = prefix
       ? await m.run({
           tokens: batch.map(() => inputIds),
@@ -230,11 +231,17 @@ export async function analyze(
           past: tilePast(prefix, pairs!, B),
           attentionBias,
           logitRows: range(0, n - 1),
+          targets,
+          logits: false,
         })
-      : await m.run({ tokens: batch.map(() => seq), attentionBias, logitRows: readRows });
+      : await m.run({ tokens: batch.map(() => seq), attentionBias, logitRows: readRows, targets, logits: false });
     engineCalls++;
+    const lp = r.targetLogprobs!;
+    const R = readTargets.length;
     batch.forEach((_, b) => {
-      koLoss[start + b] = mean(targetLosses(batchItem(r.logits!, b), readTargets));
+      let sum = 0;
+      for (let k = 0; k < R; k++) sum -= lp.data[b * R + k];
+      koLoss[start + b] = sum / R;
     });
     done += B;
     onProgress({ stage: 'knockout', done, total: totalUnits });

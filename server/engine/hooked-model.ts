@@ -6,12 +6,12 @@ import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { decodeModel, encodeModel, type ModelProto } from './onnx-graph.js';
 import { externalizeWeights } from './external-data.js';
-import { addAttentionBias, addHooks, addLogitRows, LOGIT_ROWS_INPUT, analyzeModel, biasInputName, GraphStructureError, inputDims, type ModelStructure } from './surgery.js';
+import { addAttentionBias, addHooks, addLogitRows, addTargetLogprobs, LOGIT_ROWS_INPUT, TARGET_IDS_INPUT, TARGET_LOGPROBS_OUTPUT, analyzeModel, biasInputName, GraphStructureError, inputDims, type ModelStructure } from './surgery.js';
 import { validateHookNames } from '../../shared/hooks.js';
 import { openModelDir, type ModelDir } from '../model/model-dir.js';
 
 /** Bump when surgery output changes, so cached rewritten graphs from older versions are not reused. */
-const SURGERY_VERSION = 3;
+const SURGERY_VERSION = 4;
 
 export interface Tensor {
   data: Float32Array;
@@ -38,6 +38,11 @@ export interface RunRequest {
   past?: Record<string, Tensor>;
   /** Also return the graph's `present.*` outputs (the keys/values to pass as `past` later). */
   presents?: boolean;
+  /**
+   * Per batch row, the token id each logits row should have predicted: returns `targetLogprobs` [B,R] computed
+   * inside the graph (log softmax, then the target's entry). Usually with `logits: false`.
+   */
+  targets?: number[][];
 }
 
 export interface RunResult {
@@ -45,6 +50,8 @@ export interface RunResult {
   cache: Map<string, Tensor>;
   /** `present.*` outputs by name, when asked for. */
   presents?: Map<string, Tensor>;
+  /** log p(target) per batch row and logits row [B,R], when `targets` were given. */
+  targetLogprobs?: Tensor;
 }
 
 export interface EngineOptions {
@@ -122,11 +129,11 @@ export class HookedModel {
     return this.structure;
   }
 
-  private async session(hooks: string[], bias: boolean, rows: boolean): Promise<ort.InferenceSession> {
-    const key = JSON.stringify({ hooks, bias, rows });
+  private async session(hooks: string[], bias: boolean, rows: boolean, targets: boolean): Promise<ort.InferenceSession> {
+    const key = JSON.stringify({ hooks, bias, rows, targets });
     let s = this.sessions.get(key);
     if (!s) {
-      s = this.createSession(hooks, bias, rows);
+      s = this.createSession(hooks, bias, rows, targets);
       this.sessions.set(key, s);
       s.catch(() => this.sessions.delete(key));
     }
@@ -142,9 +149,9 @@ export class HookedModel {
     };
   }
 
-  private async createSession(hooks: string[], bias: boolean, rows: boolean): Promise<ort.InferenceSession> {
-    if (hooks.length === 0 && !bias && !rows) return ort.InferenceSession.create(this.md.graphPath, this.sessionOptions());
-    const file = this.rewrittenGraph(hooks, bias, rows);
+  private async createSession(hooks: string[], bias: boolean, rows: boolean, targets: boolean): Promise<ort.InferenceSession> {
+    if (hooks.length === 0 && !bias && !rows && !targets) return ort.InferenceSession.create(this.md.graphPath, this.sessionOptions());
+    const file = this.rewrittenGraph(hooks, bias, rows, targets);
     return ort.InferenceSession.create(file, this.sessionOptions());
   }
 
@@ -152,9 +159,9 @@ export class HookedModel {
    * Writes (or reuses) the rewritten graph for this hook set on disk; returns its path. The graph file is small:
    * its weights are external data in one `<model hash>.weights` file shared by every hook set of the model.
    */
-  private rewrittenGraph(hooks: string[], bias: boolean, rows: boolean): string {
+  private rewrittenGraph(hooks: string[], bias: boolean, rows: boolean, targets: boolean): string {
     const dir = this.opts.cacheDir ?? path.join(os.tmpdir(), 'precache-lens-graphs');
-    const key = sha256(JSON.stringify({ v: SURGERY_VERSION, model: this.modelHash, hooks, bias, rows })).slice(0, 32);
+    const key = sha256(JSON.stringify({ v: SURGERY_VERSION, model: this.modelHash, hooks, bias, rows, targets })).slice(0, 32);
     const file = path.join(dir, `${this.modelHash.slice(0, 16)}-${key}.onnx`);
     if (fs.existsSync(file)) return file;
     const s = this.analyze();
@@ -166,6 +173,7 @@ export class HookedModel {
     if (nonLogit.length || hooks.includes('logits')) addHooks(m, fresh, hooks);
     if (bias) addAttentionBias(m, fresh);
     if (rows) addLogitRows(m, fresh);
+    if (targets) addTargetLogprobs(m, fresh);
     fs.mkdirSync(dir, { recursive: true });
     externalizeWeights(m, originalNames, path.dirname(this.md.graphPath), dir, this.modelHash.slice(0, 16));
     const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
@@ -225,20 +233,29 @@ export class HookedModel {
       if (!this.analyze().unembed) throw new EngineInputError(`logitRows: ${this.md.graphPath}: the unembedding cannot be found, so rows cannot be selected`);
     }
     const sessionHooks = hooks.filter((h) => h !== 'logits');
-    const session = await this.session(sessionHooks, useBias, !!rows);
+    const R = rows ? rows.length : T;
+    const targets = req.targets;
+    if (targets) {
+      if (targets.length !== B || targets.some((r) => r.length !== R)) throw new EngineInputError(`targets: must be [B=${B}][R=${R}], one id per logits row`);
+      for (const row of targets) for (const t of row) if (!Number.isInteger(t) || t < 0 || t >= c.vocabSize) throw new EngineInputError(`targets: id ${t} is outside the vocabulary 0..${c.vocabSize - 1}`);
+    }
+    const session = await this.session(sessionHooks, useBias, !!rows, !!targets);
     const feeds = this.feeds(session, req.tokens, pos, useBias ? req.attentionBias! : {}, req.past ?? {}, pastLen);
     if (rows) feeds[LOGIT_ROWS_INPUT] = new ort.Tensor('int64', BigInt64Array.from(rows, (v) => BigInt(v)), [rows.length]);
+    if (targets) feeds[TARGET_IDS_INPUT] = new ort.Tensor('int64', BigInt64Array.from(targets.flat(), (v) => BigInt(v)), [B, R, 1]);
     const presentNames = req.presents ? (this.pastPairs() ?? []).map((q) => q.present) : [];
     if (req.presents && !presentNames.length) throw new EngineInputError(`presents: ${this.md.graphPath} has no past_key_values inputs / present outputs`);
-    const fetches = [...(wantLogits ? [this.logitsName(session)] : []), ...sessionHooks, ...presentNames];
+    const fetches = [...(wantLogits ? [this.logitsName(session)] : []), ...sessionHooks, ...presentNames, ...(targets ? [TARGET_LOGPROBS_OUTPUT] : [])];
     const out = await session.run(feeds, fetches);
     const toTensor = (t: ort.Tensor): Tensor => ({ data: t.data as Float32Array, dims: t.dims.map(Number) });
     const cache = new Map<string, Tensor>();
     for (const h of sessionHooks) cache.set(h, toTensor(out[h]));
     const logits = wantLogits ? toTensor(out[this.logitsName(session)]) : null;
     if (hooks.includes('logits') && logits) cache.set('logits', logits);
-    if (req.presents) return { logits, cache, presents: new Map(presentNames.map((n) => [n, toTensor(out[n])])) };
-    return { logits, cache };
+    const result: RunResult = { logits, cache };
+    if (req.presents) result.presents = new Map(presentNames.map((n) => [n, toTensor(out[n])]));
+    if (targets) result.targetLogprobs = { data: out[TARGET_LOGPROBS_OUTPUT].data as Float32Array, dims: [B, R] };
+    return result;
   }
 
   private logitsName(session: ort.InferenceSession): string {
@@ -290,7 +307,7 @@ export class HookedModel {
         const kv = dims[1] > 0 ? dims[1] : c.nKvHead;
         const dh = dims[3] > 0 ? dims[3] : c.dHead;
         feeds[name] = new ort.Tensor('float32', new Float32Array(0), [B, kv, 0, dh]);
-      } else if (name === LOGIT_ROWS_INPUT) {
+      } else if (name === LOGIT_ROWS_INPUT || name === TARGET_IDS_INPUT) {
         continue; // filled by run()
       } else if (name.startsWith('attention_bias.')) {
         const l = Number(name.slice('attention_bias.'.length));

@@ -218,6 +218,32 @@ export function addLogitRows(model: ModelProto, s: ModelStructure): void {
   );
 }
 
+export const TARGET_IDS_INPUT = 'target_ids';
+export const TARGET_LOGPROBS_OUTPUT = 'target_logprobs';
+
+/**
+ * Adds an int64 input `target_ids` [B,R,1] and an output `target_logprobs` [B,R,1] = log softmax(logits)[target]:
+ * an analysis that only needs losses never copies [B,R,vocab] logits out of the runtime.
+ */
+export function addTargetLogprobs(model: ModelProto, s: ModelStructure): void {
+  const g = model.graph!;
+  const p = 'precache_lens/target_logprobs';
+  g.node!.push(node('LogSoftmax', [s.logits], [`${p}/logsm`], `${p}/logsoftmax`, { axis: -1 }));
+  g.node!.push(node('GatherElements', [`${p}/logsm`, TARGET_IDS_INPUT], [TARGET_LOGPROBS_OUTPUT], `${p}/gather`, { axis: 2 }));
+  g.output!.push(floatOutput(TARGET_LOGPROBS_OUTPUT));
+  g.input!.push(
+    onnx.ValueInfoProto.create({
+      name: TARGET_IDS_INPUT,
+      type: onnx.TypeProto.create({
+        tensorType: onnx.TypeProto.Tensor.create({
+          elemType: TensorType.INT64,
+          shape: onnx.TensorShapeProto.create({ dim: ['batch', 'rows', 'one'].map((d) => onnx.TensorShapeProto.Dimension.create({ dimParam: `target_${d}` })) }),
+        }),
+      }),
+    }),
+  );
+}
+
 export interface AnalyzeOptions {
   file: string;
   nHead: number;
