@@ -1,4 +1,6 @@
 // The analysis pipeline: tokenize -> build variants -> run the engine in memory-bounded batches -> metrics.
+import fs from 'node:fs';
+import path from 'node:path';
 import { hookName } from '../../shared/hooks.js';
 import {
   DEFAULT_ANALYSIS_OPTIONS,
@@ -49,7 +51,7 @@ export interface AnalyzeArgs {
   reusePrefix?: boolean;
 }
 
-export const DEFAULT_MAX_BATCH_MB = Number(process.env.PRECACHE_LENS_MAX_BATCH_MB ?? 1024);
+export const DEFAULT_MAX_BATCH_MB = Number(process.env.PRECACHE_LENS_MAX_BATCH_MB ?? 2048);
 
 /** One knockout variant: edges X -> prompt tokens [start, end) blocked at `layers`. */
 interface Knockout {
@@ -62,11 +64,21 @@ interface Knockout {
 /**
  * Estimated peak bytes of one knockout row. The logits rows dominate: the runtime holds the logits and their log
  * softmax (only the targets' log-probabilities are copied out), and its arena keeps a high-water mark, so they are
- * counted four times; then attention scores/probabilities, MLP activations and the per-layer bias inputs.
+ * counted five times (calibrated on the GPT-2-small-shaped bench model: ~155 MiB per row of 257 tokens); then attention scores/probabilities, MLP activations and the per-layer bias inputs.
  * Calibrate with `npm run bench` (it reports peak RSS above the loaded model next to the bound).
  */
 export function estimateRowBytes(c: { nLayer: number; nHead: number; dModel: number; vocabSize: number }, T: number, logitRows: number, withBias: boolean): number {
-  return 4 * (4 * logitRows * c.vocabSize + 4 * c.nHead * T * T + 24 * c.dModel * T + (withBias ? c.nLayer * T * T : 0));
+  return 4 * (5 * logitRows * c.vocabSize + 4 * c.nHead * T * T + 24 * c.dModel * T + (withBias ? c.nLayer * T * T : 0));
+}
+
+/** Bytes of the external data files a graph's initializers point to (models over 2 GB), 0 for self-contained graphs. */
+function externalDataBytes(m: HookedModel): number {
+  const dir = path.dirname(m.md.graphPath);
+  const files = new Set<string>();
+  for (const f of fs.readdirSync(dir)) if (/\.(onnx_data|onnx\.data|data|bin)$/i.test(f)) files.add(f);
+  let total = 0;
+  for (const f of files) total += fs.statSync(path.join(dir, f)).size;
+  return total;
 }
 
 /** Byte-level token offsets in `text` from cumulative decoding (the JS tokenizer reports no offsets). */
@@ -148,13 +160,17 @@ export async function analyze(
   }
   const maxBytes = (args.maxBatchMB ?? DEFAULT_MAX_BATCH_MB) * 1024 * 1024;
   const rowBytes = estimateRowBytes(c, T, Math.max(1, n - 1), true);
-  if (rowBytes > maxBytes) {
+  // The analysis's graph variant is one more runtime session: its copy of the weights (external data included)
+  // and the prepacked copies onnxruntime makes of MatMul weights, about twice the graph in all (measured on a
+  // GPT-2-small-shaped export: +1.36 GiB for a 476 MiB graph at 4 rows per call).
+  const weightBytes = 2 * (m.graphSize + externalDataBytes(m));
+  if (rowBytes + weightBytes > maxBytes) {
     throw new AnalysisInputError(
-      `one variant of ${T} tokens needs about ${Math.ceil(rowBytes / 2 ** 20)} MiB, over the memory bound of ${Math.floor(maxBytes / 2 ** 20)} MiB (PRECACHE_LENS_MAX_BATCH_MB); shorten the texts or raise the bound`,
+      `one variant of ${T} tokens needs about ${Math.ceil((rowBytes + weightBytes) / 2 ** 20)} MiB (the model's weights included), over the memory bound of ${Math.floor(maxBytes / 2 ** 20)} MiB (PRECACHE_LENS_MAX_BATCH_MB); shorten the texts or raise the bound`,
       'input',
     );
   }
-  const rowsPerCall = Math.max(1, Math.floor(maxBytes / rowBytes));
+  const rowsPerCall = Math.max(1, Math.floor((maxBytes - weightBytes) / rowBytes));
   const totalUnits = 2 + knockouts.length;
   let done = 0;
   let engineCalls = 0;
@@ -165,7 +181,9 @@ export async function analyze(
   const tF = performance.now();
   // Logits only at the rows that predict X (p..p+n-1): the unembedding dominates a small model's cost.
   const pairs = args.reusePrefix !== false && knockouts.length ? m.pastPairs() : null;
-  const withRun = await m.run({ tokens: [seq], hooks, logitRows: range(p, p + n), presents: !!pairs });
+  // One graph variant serves every call of the analysis, so the runtime holds one extra copy of the weights.
+  const variant = { hooks, bias: knockouts.length > 0, rows: true, targets: knockouts.length > 0 };
+  const withRun = await m.run({ tokens: [seq], hooks, logitRows: range(p, p + n), presents: !!pairs, variant });
   engineCalls++;
   const withLogits = batchItem(withRun.logits!, 0);
   const inputPos = range(p + 1, p + 1 + n);
@@ -180,7 +198,7 @@ export async function analyze(
 
   // --- no-prompt runs: [BOS] + X at the same absolute positions, and at natural positions
   const short = [bos, ...inputIds];
-  const noRun = await m.run({ tokens: [short, short], positionIds: [[0, ...inputPos], range(0, n + 1)], logitRows: range(0, n) });
+  const noRun = await m.run({ tokens: [short, short], positionIds: [[0, ...inputPos], range(0, n + 1)], logitRows: range(0, n), variant });
   engineCalls++;
   const noLogits = batchItem(noRun.logits!, 0);
   const lossNo = targetLosses(noLogits, inputIds);
@@ -233,8 +251,9 @@ export async function analyze(
           logitRows: range(0, n - 1),
           targets,
           logits: false,
+          variant,
         })
-      : await m.run({ tokens: batch.map(() => seq), attentionBias, logitRows: readRows, targets, logits: false });
+      : await m.run({ tokens: batch.map(() => seq), attentionBias, logitRows: readRows, targets, logits: false, variant });
     engineCalls++;
     const lp = r.targetLogprobs!;
     const R = readTargets.length;

@@ -43,6 +43,20 @@ export interface RunRequest {
    * inside the graph (log softmax, then the target's entry). Usually with `logits: false`.
    */
   targets?: number[][];
+  /**
+   * Run on the session of this graph variant (a superset of what the request uses) instead of the smallest one,
+   * so that callers mixing kinds of calls keep one session, i.e. one copy of the weights, in memory. Inputs the
+   * request does not use get neutral values (zero bias, all rows, dummy targets); only what it asks for is fetched.
+   */
+  variant?: GraphVariant;
+}
+
+/** What a rewritten graph offers: hook outputs, per-layer bias inputs, logits-row selection, target log-probs. */
+export interface GraphVariant {
+  hooks: string[];
+  bias: boolean;
+  rows: boolean;
+  targets: boolean;
 }
 
 export interface RunResult {
@@ -92,6 +106,11 @@ export class HookedModel {
 
   get config() {
     return this.md.config;
+  }
+
+  /** Bytes of the graph file: roughly what one more session's copy of the weights costs in memory. */
+  get graphSize(): number {
+    return this.graphBytes.length;
   }
 
   /** sha256 of the graph file: identifies the exact weights in results and keys the graph cache. */
@@ -239,10 +258,27 @@ export class HookedModel {
       if (targets.length !== B || targets.some((r) => r.length !== R)) throw new EngineInputError(`targets: must be [B=${B}][R=${R}], one id per logits row`);
       for (const row of targets) for (const t of row) if (!Number.isInteger(t) || t < 0 || t >= c.vocabSize) throw new EngineInputError(`targets: id ${t} is outside the vocabulary 0..${c.vocabSize - 1}`);
     }
-    const session = await this.session(sessionHooks, useBias, !!rows, !!targets);
+    const v = req.variant;
+    if (v) {
+      const vHooks = this.checkHooks(v.hooks).filter((h) => h !== 'logits');
+      const missing = sessionHooks.find((h) => !vHooks.includes(h));
+      if (missing || (useBias && !v.bias) || (rows && !v.rows) || (targets && !v.targets)) {
+        throw new EngineInputError(`variant: does not include what the request uses${missing ? ` (hook ${missing})` : ''}`);
+      }
+    }
+    const session = v
+      ? await this.session(this.checkHooks(v.hooks).filter((h) => h !== 'logits'), v.bias, v.rows, v.targets)
+      : await this.session(sessionHooks, useBias, !!rows, !!targets);
     const feeds = this.feeds(session, req.tokens, pos, useBias ? req.attentionBias! : {}, req.past ?? {}, pastLen);
-    if (rows) feeds[LOGIT_ROWS_INPUT] = new ort.Tensor('int64', BigInt64Array.from(rows, (v) => BigInt(v)), [rows.length]);
-    if (targets) feeds[TARGET_IDS_INPUT] = new ort.Tensor('int64', BigInt64Array.from(targets.flat(), (v) => BigInt(v)), [B, R, 1]);
+    if (session.inputNames.includes(LOGIT_ROWS_INPUT)) {
+      const r = rows ?? Array.from({ length: T }, (_, i) => i);
+      feeds[LOGIT_ROWS_INPUT] = new ort.Tensor('int64', BigInt64Array.from(r, (x) => BigInt(x)), [r.length]);
+    }
+    if (session.inputNames.includes(TARGET_IDS_INPUT)) {
+      feeds[TARGET_IDS_INPUT] = targets
+        ? new ort.Tensor('int64', BigInt64Array.from(targets.flat(), (x) => BigInt(x)), [B, R, 1])
+        : new ort.Tensor('int64', new BigInt64Array(B * R), [B, R, 1]);
+    }
     const presentNames = req.presents ? (this.pastPairs() ?? []).map((q) => q.present) : [];
     if (req.presents && !presentNames.length) throw new EngineInputError(`presents: ${this.md.graphPath} has no past_key_values inputs / present outputs`);
     const fetches = [...(wantLogits ? [this.logitsName(session)] : []), ...sessionHooks, ...presentNames, ...(targets ? [TARGET_LOGPROBS_OUTPUT] : [])];
