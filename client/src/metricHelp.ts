@@ -10,7 +10,7 @@ export const HELP = {
   benefitNatural: 'Benefit against the natural no-prompt run, where X starts at position 1 instead of after the prompt.',
   tokenBenefit: 'Each input token coloured by its benefit B_t (nats): blue where the prompt lowers its loss, red where it raises it. Hover for details.',
   depthCurve:
-    'D(k) = mean loss increase on X when every edge X→prompt is blocked at layers k..L−1 (nats); D(0) is the whole benefit, D(L) = 0.',
+    'D(k) = mean loss increase on x₂..xₙ when every edge X→prompt is blocked at layers k..L−1 (nats); D(L) = 0. D(0) equals the mean benefit over x₂..xₙ: x₁ is predicted at the prompt’s last column, which no X→prompt edge reaches, so knockouts average over the tokens X’s own columns predict.',
   layerProfile: "K of a window of layers around each layer (nats): the loss increase when X cannot read the prompt's columns there.",
   readShare:
     "Share of X's attention (or of its norm-weighted attention ‖α·v·W_O‖) that lands on prompt tokens, per layer; the BOS sink's mass is shown apart.",

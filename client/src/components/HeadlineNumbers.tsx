@@ -39,7 +39,8 @@ export function HeadlineNumbers({ summary: s }: Props) {
       <Stat label="Precomputation share π" value={pct(s.precomputationShare)} unit="of D(0)" help={HELP.precomputationShare} testId="stat-pi" />
       <p className="headline-foot muted">
         vs natural no-prompt positions: B = {signedNats(s.meanBenefitNatural)} nats
-        <InfoTip text={HELP.benefitNatural} /> · knockout identity residual {s.identityResidual.toExponential(1)} nats
+        <InfoTip text={HELP.benefitNatural} /> · over x₂..xₙ (= D(0)): B = {signedNats(s.meanBenefitRead)} nats
+        <InfoTip text={HELP.depthCurve} /> · knockout identity residual {s.identityResidual.toExponential(1)} nats
         <InfoTip text={HELP.identityResidual} />
       </p>
     </div>
