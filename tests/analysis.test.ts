@@ -1,3 +1,4 @@
+// Analysis pipeline: memory-bound batching, prefix reuse, edge cases (long prompt, no BOS, empty input).
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';

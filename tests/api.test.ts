@@ -1,3 +1,4 @@
+// HTTP API over loopback: runs, SSE, history, compare, cancel, concurrency, and 4xx errors naming the field.
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AnalysisResult } from '../shared/analysis.js';

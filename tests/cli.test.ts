@@ -1,3 +1,4 @@
+// The precache-lens CLI run as a child process: analyze, hooks, and its error messages.
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';

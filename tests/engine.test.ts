@@ -1,3 +1,4 @@
+// Hooked engine: hooks equal PyTorch goldens, knockout identity, zero bias, logit rows, targets, graph cache, fused ops.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';

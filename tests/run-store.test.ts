@@ -1,3 +1,4 @@
+// SQLite run store: schema version, WAL, restart after a kill, search escaping.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';

@@ -1,3 +1,4 @@
+// Server basics: health, models, placeholder page, and /api/health while a long run is in flight.
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_MODEL, FIXTURES } from './helpers/golden.js';

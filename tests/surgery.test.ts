@@ -1,3 +1,4 @@
+// Graph surgery on graphs it cannot reach into (attention inside If subgraphs).
 import { describe, expect, it } from 'vitest';
 import { onnx, TensorType } from '../server/engine/onnx-graph.js';
 import { analyzeModel, addHooks, GraphStructureError } from '../server/engine/surgery.js';

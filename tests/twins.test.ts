@@ -1,3 +1,4 @@
+// The myopic twin comparison over HTTP on the bundled models.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer } from './helpers/server.js';
 
