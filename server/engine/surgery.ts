@@ -205,17 +205,7 @@ export function addLogitRows(model: ModelProto, s: ModelStructure): void {
   const picked = 'precache_lens/logits_rows/picked';
   g.node!.splice(g.node!.indexOf(s.unembed), 0, node('Gather', [src, LOGIT_ROWS_INPUT], [picked], 'precache_lens/logits_rows/gather', { axis: 1 }));
   s.unembed.input![0] = picked;
-  g.input!.push(
-    onnx.ValueInfoProto.create({
-      name: LOGIT_ROWS_INPUT,
-      type: onnx.TypeProto.create({
-        tensorType: onnx.TypeProto.Tensor.create({
-          elemType: TensorType.INT64,
-          shape: onnx.TensorShapeProto.create({ dim: [onnx.TensorShapeProto.Dimension.create({ dimParam: 'logits_rows' })] }),
-        }),
-      }),
-    }),
-  );
+  g.input!.push(symbolicInput(LOGIT_ROWS_INPUT, TensorType.INT64, ['logits_rows']));
 }
 
 export const TARGET_IDS_INPUT = 'target_ids';
@@ -231,17 +221,7 @@ export function addTargetLogprobs(model: ModelProto, s: ModelStructure): void {
   g.node!.push(node('LogSoftmax', [s.logits], [`${p}/logsm`], `${p}/logsoftmax`, { axis: -1 }));
   g.node!.push(node('GatherElements', [`${p}/logsm`, TARGET_IDS_INPUT], [TARGET_LOGPROBS_OUTPUT], `${p}/gather`, { axis: 2 }));
   g.output!.push(floatOutput(TARGET_LOGPROBS_OUTPUT));
-  g.input!.push(
-    onnx.ValueInfoProto.create({
-      name: TARGET_IDS_INPUT,
-      type: onnx.TypeProto.create({
-        tensorType: onnx.TypeProto.Tensor.create({
-          elemType: TensorType.INT64,
-          shape: onnx.TensorShapeProto.create({ dim: ['batch', 'rows', 'one'].map((d) => onnx.TensorShapeProto.Dimension.create({ dimParam: `target_${d}` })) }),
-        }),
-      }),
-    }),
-  );
+  g.input!.push(symbolicInput(TARGET_IDS_INPUT, TensorType.INT64, ['target_batch', 'target_rows', 'target_one']));
 }
 
 export interface AnalyzeOptions {
@@ -322,6 +302,19 @@ function floatOutput(name: string) {
   return onnx.ValueInfoProto.create({
     name,
     type: onnx.TypeProto.create({ tensorType: onnx.TypeProto.Tensor.create({ elemType: TensorType.FLOAT }) }),
+  });
+}
+
+/** A graph input of the given element type whose dims are all symbolic (named by `dimParams`). */
+function symbolicInput(name: string, elemType: number, dimParams: string[]) {
+  return onnx.ValueInfoProto.create({
+    name,
+    type: onnx.TypeProto.create({
+      tensorType: onnx.TypeProto.Tensor.create({
+        elemType,
+        shape: onnx.TensorShapeProto.create({ dim: dimParams.map((d) => onnx.TensorShapeProto.Dimension.create({ dimParam: d })) }),
+      }),
+    }),
   });
 }
 
@@ -448,19 +441,7 @@ export function addAttentionBias(model: ModelProto, s: ModelStructure): string[]
     L.softmax.input![0] = biased;
     const at = g.node!.indexOf(L.softmax);
     g.node!.splice(at, 0, add);
-    g.input!.push(
-      onnx.ValueInfoProto.create({
-        name,
-        type: onnx.TypeProto.create({
-          tensorType: onnx.TypeProto.Tensor.create({
-            elemType: TensorType.FLOAT,
-            shape: onnx.TensorShapeProto.create({
-              dim: ['bias_batch', 'bias_heads', 'bias_queries', 'bias_keys'].map((d) => onnx.TensorShapeProto.Dimension.create({ dimParam: d })),
-            }),
-          }),
-        }),
-      }),
-    );
+    g.input!.push(symbolicInput(name, TensorType.FLOAT, ['bias_batch', 'bias_heads', 'bias_queries', 'bias_keys']));
     names.push(name);
   }
   return names;
