@@ -23,7 +23,6 @@ export interface AppDeps {
   version: string;
 }
 
-export { HttpError };
 
 export function createApp(deps: AppDeps): express.Express {
   const app = express();
@@ -73,7 +72,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
     const e = err as { status?: number; type?: string; message?: string; field?: string };
     if (err instanceof HttpError) {
-      res.status(err.status).json({ error: err.message, ...(err.field ? { field: err.field } : {}) });
+      res.status(err.status).json({ error: err.message, ...(err.field ? { field: err.field } : {}), ...err.details });
     } else if (e.type === 'entity.parse.failed') {
       res.status(400).json({ error: `request body is not valid JSON: ${e.message}`, field: 'body' });
     } else if (e.type === 'entity.too.large') {

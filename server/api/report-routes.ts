@@ -1,6 +1,6 @@
 // Report and export endpoints: run reports (JSON, HTML, CSV), raw activations (safetensors), comparison reports.
 import { Readable } from 'node:stream';
-import { Router, type NextFunction, type Request, type Response } from 'express';
+import { Router, type Request, type Response } from 'express';
 import { z } from 'zod';
 import type { AnalysisResult } from '../../shared/analysis.js';
 import type { EngineClient } from '../engine/engine-client.js';
@@ -12,7 +12,7 @@ import { ExportTooLargeError, estimateActivations, exportActivations, resolveHoo
 import { buildComparisonReport, buildReport, ReportInputError, type RunMeta } from '../report/build.js';
 import { COMPARISON_TABLES, comparisonCsv, reportCsv, RUN_TABLES } from '../report/csv.js';
 import { renderComparisonHtml, renderReportHtml } from '../report/html.js';
-import { parse, uuidParam } from './http.js';
+import { parse, requireDoneRun, uuidParam, wrap as wrapWith } from './http.js';
 
 export interface ReportSources {
   engine: EngineClient;
@@ -28,9 +28,7 @@ interface LoadedRun {
 
 /** A finished run; 404 for an unknown id, 409 for one without a result. `field` names the request field for errors. */
 function loadDoneRun(store: RunStore, id: string, field: string): LoadedRun {
-  const run = store.getFull(id);
-  if (!run) throw new HttpError(404, `${field === 'id' ? '' : `${field}: `}no run ${id}`, field);
-  if (run.status !== 'done' || !run.result) throw new HttpError(409, `${field}: run ${id} is ${run.status}, not done; reports need a finished run`, field);
+  const run = requireDoneRun(store, id, field);
   return {
     result: run.result as AnalysisResult,
     modelId: run.modelId,
@@ -50,16 +48,13 @@ async function modelDirFor(src: ReportSources, modelId: string, result: Analysis
 }
 
 
-const wrap = (fn: (req: Request, res: Response) => Promise<void> | void) => (req: Request, res: Response, next: NextFunction) => {
-  Promise.resolve(fn(req, res)).catch((e: unknown) => {
-    if (e instanceof ExportTooLargeError) {
-      // The estimate lets a client show what each hook costs and offer a subset.
-      res.status(422).json({ error: e.message, field: e.field, estimate: e.estimate });
-      return;
-    }
-    next(e instanceof ReportInputError ? new HttpError(422, e.message, e.field) : e);
-  });
-};
+/** Report errors are the caller's: a 422 naming the field; a refused export carries its size estimate. */
+function reportError(e: unknown): unknown {
+  if (e instanceof ExportTooLargeError) return new HttpError(422, e.message, e.field, { estimate: e.estimate });
+  return e instanceof ReportInputError ? new HttpError(422, e.message, e.field) : e;
+}
+
+const wrap = (fn: Parameters<typeof wrapWith>[0]) => wrapWith(fn, reportError);
 
 
 /** A comma-separated query value (or a repeated one) as a list. */

@@ -1,5 +1,5 @@
 // /api/runs, /api/compare and /api/openapi.json: validated with the shared zod schemas; errors name the field.
-import { Router, type Request, type Response, type NextFunction } from 'express';
+import { Router } from 'express';
 import { CompareSchema, CreateRunSchema, ListRunsSchema, TwinsSchema, type Comparison, type CreateRunRequest, type RunDetail } from '../../shared/api.js';
 import type { AnalysisResult } from '../../shared/analysis.js';
 import { parseMarkedPrompt } from '../../shared/metrics/spans.js';
@@ -9,7 +9,7 @@ import type { RunManager } from '../runs/run-manager.js';
 import type { RunStore } from '../store/run-store.js';
 import { HttpError } from '../http-error.js';
 import { openApiDocument } from './openapi.js';
-import { parse, uuidParam } from './http.js';
+import { parse, requireDoneRun, requireRun, uuidParam, wrap } from './http.js';
 
 export interface RunsDeps {
   engine: EngineClient;
@@ -19,9 +19,6 @@ export interface RunsDeps {
 }
 
 
-const wrap = (fn: (req: Request, res: Response) => Promise<void> | void) => (req: Request, res: Response, next: NextFunction) => {
-  Promise.resolve(fn(req, res)).catch(next);
-};
 
 
 export function runsRouter(d: RunsDeps): Router {
@@ -72,8 +69,7 @@ export function runsRouter(d: RunsDeps): Router {
     '/runs/:id',
     wrap((req, res) => {
       const id = uuidParam(req);
-      const run = d.store.getFull(id);
-      if (!run) throw new HttpError(404, `no run ${id}`, 'id');
+      const run = requireRun(d.store, id);
       const { variants: _v, ...rest } = run;
       const detail: RunDetail = { ...rest, result: run.result as AnalysisResult | null, progress: d.runs.getProgress(id) };
       res.json(detail);
@@ -84,8 +80,7 @@ export function runsRouter(d: RunsDeps): Router {
     '/runs/:id/events',
     wrap((req, res) => {
       const id = uuidParam(req);
-      const run = d.store.get(id);
-      if (!run) throw new HttpError(404, `no run ${id}`, 'id');
+      const run = requireRun(d.store, id);
       res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
       const send = (event: string, data: unknown) => res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
       const final = (s: string) => s === 'done' || s === 'failed' || s === 'cancelled';
@@ -114,8 +109,7 @@ export function runsRouter(d: RunsDeps): Router {
     '/runs/:id/cancel',
     wrap((req, res) => {
       const id = uuidParam(req);
-      const run = d.store.get(id);
-      if (!run) throw new HttpError(404, `no run ${id}`, 'id');
+      const run = requireRun(d.store, id);
       if (!d.runs.cancel(id)) throw new HttpError(409, `run ${id} is already ${run.status}`, 'id');
       res.status(202).json({ id, status: d.store.get(id)!.status });
     }),
@@ -137,9 +131,7 @@ export function runsRouter(d: RunsDeps): Router {
       const { ids } = parse(CompareSchema, req.body);
       if (new Set(ids).size !== ids.length) throw new HttpError(400, 'ids: lists the same run twice', 'ids');
       const results = ids.map((id, k) => {
-        const run = d.store.getFull(id);
-        if (!run) throw new HttpError(404, `ids.${k}: no run ${id}`, `ids.${k}`);
-        if (run.status !== 'done' || !run.result) throw new HttpError(409, `ids.${k}: run ${id} is ${run.status}, not done`, `ids.${k}`);
+        const run = requireDoneRun(d.store, id, `ids.${k}`);
         return { run, result: run.result as AnalysisResult };
       });
       res.json(compareRuns(results));
