@@ -22,7 +22,8 @@ import { createRequire } from 'node:module';
 import { HookedModel } from '../server/engine/hooked-model.js';
 import { openModelDir } from '../server/model/model-dir.js';
 import { loadTokenizer } from '../server/model/tokenizer.js';
-import { addCrossEntropy, generate, meanRange, mulberry32, readTokenFile, unigramCrossEntropy, windowLoss, nextTokenWindows } from './lib/lm-eval.js';
+import { addCrossEntropy, generate, meanRange, readTokenFile, unigramCrossEntropy, windowLoss, nextTokenWindows } from './lib/lm-eval.js';
+import { mulberry32 } from '../shared/random.js';
 
 const require = createRequire(import.meta.url);
 

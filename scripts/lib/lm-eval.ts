@@ -5,8 +5,6 @@ import fs from 'node:fs';
 import type { HookedModel, Tensor } from '../../server/engine/hooked-model.js';
 import { mulberry32 } from '../../shared/random.js';
 
-export { mulberry32 };
-
 /** Reads a token file: uint16 little-endian GPT-2 ids (data/{train,val}.bin, tests/fixtures/val-slice.bin). */
 export function readTokenFile(file: string): Uint16Array {
   const buf = fs.readFileSync(file);

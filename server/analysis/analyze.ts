@@ -1,6 +1,4 @@
 // The analysis pipeline: tokenize -> build variants -> run the engine in memory-bounded batches -> metrics.
-import fs from 'node:fs';
-import path from 'node:path';
 import { hookName } from '../../shared/hooks.js';
 import {
   DEFAULT_ANALYSIS_OPTIONS,
@@ -13,10 +11,10 @@ import {
   type VariantSummary,
 } from '../../shared/analysis.js';
 import { attentionReadShare, attentionRollout, normWeightedReadShare, readMap } from '../../shared/metrics/attention.js';
-import { layerWindows, meanLossIncrease, precomputationShare } from '../../shared/metrics/knockout.js';
-import { targetLosses, topPredictions } from '../../shared/metrics/loss.js';
+import { depthCurveFromLosses, depthLayerSets, layerWindows, meanLossIncrease, precomputationShare } from '../../shared/metrics/knockout.js';
+import { promptBenefit, targetLosses, topPredictions } from '../../shared/metrics/loss.js';
 import { blockAllPromptMask, parseMarkedPrompt, spanBiasMask, splitSpans, type TokenOffset } from '../../shared/metrics/spans.js';
-import { batchItem, mean, type Tensor } from '../../shared/metrics/tensor.js';
+import { batchItem, inputPositions, mean, type Tensor } from '../../shared/metrics/tensor.js';
 import type { HookedModel } from '../engine/hooked-model.js';
 import type { TextTokenizer } from '../model/tokenizer.js';
 
@@ -69,16 +67,6 @@ interface Knockout {
  */
 export function estimateRowBytes(c: { nLayer: number; nHead: number; dModel: number; vocabSize: number }, T: number, logitRows: number, withBias: boolean): number {
   return 4 * (5 * logitRows * c.vocabSize + 4 * c.nHead * T * T + 24 * c.dModel * T + (withBias ? c.nLayer * T * T : 0));
-}
-
-/** Bytes of the external data files a graph's initializers point to (models over 2 GB), 0 for self-contained graphs. */
-function externalDataBytes(m: HookedModel): number {
-  const dir = path.dirname(m.md.graphPath);
-  const files = new Set<string>();
-  for (const f of fs.readdirSync(dir)) if (/\.(onnx_data|onnx\.data|data|bin)$/i.test(f)) files.add(f);
-  let total = 0;
-  for (const f of files) total += fs.statSync(path.join(dir, f)).size;
-  return total;
 }
 
 /** Byte-level token offsets in `text` from cumulative decoding (the JS tokenizer reports no offsets). */
@@ -146,7 +134,7 @@ export async function analyze(
   // --- knockout variants
   const knockouts: Knockout[] = [];
   if (p > 0 && n > 1) {
-    for (let k = 0; k < L; k++) knockouts.push({ kind: 'depth', label: `block X->P' at layers ${k}..${L - 1}`, layers: range(k, L), span: null });
+    depthLayerSets(L).forEach((layers, k) => knockouts.push({ kind: 'depth', label: `block X->P' at layers ${k}..${L - 1}`, layers, span: null }));
     layerWindows(L, opts.layerWindow).forEach((w, l) =>
       knockouts.push({ kind: 'window', label: `block X->P' at layers ${w[0]}..${w[w.length - 1]} (around ${l})`, layers: w, span: null }),
     );
@@ -163,7 +151,7 @@ export async function analyze(
   // The analysis's graph variant is one more runtime session: its copy of the weights (external data included)
   // and the prepacked copies onnxruntime makes of MatMul weights, about twice the graph in all (measured on a
   // GPT-2-small-shaped export: +1.36 GiB for a 476 MiB graph at 4 rows per call).
-  const weightBytes = 2 * (m.graphSize + externalDataBytes(m));
+  const weightBytes = 2 * m.weightBytes;
   if (rowBytes + weightBytes > maxBytes) {
     throw new AnalysisInputError(
       `one variant of ${T} tokens needs about ${Math.ceil((rowBytes + weightBytes) / 2 ** 20)} MiB (the model's weights included), over the memory bound of ${Math.floor(maxBytes / 2 ** 20)} MiB (PRECACHE_LENS_MAX_BATCH_MB); shorten the texts or raise the bound`,
@@ -186,7 +174,7 @@ export async function analyze(
   const withRun = await m.run({ tokens: [seq], hooks, logitRows: range(p, p + n), presents: !!pairs, variant });
   engineCalls++;
   const withLogits = batchItem(withRun.logits!, 0);
-  const inputPos = range(p + 1, p + 1 + n);
+  const inputPos = inputPositions(p, n);
   const lossWith = targetLosses(withLogits, inputIds);
   // Knockouts block edges from X's columns; x_1 is predicted at the prompt's last column, which no X->P' edge
   // reaches. So K averages over the tokens X's own columns predict (x_2..x_n): there K(all layers) = mean B exactly.
@@ -209,7 +197,8 @@ export async function analyze(
   checkCancel();
 
   // --- knockouts, batched under the memory bound
-  const koLoss: number[] = new Array(knockouts.length).fill(0);
+  // Per knockout variant, the loss of each of x_2..x_n with the variant's edges blocked.
+  const koLosses: number[][] = new Array(knockouts.length);
   // The prompt's columns ([BOS] + P') are the same in every knockout (no X -> P' block reaches them, and causal
   // attention never lets them read X): their keys/values from the with-prompt run serve every variant.
   const prefix = pairs ? firstPositions(withRun.presents!, p + 1) : null;
@@ -232,13 +221,21 @@ export async function analyze(
     // With a reused prefix the queries are X's n columns only: the mask's rows p+1..p+n, all T keys.
     const Q = prefix ? n : T;
     const firstRow = prefix ? p + 1 : 0;
+    // Layers where the same rows of the batch block edges share one bias tensor (e.g. all layers for span rows).
+    const byRows = new Map<string, Tensor>();
     for (let l = 0; l < L; l++) {
-      if (!batch.some((ko) => ko.layers.includes(l))) continue;
-      const data = new Float32Array(B * Q * T);
-      batch.forEach((ko, r) => {
-        if (ko.layers.includes(l)) data.set(maskFor(ko).subarray(firstRow * T, (firstRow + Q) * T), r * Q * T);
-      });
-      attentionBias[l] = { data, dims: [B, 1, Q, T] };
+      const key = batch.map((ko) => (ko.layers.includes(l) ? '1' : '0')).join('');
+      if (!key.includes('1')) continue;
+      let t = byRows.get(key);
+      if (!t) {
+        const data = new Float32Array(B * Q * T);
+        batch.forEach((ko, r) => {
+          if (ko.layers.includes(l)) data.set(maskFor(ko).subarray(firstRow * T, (firstRow + Q) * T), r * Q * T);
+        });
+        t = { data, dims: [B, 1, Q, T] };
+        byRows.set(key, t);
+      }
+      attentionBias[l] = t;
     }
     // Only the targets' log-probabilities leave the runtime (computed in-graph), not [B, n-1, vocab] logits.
     const targets = batch.map(() => readTargets);
@@ -258,9 +255,7 @@ export async function analyze(
     const lp = r.targetLogprobs!;
     const R = readTargets.length;
     batch.forEach((_, b) => {
-      let sum = 0;
-      for (let k = 0; k < R; k++) sum -= lp.data[b * R + k];
-      koLoss[start + b] = sum / R;
+      koLosses[start + b] = Array.from(lp.data.subarray(b * R, (b + 1) * R), (x) => -x);
     });
     done += B;
     onProgress({ stage: 'knockout', done, total: totalUnits });
@@ -271,12 +266,14 @@ export async function analyze(
 
   // --- metrics
   const meanWith = mean(lossWith);
-  const meanWithRead = mean(lossWith.slice(1));
+  const lossWithRead = lossWith.slice(1);
   const hasKnockouts = p > 0 && n > 1;
-  const K = (i: number) => (hasKnockouts ? koLoss[i] - meanWithRead : 0);
-  const depthCurve = [...range(0, L).map((k) => K(k)), 0];
-  const meanBenefit = mean(lossNo) - meanWith;
-  const meanBenefitRead = mean(lossNo.slice(1)) - meanWithRead;
+  const K = (i: number) => (hasKnockouts ? meanLossIncrease(koLosses[i], lossWithRead) : 0);
+  const depthCurve = hasKnockouts ? depthCurveFromLosses(koLosses.slice(0, L), lossWithRead) : new Array<number>(L + 1).fill(0);
+  const benefit = promptBenefit(lossNo, lossWith);
+  const benefitNatural = promptBenefit(lossNoNat, lossWith);
+  const meanBenefit = benefit.mean;
+  const meanBenefitRead = mean(benefit.perToken.slice(1));
   const patterns = range(0, L).map((l) => batchItem(withRun.cache.get(hookName(l, 'attn.hook_pattern'))!, 0));
   const norms = range(0, L).map((l) => batchItem(withRun.cache.get(hookName(l, 'attn.hook_value_norm'))!, 0));
   const layers: LayerReadShares[] = range(0, L).map((l) => {
@@ -316,8 +313,8 @@ export async function analyze(
     lossWithPrompt: lossWith[k],
     lossNoPrompt: lossNo[k],
     lossNoPromptNatural: lossNoNat[k],
-    benefit: lossNo[k] - lossWith[k],
-    benefitNatural: lossNoNat[k] - lossWith[k],
+    benefit: benefit.perToken[k],
+    benefitNatural: benefitNatural.perToken[k],
     topWithPrompt: top(withLogits, k),
     topNoPrompt: top(noLogits, k),
   }));
@@ -327,7 +324,7 @@ export async function analyze(
     { idx: 1, kind: 'no-prompt', label: '[BOS] + X at positions 0, p+1..p+n', blockedLayers: [], blockedSpan: null, meanLoss: mean(lossNo) },
     { idx: 2, kind: 'no-prompt-natural', label: '[BOS] + X at positions 0..n', blockedLayers: [], blockedSpan: null, meanLoss: mean(lossNoNat) },
         // Knockout variants' mean loss is over x_2..x_n (see readPos); the three runs above average over all of X.
-    ...knockouts.map((ko, i) => ({ idx: 3 + i, kind: ko.kind, label: ko.label, blockedLayers: ko.layers, blockedSpan: ko.span, meanLoss: koLoss[i] })),
+    ...knockouts.map((ko, i) => ({ idx: 3 + i, kind: ko.kind, label: ko.label, blockedLayers: ko.layers, blockedSpan: ko.span, meanLoss: mean(koLosses[i]) })),
   ];
   const tEnd = performance.now();
   const result: AnalysisResult = {
@@ -350,7 +347,7 @@ export async function analyze(
       meanLossNoPrompt: mean(lossNo),
       meanLossNoPromptNatural: mean(lossNoNat),
       meanBenefit,
-      meanBenefitNatural: mean(lossNoNat) - meanWith,
+      meanBenefitNatural: benefitNatural.mean,
       meanBenefitRead: meanBenefitRead,
       precomputationShare: hasKnockouts ? precomputationShare(depthCurve) : null,
       identityResidual: hasKnockouts ? Math.abs(depthCurve[0] - meanBenefitRead) : 0,
@@ -403,4 +400,3 @@ function range(a: number, b: number): number[] {
   return Array.from({ length: Math.max(0, b - a) }, (_, i) => a + i);
 }
 
-export { meanLossIncrease };

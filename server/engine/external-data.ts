@@ -76,11 +76,6 @@ export function externalizeWeights(model: ModelProto, originalNames: ReadonlySet
   }
 }
 
-/** Total bytes of initializer data a graph stores inline (what each rewritten copy would cost without sharing). */
-export function inlineBytes(model: ModelProto): number {
-  return (model.graph?.initializer ?? []).reduce((a, t) => a + (t.dataLocation === EXTERNAL ? 0 : (t.rawData?.length ?? 0)), 0);
-}
-
 
 function linkOrCopy(target: string, linkPath: string): void {
   const tmp = `${linkPath}.${process.pid}.${Date.now()}.tmp`;

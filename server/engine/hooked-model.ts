@@ -6,7 +6,7 @@ import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { decodeModel, encodeModel, type ModelProto } from './onnx-graph.js';
 import { externalizeWeights } from './external-data.js';
-import { addAttentionBias, addHooks, addLogitRows, addTargetLogprobs, LOGIT_ROWS_INPUT, TARGET_IDS_INPUT, TARGET_LOGPROBS_OUTPUT, analyzeModel, biasInputName, GraphStructureError, inputDims, type ModelStructure } from './surgery.js';
+import { addAttentionBias, addHooks, addLogitRows, addTargetLogprobs, LOGIT_ROWS_INPUT, TARGET_IDS_INPUT, TARGET_LOGPROBS_OUTPUT, analyzeModel, GraphStructureError, inputDims, type ModelStructure } from './surgery.js';
 import { validateHookNames } from '../../shared/hooks.js';
 import { openModelDir, type ModelDir } from '../model/model-dir.js';
 
@@ -91,6 +91,7 @@ export class HookedModel {
   private structure: ModelStructure | null = null;
   private readonly sessions = new Map<string, Promise<ort.InferenceSession>>();
   private fileHash: string | null = null;
+  private weightSize: number | null = null;
 
   private constructor(
     readonly md: ModelDir,
@@ -108,9 +109,21 @@ export class HookedModel {
     return this.md.config;
   }
 
-  /** Bytes of the graph file: roughly what one more session's copy of the weights costs in memory. */
-  get graphSize(): number {
-    return this.graphBytes.length;
+  /**
+   * Bytes of the graph file plus the external data files its initializers name: what one runtime session holds
+   * of the weights (before onnxruntime's prepacked copies).
+   */
+  get weightBytes(): number {
+    if (this.weightSize === null) {
+      const dir = path.dirname(this.md.graphPath);
+      const files = new Set<string>();
+      for (const t of this.model().graph?.initializer ?? []) {
+        const loc = (t.externalData ?? []).find((e) => e.key === 'location')?.value;
+        if (loc) files.add(path.resolve(dir, loc));
+      }
+      this.weightSize = this.graphBytes.length + [...files].reduce((a, f) => a + (fs.existsSync(f) ? fs.statSync(f).size : 0), 0);
+    }
+    return this.weightSize;
   }
 
   /** sha256 of the graph file: identifies the exact weights in results and keys the graph cache. */
@@ -141,11 +154,13 @@ export class HookedModel {
 
   /** The structure surgery found (layers, hook tensors, why attention is unavailable if it is). */
   analyze(): ModelStructure {
-    if (!this.structure) {
-      const c = this.md.config;
-      this.structure = analyzeModel(this.model(), { file: this.md.graphPath, nHead: c.nHead, dHead: c.dHead, nLayer: c.nLayer });
-    }
+    this.structure ??= this.analyzeProto(this.model());
     return this.structure;
+  }
+
+  private analyzeProto(m: ModelProto): ModelStructure {
+    const c = this.md.config;
+    return analyzeModel(m, { file: this.md.graphPath, nHead: c.nHead, dHead: c.dHead, nLayer: c.nLayer });
   }
 
   private async session(hooks: string[], bias: boolean, rows: boolean, targets: boolean): Promise<ort.InferenceSession> {
@@ -183,13 +198,11 @@ export class HookedModel {
     const key = sha256(JSON.stringify({ v: SURGERY_VERSION, model: this.modelHash, hooks, bias, rows, targets })).slice(0, 32);
     const file = path.join(dir, `${this.modelHash.slice(0, 16)}-${key}.onnx`);
     if (fs.existsSync(file)) return file;
-    const s = this.analyze();
-    // Decode afresh: surgery edits the proto in place.
+    // Decode afresh: surgery edits the proto in place, and its structure must point into this copy.
     const m = decodeModel(this.graphBytes);
     const originalNames = new Set((m.graph?.initializer ?? []).map((t) => t.name ?? ''));
-    const fresh = analyzeModel(m, { file: s.file, nHead: s.nHead, dHead: s.dHead, nLayer: this.md.config.nLayer });
-    const nonLogit = hooks.filter((h) => h !== 'logits');
-    if (nonLogit.length || hooks.includes('logits')) addHooks(m, fresh, hooks);
+    const fresh = this.analyzeProto(m);
+    if (hooks.length) addHooks(m, fresh, hooks);
     if (bias) addAttentionBias(m, fresh);
     if (rows) addLogitRows(m, fresh);
     if (targets) addTargetLogprobs(m, fresh);
@@ -259,16 +272,17 @@ export class HookedModel {
       for (const row of targets) for (const t of row) if (!Number.isInteger(t) || t < 0 || t >= c.vocabSize) throw new EngineInputError(`targets: id ${t} is outside the vocabulary 0..${c.vocabSize - 1}`);
     }
     const v = req.variant;
+    let session: ort.InferenceSession;
     if (v) {
       const vHooks = this.checkHooks(v.hooks).filter((h) => h !== 'logits');
       const missing = sessionHooks.find((h) => !vHooks.includes(h));
       if (missing || (useBias && !v.bias) || (rows && !v.rows) || (targets && !v.targets)) {
         throw new EngineInputError(`variant: does not include what the request uses${missing ? ` (hook ${missing})` : ''}`);
       }
+      session = await this.session(vHooks, v.bias, v.rows, v.targets);
+    } else {
+      session = await this.session(sessionHooks, useBias, !!rows, !!targets);
     }
-    const session = v
-      ? await this.session(this.checkHooks(v.hooks).filter((h) => h !== 'logits'), v.bias, v.rows, v.targets)
-      : await this.session(sessionHooks, useBias, !!rows, !!targets);
     const feeds = this.feeds(session, req.tokens, pos, useBias ? req.attentionBias! : {}, req.past ?? {}, pastLen);
     if (session.inputNames.includes(LOGIT_ROWS_INPUT)) {
       const r = rows ?? Array.from({ length: T }, (_, i) => i);
@@ -363,7 +377,6 @@ export class HookedModel {
   }
 }
 
-export { biasInputName };
 
 function checkBiasShape(t: Tensor, B: number, H: number, T: number, K: number, layer: number): void {
   const want = [B, H, T, K];

@@ -35,12 +35,6 @@ export function attrInt(node: NodeProto, name: string, dflt: number): number {
   return a && a.i != null ? num(a.i) : dflt;
 }
 
-/** Opset version of the default ("" / ai.onnx) domain. */
-export function defaultOpset(model: ModelProto): number {
-  const e = (model.opsetImport ?? []).find((o) => !o.domain || o.domain === 'ai.onnx');
-  return e ? num(e.version) : 0;
-}
-
 /** Producer/consumer maps over the top-level graph; ONNX requires nodes in topological order, so index = order. */
 export class GraphIndex {
   readonly producer = new Map<string, NodeProto>();
