@@ -21,6 +21,7 @@ import { RunExportMenu } from './RunExportMenu';
 import { SpanImportanceBars } from './SpanImportanceBars';
 import { SpanList } from './SpanList';
 import { TokenBenefitText } from './TokenBenefitText';
+import { spanOfToken } from './promptRows';
 
 function RunHeader({ run }: { run: RunDetail }) {
   const forkRun = useWorkbench((s) => s.forkRun);
@@ -131,7 +132,7 @@ function ResultsDashboard({ result }: { result: AnalysisResult }) {
                   selectedTokens={selectedTokens}
                   onSelectLayer={selectLayer}
                   onSelectToken={(j) => {
-                    const i = result.spans.findIndex((s) => j >= s.tokenStart && j < s.tokenEnd);
+                    const i = spanOfToken(result.spans, j);
                     if (i >= 0) selectSpan(i);
                   }}
                 />

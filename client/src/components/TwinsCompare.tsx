@@ -17,6 +17,7 @@ import { LayerSelector } from './LayerSelector';
 import { ReadMapHeatmap } from './ReadMapHeatmap';
 import { TwinsProgress } from './TwinsProgress';
 import { ReadShareCompareChart, TokenDiffChart } from './VariantCompare';
+import { spanOfToken } from './promptRows';
 
 /** Vanilla keeps the run colour used everywhere; the myopic twin gets the second variant colour. */
 export const TWIN_COLORS = [COLORS.knockout, '#db2777'] as const;
@@ -178,7 +179,7 @@ function TwinsDashboard({ runs, results }: { runs: RunDetail[]; results: Analysi
                   selectedTokens={selectedTokens}
                   onSelectLayer={selectLayer}
                   onSelectToken={(j) => {
-                    const i = r.spans.findIndex((s) => j >= s.tokenStart && j < s.tokenEnd);
+                    const i = spanOfToken(r.spans, j);
                     if (i >= 0) selectSpan(i);
                   }}
                   testId={`twins-readmap-chart-${ROLES[k]}`}

@@ -6,3 +6,8 @@ export const ROWS_BOTTOM = 44;
 export function rowsHeight(p: number): number {
   return ROWS_TOP + ROWS_BOTTOM + Math.max(1, p) * ROW_H;
 }
+
+/** Index of the span that holds prompt token j, or -1 (marked spans may leave tokens outside every span). */
+export function spanOfToken(spans: readonly { tokenStart: number; tokenEnd: number }[], j: number): number {
+  return spans.findIndex((s) => j >= s.tokenStart && j < s.tokenEnd);
+}
