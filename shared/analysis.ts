@@ -107,6 +107,52 @@ export interface AnalysisResult {
   timings: { tokenizeMs: number; forwardMs: number; knockoutMs: number; metricsMs: number; totalMs: number; engineCalls: number };
 }
 
+/**
+ * A run's result is built in stages, each stored and sent (SSE event `partial` {stage, data}) as soon as it is
+ * done: `headline` first (losses, benefit, read shares, read map), then `depth` (D(k), pi, layer profile), then
+ * `spans` (span importance). The full AnalysisResult is their union plus `variants` and `timings`.
+ */
+export type AnalysisStage = 'headline' | 'depth' | 'spans';
+export const ANALYSIS_STAGES: readonly AnalysisStage[] = ['headline', 'depth', 'spans'];
+
+export interface HeadlineStage {
+  schemaVersion: 1;
+  model: AnalysisResult['model'];
+  bos: AnalysisResult['bos'];
+  prompt: AnalysisResult['prompt'];
+  input: AnalysisResult['input'];
+  p: number;
+  n: number;
+  options: AnalysisOptions;
+  /** The summary without the numbers that need knockouts (precomputationShare, identityResidual). */
+  summary: Omit<AnalysisResult['summary'], 'precomputationShare' | 'identityResidual'>;
+  layers: LayerReadShares[];
+  readMap: number[][];
+}
+
+export interface DepthStage {
+  depthCurve: number[];
+  layerProfile: AnalysisResult['layerProfile'];
+  precomputationShare: number | null;
+  identityResidual: number;
+}
+
+export interface SpansStage {
+  spans: SpanResult[];
+}
+
+export interface StageData {
+  headline: HeadlineStage;
+  depth: DepthStage;
+  spans: SpansStage;
+}
+
+/** The stages finished so far (all three once the run is done). */
+export type StagedResult = { [S in AnalysisStage]?: StageData[S] };
+
+/** One SSE `partial` event. */
+export type PartialEvent = { [S in AnalysisStage]: { stage: S; data: StageData[S] } }[AnalysisStage];
+
 export interface AnalysisProgress {
   stage: 'tokenize' | 'forward' | 'knockout' | 'metrics' | 'done';
   done: number;

@@ -1,6 +1,6 @@
 // HTTP API contract shared by server, CLI and web app: request schemas (zod), response types, a typed client.
 import { z } from 'zod';
-import type { AnalysisProgress, AnalysisResult } from './analysis.js';
+import type { AnalysisProgress, AnalysisResult, StagedResult } from './analysis.js';
 
 export const MAX_TEXT_CHARS = 20_000;
 
@@ -59,6 +59,8 @@ export interface RunSummary {
 
 export interface RunDetail extends RunSummary {
   result: AnalysisResult | null;
+  /** The stages finished so far: while a run is running, and kept when it is cancelled or fails after a stage. */
+  stages: StagedResult;
   progress: AnalysisProgress | null;
 }
 

@@ -71,7 +71,7 @@ export function runsRouter(d: RunsDeps): Router {
       const id = uuidParam(req);
       const run = requireRun(d.store, id);
       const { variants: _v, ...rest } = run;
-      const detail: RunDetail = { ...rest, result: run.result as AnalysisResult | null, progress: d.runs.getProgress(id) };
+      const detail: RunDetail = { ...rest, result: run.result as AnalysisResult | null, stages: {}, progress: d.runs.getProgress(id) };
       res.json(detail);
     }),
   );
