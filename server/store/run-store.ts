@@ -20,6 +20,8 @@ export interface VariantRow {
 
 export interface StoredRun extends RunRow {
   result: unknown | null;
+  /** The finished stages by name (see shared/analysis.ts StagedResult). */
+  stages: Record<string, unknown>;
   variants: VariantRow[];
 }
 
@@ -53,6 +55,8 @@ const MIGRATIONS: string[] = [
      mean_loss REAL NOT NULL,
      PRIMARY KEY (run_id, idx)
    );`,
+  // Staged results: each finished stage (headline, depth, spans) of a run, kept when the run is cancelled or fails.
+  `ALTER TABLE runs ADD COLUMN stages TEXT;`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
@@ -73,6 +77,7 @@ interface DbRun {
   mean_benefit: number | null;
   precomputation_share: number | null;
   result?: string | null;
+  stages?: string | null;
 }
 
 function toRow(r: DbRun): RunRow {
@@ -139,6 +144,17 @@ export class RunStore {
     this.db.prepare(`UPDATE runs SET status = ?, error = ?, finished_at = COALESCE(?, finished_at) WHERE id = ?`).run(status, error, finished, id);
   }
 
+  /** Stores one finished stage of a running run (merged into the stages stored so far, atomically). */
+  saveStage(id: string, stage: string, data: unknown) {
+    this.db.transaction(() => {
+      const row = this.db.prepare(`SELECT stages FROM runs WHERE id = ?`).get(id) as { stages: string | null } | undefined;
+      if (!row) return;
+      const stages = row.stages ? (JSON.parse(row.stages) as Record<string, unknown>) : {};
+      stages[stage] = data;
+      this.db.prepare(`UPDATE runs SET stages = ? WHERE id = ?`).run(JSON.stringify(stages), id);
+    })();
+  }
+
   /** Stores a finished run's result and variants in one transaction: all or nothing. */
   finish(id: string, r: { modelHash: string; result: unknown; meanBenefit: number | null; precomputationShare: number | null; variants: VariantRow[] }) {
     const ins = this.db.prepare(
@@ -176,6 +192,7 @@ export class RunStore {
     return {
       ...toRow(r),
       result: r.result ? (JSON.parse(r.result) as unknown) : null,
+      stages: r.stages ? (JSON.parse(r.stages) as Record<string, unknown>) : {},
       variants: vs.map((v) => ({
         idx: v.idx,
         kind: v.kind,
