@@ -11,6 +11,7 @@ import type { RunManager } from './runs/run-manager.js';
 import { HttpError } from './http-error.js';
 import { runsRouter } from './api/runs-routes.js';
 import { reportRouter } from './api/report-routes.js';
+import { attentionRouter } from './api/attention-routes.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const CLIENT_DIST = path.join(ROOT, 'dist/client');
@@ -59,6 +60,7 @@ export function createApp(deps: AppDeps): express.Express {
 
   app.use('/api', runsRouter(deps));
   app.use('/api', reportRouter(deps));
+  app.use('/api', attentionRouter(deps));
 
   app.use('/api', (req, _res, next) => next(new HttpError(404, `no such endpoint: ${req.method} ${req.originalUrl}`)));
 

@@ -1,6 +1,7 @@
 // HTTP API contract shared by server, CLI and web app: request schemas (zod), response types, a typed client.
 import { z } from 'zod';
 import type { AnalysisProgress, AnalysisResult, StagedResult } from './analysis.js';
+import type { AttentionPattern, AttentionRequest } from './attention.js';
 
 export const MAX_TEXT_CHARS = 20_000;
 
@@ -232,6 +233,10 @@ export class ApiClient {
     if (format === 'csv') qs.set('table', opts.table ?? 'summary');
     if (opts.inline) qs.set('inline', '1');
     return `${this.base}/api/compare/report.${format}?${qs}`;
+  }
+  /** One layer and head's attention pattern over the run's sequence (computed on the engine, hence a POST). */
+  attention(id: string, body: AttentionRequest) {
+    return this.req<AttentionPattern>('POST', `/api/runs/${encodeURIComponent(id)}/attention`, body);
   }
   /** Polls until the run leaves queued/running; `onUpdate` sees each poll. */
   async waitForRun(id: string, onUpdate?: (r: RunDetail) => void, intervalMs = 250): Promise<RunDetail> {
