@@ -94,6 +94,39 @@ describe('HTML report in headless Chromium', () => {
     await page.close();
   });
 
+  it('line and bar charts have a value axis with numeric tick labels and a name, in run and comparison reports', async () => {
+    const cases: [string, string[]][] = [
+      ['run-report.html', ['Depth curve D(k)', 'Layer profile', 'Read shares per layer']],
+      ['comparison-report.html', ['Depth curves', 'Layer profiles', 'Norm-weighted read share per layer']],
+    ];
+    for (const [file, labels] of cases) {
+      const { page } = await open(path.join(OUT, file), `${file}-axes`);
+      for (const label of labels) {
+        const axis = await page.$eval(`svg.chart[aria-label="${label}"]`, (svg) => {
+          const box = svg.getBoundingClientRect();
+          const texts = [...svg.querySelectorAll('text')].map((t) => ({ s: (t.textContent ?? '').trim(), r: t.getBoundingClientRect() }));
+          // Tick labels of the value axis: numbers (or percentages) left of the plot, at different heights.
+          const ticks = texts.filter((t) => /^[−-]?\d+(\.\d+)?%?$/.test(t.s) && t.r.right < box.left + box.width * 0.1);
+          const rotated = [...svg.querySelectorAll('text')].filter((t) => /rotate|matrix\(0,\s*-1/.test(t.getAttribute('transform') ?? '')).map((t) => t.textContent);
+          return { ticks: ticks.map((t) => t.s), heights: new Set(ticks.map((t) => Math.round(t.r.top))).size, names: rotated };
+        });
+        expect(axis.ticks.length, `${file}: ${label} has value-axis numbers`).toBeGreaterThanOrEqual(3);
+        expect(axis.heights).toBe(axis.ticks.length);
+        expect(axis.names.join(' '), `${file}: ${label} names its value axis`).toMatch(/nats|share/);
+      }
+      // Legend entries never overlap one another.
+      const boxes = await page.$$eval('ul.chart-legend', (uls) => uls.map((ul) => [...ul.querySelectorAll('li')].map((li) => li.getBoundingClientRect()).map((b) => [b.left, b.top, b.right, b.bottom])));
+      for (const items of boxes) {
+        for (let a = 0; a < items.length; a++)
+          for (let b = a + 1; b < items.length; b++) {
+            const [p, q] = [items[a], items[b]];
+            expect(p[2] <= q[0] || q[2] <= p[0] || p[3] <= q[1] || q[3] <= p[1], `${file}: legend entries ${a} and ${b} overlap`).toBe(true);
+          }
+      }
+      await page.close();
+    }
+  });
+
   it('the run report prints to a multi-page PDF', async () => {
     const { page } = await open(path.join(OUT, 'run-report.html'), 'run-report-again');
     await page.emulateMedia({ media: 'print' });

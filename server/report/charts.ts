@@ -1,8 +1,10 @@
 // Report charts rendered on the server as inline SVG with echarts' SSR mode (no browser, no scripts in the output).
 import * as echarts from 'echarts';
+import { axisToken as sharedAxisToken, nats } from '../../shared/format.js';
+import { isClipped, READ_RAMP, robustScale, variantLineStyle, variantStyle } from '../../shared/palette.js';
 
-export const RUN_COLORS = ['#2563eb', '#dc2626', '#059669', '#d97706', '#7c3aed', '#db2777', '#0891b2', '#65a30d', '#4b5563', '#9333ea'];
-export const runColor = (k: number) => RUN_COLORS[k % RUN_COLORS.length];
+/** Run k's colour: the same colour-blind-safe variant palette as the web UI. */
+export const runColor = (k: number) => variantStyle(k).color;
 
 const FONT = { fontFamily: 'system-ui, -apple-system, "Segoe UI", sans-serif', fontSize: 11 };
 
@@ -24,50 +26,73 @@ function escapeAttr(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
-/** How a token is shown on a chart axis: visible newline/tab marks, short. */
-export function axisToken(text: string, max = 12): string {
-  const t = text.replace(/\n/g, '↵').replace(/\t/g, '⇥');
-  return t.length > max ? `${t.slice(0, max - 1)}…` : t;
+/** How a token is shown on a chart axis: visible whitespace marks, short (the web UI's rule). */
+export const axisToken = sharedAxisToken;
+
+/** Value-axis tick labels: percentages for shares, else nats with as few digits as the ticks need. */
+function valueAxisLabel(percent?: boolean) {
+  return { show: true, color: '#374151', formatter: (v: number) => (percent ? `${Math.round(v * 100)}%` : nats(v, Math.abs(v) >= 10 ? 0 : Math.abs(v) >= 1 ? 1 : 2)) };
+}
+
+/**
+ * The legend as HTML under the chart, each entry with its line style drawn: echarts' own legend is laid out with
+ * text widths estimated without a font engine on the server, and long names overlapped.
+ */
+function htmlLegend(series: LineSeries[]): string {
+  const esc = (t: string) => t.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+  const items = series.map((s) => {
+    const dash = s.dash ? ` stroke-dasharray="${s.dash.join(' ')}"` : '';
+    const mark = s.bar
+      ? `<rect x="6" y="2" width="16" height="8" fill="${s.color ?? '#6b7280'}"/>`
+      : `<line x1="1" y1="6" x2="27" y2="6" stroke="${s.color ?? '#6b7280'}" stroke-width="2.4"${dash}/>`;
+    return `<li><svg width="28" height="12" aria-hidden="true">${mark}</svg>${esc(s.name)}</li>`;
+  });
+  return `<ul class="chart-legend">${items.join('')}</ul>`;
 }
 
 export interface LineSeries {
   name: string;
   data: (number | null)[];
   color?: string;
-  dashed?: boolean;
+  /** Dash pattern in px (a variant's line style), or null/undefined for a solid line. */
+  dash?: readonly number[] | null;
   bar?: boolean;
 }
 
-/** Lines (or bars) over a category axis. */
+/** Series k of a comparison: the variant palette's colour and line style. */
+export function variantSeries(k: number, name: string, data: (number | null)[], bar = false): LineSeries {
+  const st = variantLineStyle(k);
+  return { name, data, color: st.color, dash: st.type === 'solid' ? null : st.type, bar };
+}
+
+/** Lines (or bars) over a category axis, with a labelled value axis; more than one series gets an HTML legend. */
 export function lineChart(o: { categories: string[]; series: LineSeries[]; xName: string; yName: string; label: string; width?: number; height?: number; percent?: boolean }): string {
-  const legend = o.series.length > 1;
-  return renderSvg(
+  const svg = renderSvg(
     {
-      grid: { left: 64, right: 24, top: legend ? 36 : 16, bottom: 44 },
-      legend: legend ? { top: 4, data: o.series.map((s) => s.name), textStyle: FONT } : undefined,
+      grid: { left: 64, right: 24, top: 16, bottom: 44 },
       xAxis: { type: 'category', data: o.categories, name: o.xName, nameLocation: 'middle', nameGap: 28, boundaryGap: o.series.some((s) => s.bar) },
-      yAxis: { type: 'value', name: o.yName, nameLocation: 'middle', nameGap: 48, scale: false, axisLabel: o.percent ? { formatter: (v: number) => `${Math.round(v * 100)}%` } : undefined },
+      yAxis: { type: 'value', name: o.yName, nameLocation: 'middle', nameGap: 48, scale: false, axisLabel: valueAxisLabel(o.percent) },
       series: o.series.map((s) =>
         s.bar
           ? { type: 'bar', name: s.name, data: s.data, itemStyle: s.color ? { color: s.color } : undefined }
-          : { type: 'line', name: s.name, data: s.data, symbolSize: 5, lineStyle: { width: 2, type: s.dashed ? 'dashed' : 'solid', color: s.color }, itemStyle: s.color ? { color: s.color } : undefined },
+          : { type: 'line', name: s.name, data: s.data, symbolSize: 5, lineStyle: { width: 2, type: s.dash ? [...s.dash] : 'solid', color: s.color }, itemStyle: s.color ? { color: s.color } : undefined },
       ),
     },
     o.width ?? 720,
     o.height ?? 280,
     o.label,
   );
+  return o.series.length > 1 ? svg + htmlLegend(o.series) : svg;
 }
 
 /** Horizontal bars, one group per category (e.g. spans), one bar per series. */
 export function horizontalBars(o: { categories: string[]; series: LineSeries[]; xName: string; label: string; width?: number }): string {
   const rows = o.categories.length;
-  const height = Math.max(140, 60 + rows * (10 + 10 * o.series.length));
-  return renderSvg(
+  const height = Math.max(140, 40 + rows * (10 + 10 * o.series.length));
+  const svg = renderSvg(
     {
-      grid: { left: 140, right: 24, top: 32, bottom: 40 },
-      legend: { top: 4, data: o.series.map((s) => s.name), textStyle: FONT },
-      xAxis: { type: 'value', name: o.xName, nameLocation: 'middle', nameGap: 26 },
+      grid: { left: 140, right: 24, top: 12, bottom: 40 },
+      xAxis: { type: 'value', name: o.xName, nameLocation: 'middle', nameGap: 26, axisLabel: valueAxisLabel() },
       yAxis: { type: 'category', data: o.categories, inverse: true, axisLabel: { width: 120, overflow: 'truncate' } },
       series: o.series.map((s) => ({ type: 'bar', name: s.name, data: s.data, itemStyle: s.color ? { color: s.color } : undefined })),
     },
@@ -75,6 +100,7 @@ export function horizontalBars(o: { categories: string[]; series: LineSeries[]; 
     height,
     o.label,
   );
+  return svg + htmlLegend(o.series);
 }
 
 /** A heatmap of values[y][x]; `diverging` centres the colour scale on 0. */
@@ -90,12 +116,22 @@ export function heatmap(o: { xLabels: string[]; yLabels: string[]; values: numbe
     }),
   );
   if (!Number.isFinite(lo)) [lo, hi] = [0, 1];
+  // Robust limits: one extreme cell saturates instead of washing out the rest; the end label says "≥".
+  const all = data.map((d) => d[2]);
+  let clipped = false;
   if (o.diverging) {
-    const m = Math.max(Math.abs(lo), Math.abs(hi), 1e-9);
+    const m = Math.max(robustScale(all, 0.95, 1e-9), 1e-9);
+    clipped = all.some((v) => isClipped(v, m));
     [lo, hi] = [-m, m];
-  } else if (hi <= lo) hi = lo + 1e-9;
+  } else {
+    const top = lo >= 0 ? Math.max(robustScale(all, 0.98, 1e-12), 1e-12) : hi;
+    clipped = top < hi;
+    hi = top;
+    if (hi <= lo) hi = lo + 1e-9;
+  }
   const height = o.height ?? Math.max(160, Math.min(520, 90 + o.yLabels.length * 22));
   const fmt = (v: number) => (o.percent ? `${(v * 100).toFixed(0)}%` : v.toPrecision(2));
+  const end = (v: number) => `${clipped ? '≥ ' : ''}${fmt(v)}`;
   return renderSvg(
     {
       grid: { left: 70, right: 24, top: 12, bottom: 92 },
@@ -110,9 +146,9 @@ export function heatmap(o: { xLabels: string[]; yLabels: string[]; values: numbe
         bottom: 0,
         itemHeight: 120,
         itemWidth: 10,
-        text: [fmt(hi), fmt(lo)],
+        text: [end(hi), o.diverging && clipped ? `≤ ${fmt(lo)}` : fmt(lo)],
         textStyle: FONT,
-        inRange: { color: o.diverging ? ['#b91c1c', '#fca5a5', '#f8fafc', '#93c5fd', '#1d4ed8'] : ['#f8fafc', '#bfdbfe', '#3b82f6', '#1e3a8a'] },
+        inRange: { color: o.diverging ? ['#ca3220', '#f4a582', '#f8fafc', '#92c5de', '#005ab5'] : READ_RAMP },
       },
       series: [{ type: 'heatmap', data, itemStyle: { borderColor: '#ffffff', borderWidth: 0.5 } }],
     },

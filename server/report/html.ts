@@ -1,16 +1,18 @@
 // Self-contained HTML reports (one run, a comparison, a batch): inline SVG charts and CSS only, no scripts, no network,
 // print-friendly. Every piece of user text (prompt, input, labels, token strings) goes through esc().
 import type { AnalysisResult } from '../../shared/analysis.js';
+import { nats, pct, piVerdict, sci } from '../../shared/format.js';
+import { benefitColor, benefitTextColor, COLORS, isClipped, readColor, readTextColor, robustScale } from '../../shared/palette.js';
 import { runTitle } from './build.js';
-import { axisToken, heatmap, horizontalBars, lineChart, runColor } from './charts.js';
+import { axisToken, heatmap, horizontalBars, lineChart, runColor, variantSeries } from './charts.js';
 import type { BatchReport, ComparisonReport, Report } from './schema.js';
 
 export function esc(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
 }
 
-const fmt = (x: number | null | undefined, d = 4) => (x === null || x === undefined || !Number.isFinite(x) ? 'n/a' : x.toFixed(d));
-const pct = (x: number | null | undefined) => (x === null || x === undefined || !Number.isFinite(x) ? 'n/a' : `${(x * 100).toFixed(1)}%`);
+// Numbers as the web UI writes them (shared/format.ts), with one more digit in the report's tables.
+const fmt = (x: number | null | undefined, d = 4) => nats(x, d);
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 
 const CSS = `
@@ -42,6 +44,10 @@ svg.chart { display: block; width: 100%; height: auto; }
 .tokens { white-space: pre-wrap; word-break: break-word; font: 13px/1.9 ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; border: 1px solid var(--line); border-radius: 6px; padding: 6px 8px; margin: 4px 0 8px; }
 .tok { border-radius: 3px; padding: 1px 0; }
 .tok.bos { color: var(--muted); }
+.tok.clipped { outline: 2px solid #111827; outline-offset: -1px; }
+.pi-warn { color: #92400e; background: #fffbeb; border: 1px solid #fcd34d; border-radius: 6px; padding: 4px 8px; font-size: 12px; }
+ul.chart-legend { list-style: none; display: flex; flex-wrap: wrap; gap: 4px 16px; margin: 0 0 2px 64px; padding: 0; font-size: 11px; color: #374151; }
+ul.chart-legend li { display: flex; align-items: center; gap: 6px; }
 .legend { display: flex; align-items: center; gap: 6px; font-size: 11px; color: var(--muted); margin: 2px 0 10px; }
 .legend .swatch { display: inline-block; width: 120px; height: 10px; border-radius: 2px; }
 .run-dot { display: inline-block; width: 10px; height: 10px; border-radius: 50%; margin-right: 4px; vertical-align: baseline; }
@@ -87,37 +93,39 @@ function card(value: string, label: string): string {
   return `<div class="card"><div class="v">${value}</div><div class="k">${label}</div></div>`;
 }
 
-/** Background colour for a value on a diverging scale: blue where the prompt helps (> 0), red where it hurts. */
-function divergingColor(v: number, scale: number): string {
-  const a = Math.min(1, Math.abs(v) / (scale || 1));
-  const [r, g, b] = v >= 0 ? [37, 99, 235] : [220, 38, 38];
-  return `rgba(${r}, ${g}, ${b}, ${(a * 0.75).toFixed(3)})`;
-}
-
-function sequentialColor(v: number, scale: number): string {
-  const a = Math.max(0, Math.min(1, v / (scale || 1)));
-  return `rgba(124, 58, 237, ${(a * 0.7).toFixed(3)})`;
-}
-
-function tokenSpan(text: string, bg: string, title: string, cls = 'tok'): string {
+function tokenSpan(text: string, bg: string, fg: string, title: string, cls = 'tok'): string {
   // Newlines stay real (the flow wraps there) but get a visible mark.
   const shown = esc(text).replace(/\n/g, '↵\n').replace(/\t/g, '⇥\t');
-  return `<span class="${cls}" style="background:${bg}" title="${esc(title)}">${shown}</span>`;
+  return `<span class="${cls}" style="background:${bg};color:${fg}" title="${esc(title)}">${shown}</span>`;
 }
 
+/** The benefit colour scale: the 95th percentile of |B_t| (the web UI's rule), so one extreme token cannot wash out the rest. */
 function benefitScale(results: AnalysisResult[]): number {
-  return Math.max(1e-9, ...results.flatMap((r) => r.input.tokens.map((t) => Math.abs(t.benefit))));
+  return robustScale(results.flatMap((r) => r.input.tokens.map((t) => t.benefit)));
 }
 
 function inputTokensHtml(r: AnalysisResult, scale: number): string {
   const toks = r.input.tokens
-    .map((t, k) => tokenSpan(t.text, divergingColor(t.benefit, scale), `x${k + 1} (position ${t.position}) benefit ${fmt(t.benefit)} nats; loss ${fmt(t.lossWithPrompt)} with prompt, ${fmt(t.lossNoPrompt)} without`))
+    .map((t, k) => {
+      const clipped = isClipped(t.benefit, scale);
+      const title = `x${k + 1} (position ${t.position}) benefit ${fmt(t.benefit)} nats${clipped ? ' (beyond the colour scale)' : ''}; loss ${fmt(t.lossWithPrompt)} with prompt, ${fmt(t.lossNoPrompt)} without`;
+      return tokenSpan(t.text, benefitColor(t.benefit, scale), benefitTextColor(t.benefit, scale), title, clipped ? 'tok clipped' : 'tok');
+    })
     .join('');
   return `<div class="tokens">${toks}</div>`;
 }
 
-function benefitLegend(scale: number): string {
-  return `<div class="legend"><span>prompt hurts (−${fmt(scale, 2)} nats)</span><span class="swatch" style="background:linear-gradient(90deg, rgba(220,38,38,.75), rgba(255,255,255,0), rgba(37,99,235,.75))"></span><span>prompt helps (+${fmt(scale, 2)} nats)</span></div>`;
+function benefitLegend(scale: number, results: AnalysisResult[]): string {
+  const clipped = results.reduce((a, r) => a + r.input.tokens.filter((t) => isClipped(t.benefit, scale)).length, 0);
+  const ramp = `linear-gradient(90deg, ${benefitColor(-scale, scale)}, #ffffff, ${benefitColor(scale, scale)})`;
+  const note = clipped ? `<span>${clipped} token${clipped === 1 ? '' : 's'} beyond ±${fmt(scale, 2)} drawn at full colour and outlined</span>` : '';
+  return `<div class="legend"><span>prompt hurts (−${fmt(scale, 2)} nats)</span><span class="swatch" style="background:${ramp}"></span><span>prompt helps (+${fmt(scale, 2)} nats; scale = 95th percentile of |B_t|)</span>${note}</div>`;
+}
+
+/** A warning under π wherever it is shown, when D(0) is too small or π leaves 0–100% (the web UI's rule). */
+function piNote(r: AnalysisResult): string {
+  const v = piVerdict(r.depthCurve[0], r.summary.precomputationShare);
+  return v.ok ? '' : `<p class="pi-warn">${esc(v.reason)}</p>`;
 }
 
 /** Total norm-weighted read of each prompt token, summed over layers (the read map's column sums). */
@@ -129,24 +137,25 @@ function promptTokensHtml(r: AnalysisResult): string {
   if (r.p === 0) return '<p class="note">The prompt is empty.</p>';
   const reads = promptReads(r);
   const scale = Math.max(1e-12, ...reads);
-  const toks = r.prompt.tokens.map((t, j) => tokenSpan(t.text, sequentialColor(reads[j], scale), `prompt token ${j} (position ${j + 1}): read ${reads[j].toExponential(3)} summed over layers`)).join('');
-  return `<div class="tokens">${tokenSpan(r.bos.text || '[BOS]', 'transparent', `position 0: ${r.bos.source.toUpperCase()} (attention sink, not prompt)`, 'tok bos')}${toks}</div>
-<div class="legend"><span>read little</span><span class="swatch" style="background:linear-gradient(90deg, rgba(124,58,237,0), rgba(124,58,237,.7))"></span><span>read most (norm-weighted read map, summed over layers)</span></div>`;
+  const toks = r.prompt.tokens.map((t, j) => tokenSpan(t.text, readColor(reads[j], scale), readTextColor(reads[j], scale), `prompt token ${j} (position ${j + 1}): read ${reads[j].toExponential(3)} summed over layers`)).join('');
+  return `<div class="tokens">${tokenSpan(r.bos.text || '[BOS]', 'transparent', 'inherit', `position 0: ${r.bos.source.toUpperCase()} (attention sink, not prompt)`, 'tok bos')}${toks}</div>
+<div class="legend"><span>read little</span><span class="swatch" style="background:linear-gradient(90deg, ${readColor(0, 1)}, ${readColor(1, 1)})"></span><span>read most (norm-weighted read map, summed over layers)</span></div>`;
 }
 
 function headlineCards(r: AnalysisResult): string {
   const s = r.summary;
   return `<div class="cards">
-${card(fmt(s.meanBenefit), 'mean prompt benefit (nats/token, all of X)')}
-${card(fmt(s.meanBenefitRead), 'mean benefit over x₂..xₙ (= K(all layers))')}
-${card(fmt(s.precomputationShare, 3), 'precomputation share π = D(1)/D(0)')}
+${card(fmt(s.meanBenefit), 'mean prompt benefit B (nats/token, all of X)')}
+${card(fmt(s.meanBenefitRead), 'mean benefit over x₂..xₙ = D(0) (x₁ is predicted at the prompt\'s last column, which no knockout reaches)')}
+${card(pct(s.precomputationShare), 'precomputation share π = D(1)/D(0)')}
 ${card(fmt(s.meanLossWithPrompt), 'loss with prompt (nats/token)')}
 ${card(fmt(s.meanLossNoPrompt), 'loss without prompt (same positions)')}
 ${card(fmt(s.meanLossNoPromptNatural), 'loss without prompt (natural positions)')}
 ${card(pct(s.attentionRolloutShare), 'attention rollout share')}
-${card(s.identityResidual.toExponential(1), 'knockout identity residual |K(all) − B|')}
+${card(sci(s.identityResidual), 'knockout identity residual |K(all) − B|')}
 ${card(`${r.p} / ${r.n}`, 'prompt / input tokens')}
-</div>`;
+</div>
+${piNote(r)}`;
 }
 
 function metaList(rows: [string, string][]): string {
@@ -161,18 +170,18 @@ function runCharts(r: AnalysisResult): string {
   const L = r.model.nLayer;
   const parts: string[] = [];
   parts.push(`<h2>Depth curve</h2><p class="note">D(k) = mean loss increase on x₂..xₙ when every edge from the input to the prompt is blocked at layers k..L−1. D(0) is the whole benefit; π = D(1)/D(0) is the part that needs computation done at the prompt's own columns.</p>`);
-  parts.push(figure(lineChart({ categories: range(L + 1).map(String), series: [{ name: 'D(k)', data: r.depthCurve, color: runColor(0) }], xName: 'first blocked layer k', yName: 'D(k) (nats)', label: 'Depth curve D(k)' }), `D(0) = ${fmt(r.depthCurve[0])}, D(1) = ${fmt(r.depthCurve[1] ?? null)}, π = ${fmt(r.summary.precomputationShare, 3)}`));
+  parts.push(figure(lineChart({ categories: range(L + 1).map(String), series: [{ name: 'D(k)', data: r.depthCurve, color: COLORS.knockout }], xName: 'first blocked layer k', yName: 'D(k) (nats)', label: 'Depth curve D(k)' }), `D(0) = ${fmt(r.depthCurve[0])}, D(1) = ${fmt(r.depthCurve[1] ?? null)} nats, π = ${pct(r.summary.precomputationShare)}`) + piNote(r));
   parts.push(`<h2>Layer profile</h2><p class="note">K of a window of layers around each layer (radius ${r.options.layerWindow}): how much the input loses when only those layers cannot read the prompt.</p>`);
-  parts.push(figure(lineChart({ categories: layerLabels(L), series: [{ name: 'K(window)', data: r.layerProfile.map((x) => x.k), color: runColor(0), bar: true }], xName: 'layer', yName: 'K (nats)', label: 'Layer profile' }), 'Layer profile: K of the window around each layer'));
+  parts.push(figure(lineChart({ categories: layerLabels(L), series: [{ name: 'K(window)', data: r.layerProfile.map((x) => x.k), color: COLORS.knockout, bar: true }], xName: 'layer', yName: 'K (nats)', label: 'Layer profile' }), 'Layer profile: K of the window around each layer'));
   parts.push(`<h2>Read shares per layer</h2><p class="note">Attention read share: the input's attention on prompt columns, sink (BOS) mass removed. Norm-weighted: attention × ‖v W_O‖. Sink: attention on BOS.</p>`);
   parts.push(
     figure(
       lineChart({
         categories: layerLabels(L),
         series: [
-          { name: 'attention read share', data: r.layers.map((l) => l.attention), color: '#2563eb' },
-          { name: 'norm-weighted read share', data: r.layers.map((l) => l.normWeighted), color: '#7c3aed' },
-          { name: 'sink (BOS) mass', data: r.layers.map((l) => l.sink), color: '#9ca3af', dashed: true },
+          { name: 'attention read share', data: r.layers.map((l) => l.attention), color: COLORS.attention },
+          { name: 'norm-weighted read share', data: r.layers.map((l) => l.normWeighted), color: COLORS.normWeighted, dash: [8, 4] },
+          { name: 'sink (BOS) mass', data: r.layers.map((l) => l.sink), color: COLORS.sink, dash: [2, 3] },
         ],
         xName: 'layer',
         yName: 'share',
@@ -202,8 +211,8 @@ function runCharts(r: AnalysisResult): string {
         horizontalBars({
           categories: r.spans.map((s) => axisToken(s.label, 24)),
           series: [
-            { name: 'K, all layers', data: r.spans.map((s) => s.kAllLayers), color: '#2563eb' },
-            { name: 'K, layers ≥ 1', data: r.spans.map((s) => s.kFromLayer1), color: '#7c3aed' },
+            { name: 'K, all layers', data: r.spans.map((s) => s.kAllLayers), color: COLORS.knockout },
+            { name: 'K, layers ≥ 1', data: r.spans.map((s) => s.kFromLayer1), color: COLORS.knockoutFromLayer1 },
           ],
           xName: 'K (nats)',
           label: 'Span importance',
@@ -260,7 +269,7 @@ ${headlineCards(r)}
 ${promptTokensHtml(r)}
 <h2>Input, coloured by prompt benefit</h2>
 ${inputTokensHtml(r, scale)}
-${benefitLegend(scale)}
+${benefitLegend(scale, [r])}
 ${runCharts(r)}
 ${r.spans.length ? `<h3>Span table</h3>${spanTable(r)}` : ''}
 <h2>Per-token losses</h2>
@@ -283,7 +292,7 @@ function comparisonSection(c: ComparisonReport, opts: { heading: string; level: 
   const headRows = c.runs
     .map((x, k) => {
       const s = x.metrics.summary;
-      return `<tr><td>${dot(k)}${k + 1}</td><td>${esc(runTitle(x.run))}</td><td class="num">${x.metrics.p}</td><td class="num">${fmt(s.meanLossWithPrompt)}</td><td class="num">${fmt(s.meanBenefit)}</td><td class="num">${fmt(s.meanBenefitRead)}</td><td class="num">${fmt(s.precomputationShare, 3)}</td><td class="num">${pct(s.attentionRolloutShare)}</td></tr>`;
+      return `<tr><td>${dot(k)}${k + 1}</td><td>${esc(runTitle(x.run))}</td><td class="num">${x.metrics.p}</td><td class="num">${fmt(s.meanLossWithPrompt)}</td><td class="num">${fmt(s.meanBenefit)}</td><td class="num">${fmt(s.meanBenefitRead)}</td><td class="num">${pct(s.precomputationShare)}${piVerdict(x.metrics.depthCurve[0], s.precomputationShare).ok ? '' : ' ⚠'}</td><td class="num">${pct(s.attentionRolloutShare)}</td></tr>`;
     })
     .join('');
   const prompts = c.runs.map((x, k) => `<h3>${dot(k)}#${k + 1} ${esc(runTitle(x.run))}${x.run.id ? ` <span class="muted mono">${esc(x.run.id)}</span>` : ''}</h3><pre class="text">${esc(x.run.prompt)}</pre>`).join('\n');
@@ -293,16 +302,16 @@ function comparisonSection(c: ComparisonReport, opts: { heading: string; level: 
     .map((t) => `<tr><td class="num">${t.index + 1}</td><td class="mono">${esc(JSON.stringify(t.text))}</td><td class="num">${fmt(t.lossNoPromptNatural)}</td>${c.runs.map((_, k) => `<td class="num">${fmt(t.lossWithPrompt[k])}</td><td class="num">${fmt(t.benefit[k])}</td>`).join('')}</tr>`)
     .join('');
   const charts = [
-    figure(lineChart({ categories: range(L + 1).map(String), series: runs.map((r, k) => ({ name: names[k], data: r.depthCurve, color: runColor(k) })), xName: 'first blocked layer k', yName: 'D(k) (nats)', label: 'Depth curves' }), 'Depth curves D(k), overlaid'),
-    figure(lineChart({ categories: layerLabels(L), series: runs.map((r, k) => ({ name: names[k], data: r.layerProfile.map((x) => x.k), color: runColor(k) })), xName: 'layer', yName: 'K (nats)', label: 'Layer profiles' }), 'Layer profiles: K of the window around each layer'),
-    figure(lineChart({ categories: layerLabels(L), series: runs.map((r, k) => ({ name: names[k], data: r.layers.map((l) => l.normWeighted), color: runColor(k) })), xName: 'layer', yName: 'share', label: 'Norm-weighted read share per layer', percent: true }), 'Norm-weighted read share per layer'),
-    figure(lineChart({ categories: layerLabels(L), series: runs.map((r, k) => ({ name: names[k], data: r.layers.map((l) => l.attention), color: runColor(k) })), xName: 'layer', yName: 'share', label: 'Attention read share per layer', percent: true }), 'Attention read share per layer (sink removed)'),
-    figure(lineChart({ categories: cats, series: runs.map((r, k) => ({ name: names[k], data: r.input.tokens.map((t) => t.benefit), color: runColor(k), bar: true })), xName: 'input token', yName: 'benefit (nats)', label: 'Per-token benefit', height: 300 }), 'Per-token prompt benefit B_t for each run'),
+    figure(lineChart({ categories: range(L + 1).map(String), series: runs.map((r, k) => variantSeries(k, names[k], r.depthCurve)), xName: 'first blocked layer k', yName: 'D(k) (nats)', label: 'Depth curves' }), 'Depth curves D(k), overlaid'),
+    figure(lineChart({ categories: layerLabels(L), series: runs.map((r, k) => variantSeries(k, names[k], r.layerProfile.map((x) => x.k))), xName: 'layer', yName: 'K (nats)', label: 'Layer profiles' }), 'Layer profiles: K of the window around each layer'),
+    figure(lineChart({ categories: layerLabels(L), series: runs.map((r, k) => variantSeries(k, names[k], r.layers.map((l) => l.normWeighted))), xName: 'layer', yName: 'share', label: 'Norm-weighted read share per layer', percent: true }), 'Norm-weighted read share per layer'),
+    figure(lineChart({ categories: layerLabels(L), series: runs.map((r, k) => variantSeries(k, names[k], r.layers.map((l) => l.attention))), xName: 'layer', yName: 'share', label: 'Attention read share per layer', percent: true }), 'Attention read share per layer (sink removed)'),
+    figure(lineChart({ categories: cats, series: runs.map((r, k) => variantSeries(k, names[k], r.input.tokens.map((t) => t.benefit), true)), xName: 'input token', yName: 'benefit (nats)', label: 'Per-token benefit', height: 300 }), 'Per-token prompt benefit B_t for each run'),
   ];
   if (c.runs.length > 1) {
     charts.push(
       figure(
-        lineChart({ categories: cats, series: runs.slice(1).map((_, j) => ({ name: `${names[j + 1]} − #1`, data: c.tokens.map((t) => t.benefitVsFirst[j + 1]), color: runColor(j + 1), bar: true })), xName: 'input token', yName: 'Δ loss (nats)', label: 'Per-token benefit difference against run 1', height: 300 }),
+        lineChart({ categories: cats, series: runs.slice(1).map((_, j) => variantSeries(j + 1, `${names[j + 1]} − #1`, c.tokens.map((t) => t.benefitVsFirst[j + 1]), true)), xName: 'input token', yName: 'Δ loss (nats)', label: 'Per-token benefit difference against run 1', height: 300 }),
         'Per-token difference against run #1: loss with #1\'s prompt minus loss with this prompt (> 0: this prompt does better)',
       ),
     );
@@ -313,12 +322,13 @@ function comparisonSection(c: ComparisonReport, opts: { heading: string; level: 
 <pre class="text">${esc(c.input.text)}</pre>
 <${sub}>Headline</${sub}>
 <table><thead><tr><th>#</th><th>run</th><th class="num">p</th><th class="num">loss with P</th><th class="num">mean benefit</th><th class="num">benefit x₂..xₙ</th><th class="num">π</th><th class="num">rollout</th></tr></thead><tbody>${headRows}</tbody></table>
+${runs.some((r) => !piVerdict(r.depthCurve[0], r.summary.precomputationShare).ok) ? '<p class="note">⚠ π is no share for this run: D(0) is below 0.02 nats or negative, or π leaves 0–100%; compare D(1) in nats (the depth curves) instead.</p>' : ''}
 <${sub}>Prompts</${sub}>
 ${prompts}
 <${sub}>Curves</${sub}>
 ${charts.join('\n')}
 <${sub}>Input coloured by benefit, per prompt</${sub}>
-${benefitLegend(scale)}
+${benefitLegend(scale, runs)}
 ${tokenRows}
 <${sub}>Per-token losses</${sub}>
 <table><thead><tr><th class="num">#</th><th>token</th><th class="num">no prompt (natural)</th>${c.runs.map((_, k) => `<th class="num">${dot(k)}#${k + 1} loss</th><th class="num">#${k + 1} benefit</th>`).join('')}</tr></thead><tbody>${tokenTableRows}</tbody></table>`;
@@ -337,7 +347,7 @@ export function renderBatchHtml(b: BatchReport): string {
   const matrix = b.comparisons.map((c) => c.runs.map((x) => x.metrics.summary.meanBenefit));
   const pi = b.comparisons.map((c) => c.runs.map((x) => x.metrics.summary.precomputationShare));
   const overviewRows = b.prompts
-    .map((_, p) => `<tr><td>P${p + 1}</td>${b.inputs.map((_, i) => `<td class="num">${fmt(matrix[i][p])}</td><td class="num">${fmt(pi[i][p], 3)}</td>`).join('')}</tr>`)
+    .map((_, p) => `<tr><td>P${p + 1}</td>${b.inputs.map((_, i) => `<td class="num">${fmt(matrix[i][p])}</td><td class="num">${pct(pi[i][p])}</td>`).join('')}</tr>`)
     .join('');
   const body = `<h1>${esc(title)}</h1>
 ${metaList(modelRows(b.model, b.tokenizer))}
