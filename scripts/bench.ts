@@ -1,6 +1,6 @@
 // Speed benchmark: plain forward vs hooked forward vs full analysis, as ratios measured in one process.
 //
-//   npm run bench [-- --json FILE] [--skip-small] [--threads 2] [--reps 5] [--analysis-reps 1] [--full-warmup]
+//   npm run bench [-- --json FILE] [--skip-small] [--long] [--threads 2] [--reps 5] [--analysis-reps 1] [--full-warmup]
 //                 [--model DIR]
 //
 // Models: (a) the default model (models/precache-gpt2-8l, or --model DIR); (b) a GPT-2-small-shaped random-weight
@@ -26,7 +26,8 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { HookedModel } from '../server/engine/hooked-model.js';
 import { analyze } from '../server/analysis/analyze.js';
-import { DEFAULT_MAX_BATCH_MB } from '../server/analysis/analyze.js';
+import { noPromptCache } from '../server/analysis/execute.js';
+import { settings } from '../server/settings.js';
 import { loadTokenizer, type TextTokenizer } from '../server/model/tokenizer.js';
 import { hookName } from '../shared/hooks.js';
 import { isUpToDate, type WriteOptions } from './make-random-gpt2.js';
@@ -38,7 +39,7 @@ const SMALL_DIR = path.join(REPO, '.cache/bench-gpt2-small');
 const GRAPH_CACHE = path.join(REPO, '.cache/bench-graphs');
 const SMALL_OPTS: WriteOptions = { out: SMALL_DIR, nLayer: 12, nHead: 12, dModel: 768, nCtx: 1024, vocabSize: 50257, seed: 1 };
 const TEXT_SEED = 1234;
-const TARGETS = { hookedOverPlain: 1.1, analysisOverPlain: 8 };
+const TARGETS = { hookedOverPlain: 1.1, headlineOverPlain: 2, depthOverPlain: 12, analysisOverPlain: 100, longPeakRssMiB: 2560 };
 
 interface Args {
   json: string | null;
@@ -48,10 +49,11 @@ interface Args {
   analysisReps: number;
   fullWarmup: boolean;
   model: string;
+  long: boolean;
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { json: null, skipSmall: false, threads: 2, reps: 5, analysisReps: 1, fullWarmup: false, model: path.join(REPO, 'models/precache-gpt2-8l') };
+  const a: Args = { json: null, skipSmall: false, threads: 2, reps: 5, analysisReps: 1, fullWarmup: false, model: path.join(REPO, 'models/precache-gpt2-8l'), long: false };
   const num = (flag: string, v: string | undefined) => {
     const n = Number(v);
     if (!Number.isInteger(n) || n < 1) throw new Error(`${flag} needs a positive integer, got ${v}`);
@@ -60,6 +62,7 @@ function parseArgs(argv: string[]): Args {
   for (let i = 0; i < argv.length; i++) {
     const f = argv[i];
     if (f === '--skip-small') a.skipSmall = true;
+    else if (f === '--long') a.long = true;
     else if (f === '--full-warmup') a.fullWarmup = true;
     else if (f === '--json') a.json = argv[++i] ?? (() => { throw new Error('--json needs a file'); })();
     else if (f === '--model') a.model = argv[++i] ?? (() => { throw new Error('--model needs a directory'); })();
@@ -67,7 +70,7 @@ function parseArgs(argv: string[]): Args {
     else if (f === '--reps') a.reps = num(f, argv[++i]);
     else if (f === '--analysis-reps') a.analysisReps = num(f, argv[++i]);
     else if (f === '--help' || f === '-h') {
-      console.log('usage: npm run bench -- [--json FILE] [--skip-small] [--threads 2] [--reps 5] [--analysis-reps 1] [--full-warmup] [--model DIR]');
+      console.log('usage: npm run bench -- [--json FILE] [--skip-small] [--long] [--threads 2] [--reps 5] [--analysis-reps 1] [--full-warmup] [--model DIR]');
       process.exit(0);
     } else throw new Error(`unknown argument ${f}`);
   }
@@ -114,10 +117,18 @@ class RssSampler {
  * Text of exactly `count` tokens: random vocabulary entries that decode to " word" (a space and letters) and encode
  * back to themselves; the pre-tokenizer splits at each space, so the text's encoding is the words' ids.
  */
-function randomWordText(tok: TextTokenizer, count: number, rnd: () => number): string {
+/**
+ * A text of exactly `count` tokens: random single-token words, with every `every`-th token a separator (`.` makes
+ * sentences, `\n` lines) so that `auto` spans meet the structure of a real prompt. `every = 0`: words only.
+ */
+function randomWordText(tok: TextTokenizer, count: number, rnd: () => number, sep: { every: number; text: string } = { every: 0, text: '' }): string {
   for (let attempt = 0; attempt < 20; attempt++) {
     const words: string[] = [];
     while (words.length < count) {
+      if (sep.every > 0 && (words.length + 1) % sep.every === 0) {
+        words.push(sep.text);
+        continue;
+      }
       const id = Math.floor(rnd() * tok.vocabSize);
       if (id === tok.bosId) continue;
       const s = tok.decode([id]);
@@ -173,7 +184,11 @@ interface ModelBench {
   plain: Timing;
   hooked: Timing;
   analysis: Timing & { warmup: string };
-  ratios: { hookedOverPlain: number; analysisOverPlain: number };
+  /** Time from the analysis start to each stage (headline, depth) and to its end, over one plain forward. */
+  ratios: { hookedOverPlain: number; headlineOverPlain: number; depthOverPlain: number; analysisOverPlain: number };
+  stageMs: Record<string, number>;
+  /** `--long`: the GPT-2-small shape at T = 1024. */
+  long: { p: number; n: number; T: number; analysisMs: number; peakRssMiB: number; variants: number; engineCalls: number } | null;
   targets: typeof TARGETS;
   engineCalls: number;
   variants: number;
@@ -199,7 +214,8 @@ async function benchModel(dir: string, name: string, args: Args, sampler: RssSam
   if (p < 1) throw new Error(`${name}: context ${c.nCtx} is too short for n = ${n}`);
   const note = p === 128 ? 'p = n = 128' : `context ${c.nCtx} < 257, so p = ${p}, n = ${n}`;
   const rnd = mulberry32(TEXT_SEED);
-  const prompt = randomWordText(tok, p, rnd);
+  // The prompt is made of sentences of 12 tokens (11 words and a full stop), as prompts are.
+  const prompt = randomWordText(tok, p, rnd, { every: 12, text: '.' });
   const input = randomWordText(tok, n, rnd);
   const seq = [tok.bosId, ...tok.encode(prompt), ...tok.encode(input)];
   const T = seq.length;
@@ -237,17 +253,42 @@ async function benchModel(dir: string, name: string, args: Args, sampler: RssSam
   // Warm-up analysis: builds the hooked, plain and attention-bias sessions (and rewritten graphs) analyze() uses.
   const warm = args.fullWarmup ? { prompt, input } : { prompt: randomWordText(tok, 16, mulberry32(1)), input: randomWordText(tok, 16, mulberry32(2)) };
   process.stdout.write(`  ${name}: analysis warm-up (${args.fullWarmup ? 'full size' : 'short: 16 + 16 tokens'}) + ${analysisReps} full ... `);
-  const holder: { last: Awaited<ReturnType<typeof analyze>> | null } = { last: null };
+  const holder: { last: Awaited<ReturnType<typeof analyze>> | null; stageMs: Record<string, number> } = { last: null, stageMs: {} };
   let first = true;
   const analysisT = await timeIt(analysisReps, async () => {
-    const r = await analyze(m, tok, { modelId: name, ...(first ? warm : { prompt, input }) });
-    if (!first) holder.last = r;
+    // Each timed analysis starts without cached no-prompt runs, as a first analysis of an input does.
+    noPromptCache.clear();
+    const t0 = performance.now();
+    const stageMs: Record<string, number> = {};
+    const r = await analyze(m, tok, { modelId: name, ...(first ? warm : { prompt, input }) }, { onStage: (e) => (stageMs[e.stage] = performance.now() - t0) });
+    if (!first) {
+      holder.last = r;
+      holder.stageMs = stageMs;
+    }
     first = false;
   });
   const rssAnalysis = sampler.take();
   const res = holder.last!;
   console.log(`median ${(analysisT.medianMs / 1000).toFixed(1)} s`);
   if (res.p !== p || res.n !== n) throw new Error(`${name}: the analysis saw p = ${res.p}, n = ${res.n}, expected ${p}, ${n}`);
+
+  let long: ModelBench['long'] = null;
+  if (args.long && c.nCtx >= 1024) {
+    // T = 1024: p = 512 in lines of 16 tokens, n = 511, spans `lines`.
+    const lp = 512;
+    const ln = 511;
+    const lPrompt = randomWordText(tok, lp, mulberry32(TEXT_SEED + 1), { every: 16, text: '\n' });
+    const lInput = randomWordText(tok, ln, mulberry32(TEXT_SEED + 2));
+    process.stdout.write(`  ${name}: long analysis, T = ${1 + lp + ln}, spans lines ... `);
+    noPromptCache.clear();
+    sampler.take();
+    const t = performance.now();
+    const lr = await analyze(m, tok, { modelId: name, prompt: lPrompt, input: lInput, options: { spans: 'lines' } });
+    const analysisMs = performance.now() - t;
+    const peak = sampler.take();
+    console.log(`${(analysisMs / 1000).toFixed(1)} s, peak RSS ${MiB(peak)} MiB`);
+    long = { p: lr.p, n: lr.n, T: 1 + lr.p + lr.n, analysisMs, peakRssMiB: MiB(peak), variants: lr.variants.length, engineCalls: lr.timings.engineCalls };
+  }
 
   await m.release();
   const graphMiB = MiB(fs.statSync(m.md.graphPath).size);
@@ -264,13 +305,20 @@ async function benchModel(dir: string, name: string, args: Args, sampler: RssSam
     plain,
     hooked,
     analysis: { ...analysisT, warmup: args.fullWarmup ? 'full-size analysis' : 'short analysis (16 + 16 tokens), same sessions' },
-    ratios: { hookedOverPlain: hooked.medianMs / plain.medianMs, analysisOverPlain: analysisT.medianMs / plain.medianMs },
+    ratios: {
+      hookedOverPlain: hooked.medianMs / plain.medianMs,
+      headlineOverPlain: holder.stageMs.headline / plain.medianMs,
+      depthOverPlain: holder.stageMs.depth / plain.medianMs,
+      analysisOverPlain: analysisT.medianMs / plain.medianMs,
+    },
+    stageMs: holder.stageMs,
+    long,
     targets: TARGETS,
     engineCalls: res.timings.engineCalls,
     variants: res.variants.length,
     knockoutVariants: res.variants.filter((v) => !['with-prompt', 'no-prompt', 'no-prompt-natural'].includes(v.kind)).length,
     analysisTimings: { ...res.timings },
-    maxBatchMB: DEFAULT_MAX_BATCH_MB,
+    maxBatchMB: settings().maxBatchMB,
     peakRssMiB: { plain: MiB(rssPlain), hooked: MiB(rssHooked), analysis: MiB(rssAnalysis), model: MiB(Math.max(rssPlain, rssHooked, rssAnalysis)) },
   };
 }
@@ -347,17 +395,20 @@ async function main() {
   rows.push(['hooked forward (median)', ...results.map((r) => `${f0(r.hooked.medianMs)} ms`)]);
   rows.push(['full analysis (median)', ...results.map((r) => `${f0(r.analysis.medianMs)} ms (x${r.analysis.samplesMs.length})`)]);
   rows.push(['hooked / plain   [target <= 1.10]', ...results.map((r) => r.ratios.hookedOverPlain.toFixed(2))]);
-  rows.push(['analysis / plain [target <= 8]', ...results.map((r) => r.ratios.analysisOverPlain.toFixed(1))]);
+  rows.push(['headline / plain [target <= 2]', ...results.map((r) => r.ratios.headlineOverPlain.toFixed(1))]);
+  rows.push(['depth / plain    [target <= 12]', ...results.map((r) => r.ratios.depthOverPlain.toFixed(1))]);
+  rows.push(['analysis / plain [target <= 100]', ...results.map((r) => r.ratios.analysisOverPlain.toFixed(1))]);
   rows.push(['analysis: engine calls', ...results.map((r) => String(r.engineCalls))]);
   rows.push(['analysis: variants (knockouts)', ...results.map((r) => `${r.variants} (${r.knockoutVariants})`)]);
   rows.push(['analysis: forward / knockout ms', ...results.map((r) => `${f0(r.analysisTimings.forwardMs)} / ${f0(r.analysisTimings.knockoutMs)}`)]);
   rows.push(['first (warm-up) forward', ...results.map((r) => `${f0(r.plain.warmupMs)} ms`)]);
+  rows.push(['long (T = 1024): time / peak RSS [target <= 2560 MiB]', ...results.map((r) => (r.long ? `${(r.long.analysisMs / 1000).toFixed(1)} s / ${r.long.peakRssMiB} MiB` : '-'))]);
   rows.push(['peak RSS plain / hooked / analysis', ...results.map((r) => `${r.peakRssMiB.plain} / ${r.peakRssMiB.hooked} / ${r.peakRssMiB.analysis} MiB`)]);
   console.log('');
   for (const r of results) if (r.note !== 'p = n = 128') console.log(`note: ${r.name}: ${r.note}`);
   console.log(table(rows));
   console.log(`peak RSS, whole process: ${overallSampledMiB} MiB sampled (50 ms), maxRSS ${maxRssMiB} MiB (process.resourceUsage)`);
-  console.log(`analysis warm-up: ${results[0]?.analysis.warmup}; analysis memory bound ${DEFAULT_MAX_BATCH_MB} MiB per engine call (PRECACHE_LENS_MAX_BATCH_MB)`);
+  console.log(`analysis warm-up: ${results[0]?.analysis.warmup}; analysis memory bound ${settings().maxBatchMB} MiB per engine call (PRECACHE_LENS_MAX_BATCH_MB)`);
   console.log(`targets are for later work and are not asserted; total bench time ${totalS.toFixed(0)} s`);
 
   const out = {
@@ -371,7 +422,11 @@ async function main() {
     reps: args.reps,
     textSeed: TEXT_SEED,
     models: results,
-    peakRssMiB: overallSampledMiB,
+    // The GPT-2-small shape's figures at the top level too (the issue's field names): ratios, variants, peakRssMiB.analysis, long.
+    ratios: results[results.length - 1]?.ratios,
+    variants: results[results.length - 1]?.variants,
+    long: results.find((r) => r.long)?.long ? { analysisMs: results.find((r) => r.long)!.long!.analysisMs, peakRssMiB: results.find((r) => r.long)!.long!.peakRssMiB } : null,
+    peakRssMiB: { overall: overallSampledMiB, analysis: results[results.length - 1]?.peakRssMiB.analysis },
     maxRssMiB,
     totalSeconds: totalS,
   };

@@ -3,14 +3,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import cliProgress from 'cli-progress';
-import type { AnalysisProgress, AnalysisResult } from '../shared/analysis.js';
+import type { AnalysisResult, HeadlineStage } from '../shared/analysis.js';
 import { SPAN_MODES, type SpanMode } from '../shared/metrics/spans.js';
 import { allHookNames, HOOK_SHAPES, parseHookName } from '../shared/hooks.js';
-import { EngineClient } from './engine/engine-client.js';
+import { EngineClient } from './worker/engine-client.js';
 import { HookedModel } from './engine/hooked-model.js';
 import { DEFAULT_MODEL_DIR, ModelRegistry, modelsFromEnv } from './model/registry.js';
-import { DEFAULT_DATA_DIR, serve } from './main.js';
-import type { AnalyzeTaskArgs } from './analysis/task.js';
+import { announce, DEFAULT_DATA_DIR, serve, serveOptionsFromEnv } from './main.js';
+import type { AnalyzeJobArgs } from './worker/jobs.js';
 import { addReportCommands } from './cli-report.js';
 
 const int = (name: string) => (v: string) => {
@@ -35,22 +35,32 @@ function readText(file: string | undefined, text: string | undefined, what: stri
 
 const fmt = (x: number | null, d = 4) => (x === null ? 'n/a' : x.toFixed(d));
 
-export function printSummary(r: AnalysisResult, out: (s: string) => void = console.log) {
-  const s = r.summary;
-  out(`model ${r.model.name} (${r.model.nLayer} layers, ${r.model.nHead} heads)   prompt ${r.p} tokens, input ${r.n} tokens, BOS ${JSON.stringify(r.bos.text)} (${r.bos.source})`);
+/** The headline stage: losses, benefit, read shares (printed as soon as it is ready, before the knockouts). */
+export function printHeadline(h: HeadlineStage, out: (s: string) => void = console.log) {
+  const s = h.summary;
+  out(`model ${h.model.name} (${h.model.nLayer} layers, ${h.model.nHead} heads)   prompt ${h.p} tokens, input ${h.n} tokens, BOS ${JSON.stringify(h.bos.text)} (${h.bos.source})`);
   out(`loss with prompt     ${fmt(s.meanLossWithPrompt)} nats/token`);
   out(`loss without prompt  ${fmt(s.meanLossNoPrompt)} (same positions), ${fmt(s.meanLossNoPromptNatural)} (natural positions)`);
   out(`mean prompt benefit  ${fmt(s.meanBenefit)} nats/token (x_2..x_n: ${fmt(s.meanBenefitRead)})`);
-  out(`precomputation share pi = D(1)/D(0) = ${fmt(s.precomputationShare, 3)}   identity residual ${s.identityResidual.toExponential(1)}`);
   out('');
-  out('layer  attn-read  norm-read  sink    D(k)     window-K');
-  for (const l of r.layers) {
-    out(`${String(l.layer).padStart(5)}  ${fmt(l.attention, 3).padStart(9)}  ${fmt(l.normWeighted, 3).padStart(9)}  ${fmt(l.sink, 3).padStart(5)}  ${fmt(r.depthCurve[l.layer]).padStart(7)}  ${fmt(r.layerProfile[l.layer].k).padStart(9)}`);
-  }
+  out('layer  attn-read  norm-read  sink');
+  for (const l of h.layers) out(`${String(l.layer).padStart(5)}  ${fmt(l.attention, 3).padStart(9)}  ${fmt(l.normWeighted, 3).padStart(9)}  ${fmt(l.sink, 3).padStart(5)}`);
+}
+
+/** The knockout stages and the totals: depth curve, pi, layer profile, span importance. */
+export function printKnockouts(r: AnalysisResult, out: (s: string) => void = console.log) {
+  const s = r.summary;
+  out('');
+  out(`precomputation share pi = D(1)/D(0) = ${fmt(s.precomputationShare, 3)}   identity residual ${s.identityResidual.toExponential(1)}`);
+  out('layer  D(k)     window-K');
+  for (const l of r.layers) out(`${String(l.layer).padStart(5)}  ${fmt(r.depthCurve[l.layer]).padStart(7)}  ${fmt(r.layerProfile[l.layer].k).padStart(9)}`);
   if (r.spans.length) {
     out('');
     out(`span (${r.options.spans})`.padEnd(32) + 'K all layers   K layers>=1');
-    for (const sp of r.spans.slice(0, 40)) out(`${JSON.stringify(sp.label).slice(0, 30).padEnd(32)}${fmt(sp.kAllLayers).padStart(12)}  ${fmt(sp.kFromLayer1).padStart(12)}`);
+    for (const sp of r.spans.slice(0, 40)) {
+      const label = `${sp.parent !== undefined ? '  ' : ''}${JSON.stringify(sp.label)}`.slice(0, 30);
+      out(`${label.padEnd(32)}${fmt(sp.kAllLayers).padStart(12)}  ${fmt(sp.kFromLayer1).padStart(12)}`);
+    }
     if (r.spans.length > 40) out(`... ${r.spans.length - 40} more spans in the JSON output`);
   }
   out('');
@@ -84,7 +94,7 @@ export function buildProgram(): Command {
       const model = registry.list()[0];
       const bar = !o.quiet && process.stderr.isTTY ? new cliProgress.SingleBar({ format: ' {stage} [{bar}] {value}/{total} variants', stream: process.stderr }, cliProgress.Presets.shades_classic) : null;
       let started = false;
-      const args: AnalyzeTaskArgs = {
+      const args: AnalyzeJobArgs = {
         modelDir: model.md.dir,
         modelId: model.id,
         prompt,
@@ -93,17 +103,28 @@ export function buildProgram(): Command {
         maxBatchMB: o.maxBatchMb,
       };
       try {
-        const result = await engine.task<AnalysisResult>('analyze', args, (p) => {
-          const pr = p as AnalysisProgress;
-          if (!bar) return;
-          if (!started) {
-            bar.start(pr.total, pr.done, { stage: pr.stage });
-            started = true;
-          } else bar.update(pr.done, { stage: pr.stage });
+        const result = await engine.task('analyze', args, {
+          onProgress: (pr) => {
+            if (!bar) return;
+            if (!started) {
+              bar.start(pr.total, pr.done, { stage: pr.stage });
+              started = true;
+            } else {
+              bar.setTotal(pr.total);
+              bar.update(pr.done, { stage: pr.stage });
+            }
+          },
+          // The headline is printed as soon as it is ready; the knockouts follow when the analysis ends.
+          onPartial: (e) => {
+            if (e.stage !== 'headline' || o.quiet) return;
+            bar?.stop();
+            printHeadline(e.data);
+            started = false;
+          },
         }).promise;
         bar?.stop();
         if (o.json) fs.writeFileSync(o.json, JSON.stringify(result, null, 1));
-        if (!o.quiet) printSummary(result);
+        if (!o.quiet) printKnockouts(result);
       } finally {
         bar?.stop();
         await engine.close();
@@ -119,14 +140,30 @@ export function buildProgram(): Command {
     .option('--data <dir>', 'data directory for run history and graph cache', DEFAULT_DATA_DIR)
     .option('--threads <n>', 'ONNX Runtime threads', int('--threads'))
     .option('--concurrency <n>', 'analyses run at once', int('--concurrency'))
+    .option('--max-queue <n>', 'runs that may wait for a free slot before POST /api/runs answers 429 (also: PRECACHE_LENS_MAX_QUEUE; default 32)', int('--max-queue'))
+    .option('--allowed-host <name...>', 'more host names clients may use to reach the server (also: PRECACHE_LENS_ALLOWED_HOSTS)')
+    .option('--token <token>', 'access token to require (also: PRECACHE_LENS_TOKEN); default: generated when --host is not loopback')
+    .option('--no-token', 'require no access token even beyond loopback (also: PRECACHE_LENS_NO_TOKEN=1)')
+    .option('--session-cache-mb <mb>', 'memory kept in cached runtime sessions (also: PRECACHE_LENS_SESSION_CACHE_MB; default 1024)', int('--session-cache-mb'))
+    .option('--graph-cache-mb <mb>', 'disk kept in rewritten graphs (also: PRECACHE_LENS_GRAPH_CACHE_MB; default 256)', int('--graph-cache-mb'))
     .action(async (o) => {
-      if (!['127.0.0.1', 'localhost', '::1'].includes(o.host)) {
-        console.warn(`warning: listening on ${o.host}: anyone who can reach this address can run analyses (CPU/memory) and read or delete your run history; there is no authentication.`);
-      }
-      const { server } = await serve({ host: o.host, port: o.port, models: [...(o.model ?? []), ...modelsFromEnv()], dataDir: o.data, threads: o.threads, concurrency: o.concurrency });
-      const a = server.address();
-      const port = typeof a === 'object' && a ? a.port : o.port;
-      console.log(`Precache Lens is running: open http://${o.host === '0.0.0.0' ? '127.0.0.1' : o.host}:${port}/`);
+      const env = serveOptionsFromEnv();
+      // commander gives token === true when neither --token nor --no-token was given.
+      const token = o.token === false ? false : typeof o.token === 'string' ? o.token : env.token;
+      const { url, token: used } = await serve({
+        host: o.host,
+        port: o.port,
+        models: [...(o.model ?? []), ...modelsFromEnv()],
+        dataDir: o.data,
+        threads: o.threads,
+        concurrency: o.concurrency,
+        maxQueue: o.maxQueue,
+        token,
+        allowedHosts: [...(o.allowedHost ?? []), ...(env.allowedHosts ?? [])],
+        sessionCacheMB: o.sessionCacheMb,
+        graphCacheMB: o.graphCacheMb,
+      });
+      announce(o.host, url, used);
     });
 
   program

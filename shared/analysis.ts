@@ -12,7 +12,7 @@ export interface AnalysisOptions {
   spanKnockouts: boolean;
 }
 
-export const DEFAULT_ANALYSIS_OPTIONS: AnalysisOptions = { spans: 'words', layerWindow: 1, topK: 5, spanKnockouts: true };
+export const DEFAULT_ANALYSIS_OPTIONS: AnalysisOptions = { spans: 'auto', layerWindow: 1, topK: 5, spanKnockouts: true };
 
 export interface TokenInfo {
   id: number;
@@ -56,6 +56,8 @@ export interface SpanResult {
   kAllLayers: number;
   /** K when X -> span is blocked at layers >= 1 (layer 0 open: the raw tokens stay readable). */
   kFromLayer1: number;
+  /** `auto` spans only: a word span refining a sentence or line, by that span's index in `spans`. */
+  parent?: number;
 }
 
 export interface VariantSummary {
@@ -157,4 +159,14 @@ export interface AnalysisProgress {
   stage: 'tokenize' | 'forward' | 'knockout' | 'metrics' | 'done';
   done: number;
   total: number;
+}
+
+/** The three stages of a finished result (what `GET /api/runs/:id` returns as `stages` once a run is done). */
+export function stagesOf(r: AnalysisResult): Required<StagedResult> {
+  const { precomputationShare, identityResidual, ...summary } = r.summary;
+  return {
+    headline: { schemaVersion: r.schemaVersion, model: r.model, bos: r.bos, prompt: r.prompt, input: r.input, p: r.p, n: r.n, options: r.options, summary, layers: r.layers, readMap: r.readMap },
+    depth: { depthCurve: r.depthCurve, layerProfile: r.layerProfile, precomputationShare, identityResidual },
+    spans: { spans: r.spans },
+  };
 }

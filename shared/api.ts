@@ -7,7 +7,7 @@ export const MAX_TEXT_CHARS = 20_000;
 
 export const AnalysisOptionsSchema = z
   .object({
-    spans: z.enum(['tokens', 'words', 'lines', 'marked']).optional(),
+    spans: z.enum(['auto', 'tokens', 'words', 'sentences', 'lines', 'marked']).optional(),
     layerWindow: z.number().int().min(0).max(64).optional(),
     topK: z.number().int().min(1).max(50).optional(),
     spanKnockouts: z.boolean().optional(),
@@ -30,10 +30,19 @@ export type CreateRunRequest = z.infer<typeof CreateRunSchema>;
 export const TwinsSchema = CreateRunSchema.omit({ parentId: true });
 export type TwinsRequest = z.infer<typeof TwinsSchema>;
 
+/** A query-string integer written in plain decimal digits (`0x10`, `1e1` and ` 5` are refused, not reinterpreted). */
+const decimalParam = (min: number, max: number) =>
+  z
+    .string()
+    .regex(/^\d{1,9}$/, 'must be a whole number in decimal digits')
+    .transform(Number)
+    .pipe(z.number().int().min(min).max(max));
+
 export const ListRunsSchema = z.object({
-  q: z.string().max(200).optional(),
-  limit: z.coerce.number().int().min(1).max(200).default(50),
-  offset: z.coerce.number().int().min(0).default(0),
+  // SQLite's LIKE stops at a NUL, so `q=%00` would match every run: control characters are refused instead.
+  q: z.string().max(200).regex(/^[^\u0000-\u001f\u007f]*$/, 'must not contain control characters').optional(),
+  limit: decimalParam(1, 200).default(50),
+  offset: decimalParam(0, 1_000_000_000).default(0),
 });
 
 export const CompareSchema = z.object({ ids: z.array(z.string().uuid()).min(2).max(4) }).strict();
@@ -138,12 +147,20 @@ export function describeZodError(err: z.ZodError): { message: string; field: str
 
 /** Typed client over fetch, used by the web app, the CLI's remote mode and the tests. */
 export class ApiClient {
-  constructor(private readonly base = '') {}
+  /** `token`: the access token of a server that listens beyond loopback (the browser app sends its cookie instead). */
+  constructor(
+    private readonly base = '',
+    private readonly token?: string,
+  ) {}
+
+  private headers(json: boolean): Record<string, string> {
+    return { ...(json ? { 'content-type': 'application/json' } : {}), ...(this.token ? { authorization: `Bearer ${this.token}` } : {}) };
+  }
 
   private async req<T>(method: string, path: string, body?: unknown): Promise<T> {
     const r = await fetch(`${this.base}${path}`, {
       method,
-      headers: body === undefined ? undefined : { 'content-type': 'application/json' },
+      headers: this.headers(body !== undefined),
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     if (r.status === 204) return undefined as T;
@@ -202,18 +219,22 @@ export class ApiClient {
   estimateActivations(id: string, hooks: string[]) {
     return this.req<ActivationsEstimate>('POST', `/api/runs/${encodeURIComponent(id)}/activations/estimate`, { hooks });
   }
-  /** Download link for a run's raw activations (one safetensors file, tensors named by hook). */
-  activationsUrl(id: string, hooks: string[]): string {
-    return `${this.base}/api/runs/${encodeURIComponent(id)}/activations?hooks=${hooks.map(encodeURIComponent).join(',')}`;
+  /**
+   * Where to POST for a run's raw activations (one safetensors file, tensors named by hook): a JSON body
+   * `{hooks: [...]}`, or a form field `hooks=a,b` (a browser form streams the download to disk). Never a GET: the
+   * server runs the model only on POST.
+   */
+  activationsUrl(id: string): string {
+    return `${this.base}/api/runs/${encodeURIComponent(id)}/activations`;
   }
   /**
    * The server's reason for refusing an activations export (e.g. over the size limit), or null when it would send
    * the file (the body is then dropped unread).
    */
   async activationsRefusal(id: string, hooks: string[]): Promise<string | null> {
-    const r = await fetch(`${this.base}/api/runs/${encodeURIComponent(id)}/activations`, {
+    const r = await fetch(this.activationsUrl(id), {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: this.headers(true),
       body: JSON.stringify({ hooks }),
     });
     if (r.ok) {

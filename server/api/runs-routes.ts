@@ -1,9 +1,10 @@
 // /api/runs, /api/compare and /api/openapi.json: validated with the shared zod schemas; errors name the field.
 import { Router } from 'express';
 import { CompareSchema, CreateRunSchema, ListRunsSchema, TwinsSchema, type Comparison, type CreateRunRequest, type RunDetail } from '../../shared/api.js';
-import type { AnalysisResult } from '../../shared/analysis.js';
-import { parseMarkedPrompt } from '../../shared/metrics/spans.js';
-import type { EngineClient } from '../engine/engine-client.js';
+import { stagesOf, type AnalysisResult, type StagedResult } from '../../shared/analysis.js';
+import { checkAgainstModel, checkAnalysisRequest } from '../../shared/analysis-input.js';
+import { InputError } from '../../shared/errors.js';
+import type { EngineClient } from '../worker/engine-client.js';
 import type { ModelRegistry } from '../model/registry.js';
 import type { RunManager } from '../runs/run-manager.js';
 import type { RunStore } from '../store/run-store.js';
@@ -49,6 +50,7 @@ export function runsRouter(d: RunsDeps): Router {
       if (!base) throw new HttpError(422, `model: unknown model "${baseId}"`, 'model');
       const twin = d.registry.twinOf(base.id);
       if (!twin) throw new HttpError(422, `model: ${base.id} has no myopic twin (a model directory named ${base.id}-myopic)`, 'model');
+      d.runs.ensureCapacity(2); // both twins or neither
       const created = [];
       for (const m of [base, twin]) {
         created.push(await submitRun(d, m.id, { ...body, model: m.id, label: `${body.label ?? 'twins'} · ${m.id}` }));
@@ -71,7 +73,9 @@ export function runsRouter(d: RunsDeps): Router {
       const id = uuidParam(req);
       const run = requireRun(d.store, id);
       const { variants: _v, ...rest } = run;
-      const detail: RunDetail = { ...rest, result: run.result as AnalysisResult | null, stages: {}, progress: d.runs.getProgress(id) };
+      const { stages, ...summary } = rest;
+      const result = run.result as AnalysisResult | null;
+      const detail: RunDetail = { ...summary, result, stages: result ? stagesOf(result) : (stages as StagedResult), progress: d.runs.getProgress(id) };
       res.json(detail);
     }),
   );
@@ -91,11 +95,14 @@ export function runsRouter(d: RunsDeps): Router {
         res.end();
         return;
       }
+      // Stages finished before this stream opened come first, so a client that connects late misses none.
+      for (const [stage, data] of Object.entries(d.store.getFull(id)?.stages ?? {})) send('partial', { stage, data });
       const unsubscribe = d.runs.subscribe(id, (e) => {
         if (e.type === 'progress') send('progress', e.progress);
+        else if (e.type === 'partial') send('partial', e.partial);
         else {
           send('status', { status: e.status, error: e.error ?? null });
-          if (final(e.status!)) {
+          if (final(e.status)) {
             unsubscribe();
             res.end();
           }
@@ -141,6 +148,16 @@ export function runsRouter(d: RunsDeps): Router {
   return r;
 }
 
+/** Runs `check`, answering an InputError as an HttpError with this status and the error's field. */
+function asHttp<T>(status: number, check: () => T): T {
+  try {
+    return check();
+  } catch (e) {
+    if (e instanceof InputError) throw new HttpError(status, e.message, e.field);
+    throw e;
+  }
+}
+
 /** Validates a run request against the model (markers, context length) and queues it. */
 async function submitRun(d: RunsDeps, requestedModel: string | undefined, body: CreateRunRequest) {
   const modelId = requestedModel ?? d.registry.defaultId();
@@ -149,34 +166,16 @@ async function submitRun(d: RunsDeps, requestedModel: string | undefined, body: 
     throw new HttpError(422, `model: unknown model "${modelId}"; available: ${d.registry.list().map((m) => m.id).join(', ')}`, 'model');
   }
   if (body.parentId && !d.store.get(body.parentId)) throw new HttpError(422, `parentId: no run ${body.parentId}`, 'parentId');
-  let text: string;
-  let segments: number;
-  try {
-    const marked = parseMarkedPrompt(body.prompt);
-    text = marked.text;
-    segments = marked.segments.length;
-  } catch (e) {
-    throw new HttpError(400, `prompt: ${(e as Error).message}`, 'prompt');
-  }
-  if (body.options?.spans === 'marked' && segments === 0) {
-    throw new HttpError(400, 'options.spans: "marked" needs at least one {{name|text}} segment in the prompt', 'options.spans');
-  }
+  // The one validation of an analysis request (shared/analysis-input.ts): text checks now, token checks once counted.
+  const { marked, options } = asHttp(400, () => checkAnalysisRequest(body));
   const info = await d.engine.info(model.md.dir);
   if (info.attentionProblem) throw new HttpError(422, `model: ${info.attentionProblem}`, 'model');
   // Preflight: count tokens now so an over-long text is a 4xx here, not a failed run later.
   const [pt, xt] = await Promise.all([
-    d.engine.task<{ ids: number[] }>('tokenize', { modelDir: model.md.dir, text }).promise,
-    d.engine.task<{ ids: number[] }>('tokenize', { modelDir: model.md.dir, text: body.input }).promise,
+    d.engine.task('tokenize', { modelDir: model.md.dir, text: marked.text }).promise,
+    d.engine.task('tokenize', { modelDir: model.md.dir, text: body.input }).promise,
   ]);
-  if (xt.ids.length === 0) throw new HttpError(400, 'input: tokenizes to nothing; it needs at least one token', 'input');
-  const T = 1 + pt.ids.length + xt.ids.length;
-  if (T > info.config.nCtx) {
-    throw new HttpError(
-      422,
-      `input: [BOS] + prompt (${pt.ids.length} tokens) + input (${xt.ids.length} tokens) = ${T} tokens, longer than the model's context of ${info.config.nCtx}`,
-      pt.ids.length >= info.config.nCtx ? 'prompt' : 'input',
-    );
-  }
+  asHttp(422, () => checkAgainstModel({ p: pt.ids.length, n: xt.ids.length }, info.config, options));
   return d.runs.submit(model, { prompt: body.prompt, input: body.input, options: body.options ?? {}, label: body.label, parentId: body.parentId });
 }
 

@@ -3,9 +3,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { AnalysisOptions, AnalysisProgress, AnalysisResult } from '../../shared/analysis.js';
-import type { EngineClient } from '../engine/engine-client.js';
+import type { EngineClient } from '../worker/engine-client.js';
 import type { ModelDir } from '../model/model-dir.js';
-import type { AnalyzeTaskArgs } from '../analysis/task.js';
+import type { AnalyzeJobArgs } from '../worker/jobs.js';
 import { buildBatchReport, parseAnalysisResult } from './build.js';
 import { batchCsv, COMPARISON_TABLES } from './csv.js';
 import { renderBatchHtml } from './html.js';
@@ -98,10 +98,10 @@ export async function runBatch(o: BatchOptions): Promise<BatchOutcome> {
         continue;
       }
       o.onPair?.({ p, i, index, total, state: saved.stale ? 'stale' : 'start' });
-      const args: AnalyzeTaskArgs = { modelDir: o.md.dir, modelId: o.modelId, prompt: o.prompts[p], input: o.inputs[i], options: o.options, maxBatchMB: o.maxBatchMB };
+      const args: AnalyzeJobArgs = { modelDir: o.md.dir, modelId: o.modelId, prompt: o.prompts[p], input: o.inputs[i], options: o.options, maxBatchMB: o.maxBatchMB };
       let result: AnalysisResult;
       try {
-        result = await o.engine.task<AnalysisResult>('analyze', args, (pr) => o.onPair?.({ p, i, index, total, state: 'start', progress: pr as AnalysisProgress })).promise;
+        result = await o.engine.task('analyze', args, (pr) => o.onPair?.({ p, i, index, total, state: 'start', progress: pr })).promise;
       } catch (e) {
         throw new Error(`prompt ${p + 1} x input ${i + 1}: ${(e as Error).message} (finished pairs are saved in ${path.join(o.outDir, 'runs')}; rerun to resume)`);
       }

@@ -16,7 +16,7 @@ const PredictionSchema = z.object({ id: nat(), text: z.string(), prob: z.number(
 
 export const AnalysisOptionsOutSchema = z
   .object({
-    spans: z.enum(['tokens', 'words', 'lines', 'marked']),
+    spans: z.enum(['auto', 'tokens', 'words', 'sentences', 'lines', 'marked']),
     layerWindow: nat(),
     topK: z.number().int().min(1),
     spanKnockouts: z.boolean(),
@@ -108,7 +108,7 @@ export const AnalysisResultSchema = z
     layerProfile: z.array(z.object({ layer: nat(), layers: z.array(nat()), k: num() }).strict()),
     spans: z.array(
       z
-        .object({ label: z.string(), tokenStart: nat(), tokenEnd: nat(), charStart: nat(), charEnd: nat(), kAllLayers: num(), kFromLayer1: num() })
+        .object({ label: z.string(), tokenStart: nat(), tokenEnd: nat(), charStart: nat(), charEnd: nat(), kAllLayers: num(), kFromLayer1: num(), parent: nat().optional() })
         .strict(),
     ),
     variants: z.array(VariantSchema),

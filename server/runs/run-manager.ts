@@ -1,17 +1,33 @@
 // Schedules analysis runs on the engine worker, tracks their progress for SSE, and records them in the store.
 import { EventEmitter } from 'node:events';
-import type { AnalysisProgress, AnalysisResult } from '../../shared/analysis.js';
-import type { EngineClient } from '../engine/engine-client.js';
+import type { AnalysisProgress, PartialEvent } from '../../shared/analysis.js';
+import { CancelledError, isCancelled } from '../../shared/errors.js';
+import { settings } from '../settings.js';
+import type { EngineClient } from '../worker/engine-client.js';
 import type { RunStatus, RunStore, RunRow } from '../store/run-store.js';
-import type { AnalyzeTaskArgs } from '../analysis/task.js';
+import type { AnalyzeJobArgs } from '../worker/jobs.js';
 import type { RegisteredModel } from '../model/registry.js';
+import { envInt } from '../env.js';
 
-export interface RunEvent {
-  type: 'progress' | 'status';
-  progress?: AnalysisProgress;
-  status?: RunStatus;
-  error?: string | null;
+export type RunEvent =
+  | { type: 'progress'; progress: AnalysisProgress }
+  | { type: 'partial'; partial: PartialEvent }
+  | { type: 'status'; status: RunStatus; error?: string | null };
+
+/** Too many runs waiting: the HTTP layer answers 429 with Retry-After. */
+export class QueueFullError extends Error {
+  constructor(
+    readonly limit: number,
+    readonly retryAfterS: number,
+  ) {
+    super(`queue: ${limit} runs are already waiting; try again in ${retryAfterS} s (the bound is PRECACHE_LENS_MAX_QUEUE / --max-queue)`);
+    this.name = 'QueueFullError';
+  }
 }
+
+export const DEFAULT_MAX_QUEUE = 32;
+/** What a refused client is told to wait: about one short analysis on the default model. */
+const RETRY_AFTER_S = 10;
 
 interface Active {
   cancel: () => void;
@@ -19,7 +35,7 @@ interface Active {
 
 export class RunManager {
   private readonly events = new EventEmitter();
-  private readonly queue: { id: string; args: AnalyzeTaskArgs }[] = [];
+  private readonly queue: { id: string; args: AnalyzeJobArgs }[] = [];
   private readonly active = new Map<string, Active>();
   private readonly progress = new Map<string, AnalysisProgress>();
   /** Cancels accepted for running runs: honoured even if the worker finishes before it sees them. */
@@ -28,13 +44,22 @@ export class RunManager {
   constructor(
     private readonly store: RunStore,
     private readonly engine: EngineClient,
-    private readonly concurrency = Math.max(1, Number(process.env.PRECACHE_LENS_CONCURRENCY ?? 1)),
+    private readonly concurrency = settings().concurrency,
     private readonly maxBatchMB?: number,
+    /** Runs that may wait for a free slot; one more is refused (QueueFullError), so memory and wait stay bounded. */
+    private readonly maxQueue = envInt('PRECACHE_LENS_MAX_QUEUE', DEFAULT_MAX_QUEUE),
   ) {
     this.events.setMaxListeners(0);
   }
 
+  /** Throws QueueFullError unless `needed` more runs can be accepted now (checked before submitting a group). */
+  ensureCapacity(needed = 1): void {
+    const free = this.concurrency - this.active.size;
+    if (this.queue.length + needed - Math.max(0, free) > this.maxQueue) throw new QueueFullError(this.maxQueue, RETRY_AFTER_S);
+  }
+
   submit(model: RegisteredModel, req: { prompt: string; input: string; options: Record<string, unknown>; label?: string; parentId?: string }): RunRow {
+    this.ensureCapacity(1);
     const row = this.store.create({ modelId: model.id, prompt: req.prompt, input: req.input, options: req.options, label: req.label ?? null, parentId: req.parentId ?? null });
     this.queue.push({
       id: row.id,
@@ -89,17 +114,24 @@ export class RunManager {
     }
   }
 
-  private async start(id: string, args: AnalyzeTaskArgs) {
+  private async start(id: string, args: AnalyzeJobArgs) {
     this.store.setStatus(id, 'running');
     this.emit(id, { type: 'status', status: 'running' });
-    const task = this.engine.task<AnalysisResult>('analyze', args, (p) => {
-      this.progress.set(id, p as AnalysisProgress);
-      this.emit(id, { type: 'progress', progress: p as AnalysisProgress });
+    const task = this.engine.task('analyze', args, {
+      onProgress: (p) => {
+        this.progress.set(id, p);
+        this.emit(id, { type: 'progress', progress: p });
+      },
+      // Each finished stage is stored before it is announced, so a reader who hears of it can fetch it.
+      onPartial: (e) => {
+        if (this.store.get(id)) this.store.saveStage(id, e.stage, e.data);
+        this.emit(id, { type: 'partial', partial: e });
+      },
     });
     this.active.set(id, { cancel: task.cancel });
     try {
       const result = await task.promise;
-      if (this.cancelRequested.has(id)) throw Object.assign(new Error('cancelled'), { name: 'CancelledError' });
+      if (this.cancelRequested.has(id)) throw new CancelledError();
       if (this.store.get(id)) {
         this.store.finish(id, {
           modelHash: result.model.hash,
@@ -112,7 +144,7 @@ export class RunManager {
       this.emit(id, { type: 'status', status: 'done' });
     } catch (e) {
       const err = e as Error;
-      const status: RunStatus = err.name === 'CancelledError' ? 'cancelled' : 'failed';
+      const status: RunStatus = isCancelled(err) ? 'cancelled' : 'failed';
       const msg = status === 'cancelled' ? 'cancelled by the user' : err.message;
       if (this.store.get(id)) this.store.setStatus(id, status, msg);
       this.emit(id, { type: 'status', status, error: msg });

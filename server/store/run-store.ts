@@ -167,7 +167,7 @@ export class RunStore {
       }
       this.db
         .prepare(
-          `UPDATE runs SET status = 'done', error = NULL, finished_at = ?, model_hash = ?, result = ?, mean_benefit = ?, precomputation_share = ? WHERE id = ?`,
+          `UPDATE runs SET status = 'done', error = NULL, finished_at = ?, model_hash = ?, result = ?, stages = NULL, mean_benefit = ?, precomputation_share = ? WHERE id = ?`,
         )
         .run(new Date().toISOString(), r.modelHash, JSON.stringify(r.result), r.meanBenefit, r.precomputationShare, id);
     })();

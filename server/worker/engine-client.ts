@@ -1,9 +1,11 @@
-// The HTTP thread's handle on the engine worker: promise-based run/info/task calls with progress and cancel.
+// The HTTP thread's handle on the worker thread: promise-based run/info calls and typed jobs with progress,
+// partial results and cancel.
 import { Worker } from 'node:worker_threads';
-import type { EngineOptions, RunRequest, RunResult } from './hooked-model.js';
+import type { EngineOptions, RunRequest, RunResult } from '../engine/hooked-model.js';
+import type { JobArgs, JobListeners, JobName, JobResult } from './jobs.js';
 import { RemoteError, type ModelInfo, type SerializedResult, type WorkerReply, type WorkerRequest } from './protocol.js';
 
-type Pending = { resolve: (v: unknown) => void; reject: (e: Error) => void; onProgress?: (p: unknown) => void };
+type Pending = { resolve: (v: unknown) => void; reject: (e: Error) => void; onProgress?: (p: unknown) => void; onPartial?: (p: unknown) => void };
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
 export class EngineClient {
@@ -13,7 +15,7 @@ export class EngineClient {
   private closed = false;
 
   constructor(opts: EngineOptions = {}) {
-    this.worker = new Worker(new URL('./worker-entry.mjs', import.meta.url), { workerData: opts });
+    this.worker = new Worker(new URL('./thread-entry.mjs', import.meta.url), { workerData: opts });
     this.worker.on('message', (msg: WorkerReply) => this.onMessage(msg));
     this.worker.on('error', (err: unknown) => this.failAll(err instanceof Error ? err : new Error(String(err))));
     this.worker.on('exit', (code) => {
@@ -30,10 +32,14 @@ export class EngineClient {
       p.onProgress?.(msg.progress);
       return;
     }
+    if ('partial' in msg) {
+      p.onPartial?.(msg.partial);
+      return;
+    }
     this.pending.delete(msg.id);
     if (this.pending.size === 0) this.worker.unref();
     if (msg.ok) p.resolve(msg.value);
-    else p.reject(new RemoteError(msg.error.name, msg.error.message));
+    else p.reject(new RemoteError(msg.error));
   }
 
   private failAll(err: Error) {
@@ -41,11 +47,11 @@ export class EngineClient {
     this.pending.clear();
   }
 
-  private call<T>(msg: DistributiveOmit<WorkerRequest, 'id'>, onProgress?: (p: unknown) => void): { id: number; promise: Promise<T> } {
+  private call<T>(msg: DistributiveOmit<WorkerRequest, 'id'>, listeners: Omit<Pending, 'resolve' | 'reject'> = {}): { id: number; promise: Promise<T> } {
     if (this.closed) throw new Error('engine is closed');
     const id = this.nextId++;
     const promise = new Promise<T>((resolve, reject) => {
-      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, onProgress });
+      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, ...listeners });
     });
     this.worker.ref(); // keep the process alive while work is in flight
     this.worker.postMessage({ ...msg, id } as WorkerRequest);
@@ -61,9 +67,11 @@ export class EngineClient {
     return this.call<ModelInfo>({ op: 'info', model }).promise;
   }
 
-  /** Starts a named worker task; `cancel()` asks it to stop at its next checkpoint. */
-  task<T>(task: string, args: unknown, onProgress?: (p: unknown) => void): { promise: Promise<T>; cancel: () => void } {
-    const { id, promise } = this.call<T>({ op: 'task', task, args }, onProgress);
+  /** Starts a job of the table (server/worker/jobs.ts); `cancel()` asks it to stop at its next checkpoint. */
+  task<K extends JobName>(job: K, args: JobArgs<K>, listeners: JobListeners<K> | JobListeners<K>['onProgress'] = {}): { promise: Promise<JobResult<K>>; cancel: () => void } {
+    const l: JobListeners<K> = typeof listeners === 'function' ? { onProgress: listeners } : listeners;
+    const msg = { op: 'job', job, args } as DistributiveOmit<WorkerRequest, 'id'>;
+    const { id, promise } = this.call<JobResult<K>>(msg, { onProgress: l.onProgress as (p: unknown) => void, onPartial: l.onPartial as (p: unknown) => void });
     return { promise, cancel: () => this.worker.postMessage({ op: 'cancel', id: 0, target: id } satisfies WorkerRequest) };
   }
 

@@ -1,6 +1,7 @@
-// Messages between the HTTP thread and the engine worker thread, and error classes that cross the boundary.
-import type { RunRequest, Tensor } from './hooked-model.js';
+// Messages between the HTTP thread and the worker thread, and the error that carries a worker's failure back.
+import type { RunRequest, Tensor } from '../engine/hooked-model.js';
 import type { ModelConfig } from '../model/model-dir.js';
+import type { JobArgs, JobName } from './jobs.js';
 
 export interface ModelInfo {
   dir: string;
@@ -14,10 +15,12 @@ export interface ModelInfo {
   layersFound: number;
 }
 
+export type JobRequest = { [K in JobName]: { id: number; op: 'job'; job: K; args: JobArgs<K> } }[JobName];
+
 export type WorkerRequest =
   | { id: number; op: 'run'; model: string; req: RunRequest }
   | { id: number; op: 'info'; model: string }
-  | { id: number; op: 'task'; task: string; args: unknown }
+  | JobRequest
   | { id: number; op: 'cancel'; target: number };
 
 export interface SerializedResult {
@@ -25,19 +28,37 @@ export interface SerializedResult {
   cache: [string, Tensor][];
 }
 
+export interface SerializedError {
+  name: string;
+  message: string;
+  /** The request field at fault, for input errors. */
+  field?: string;
+}
+
 export type WorkerReply =
   | { id: number; ok: true; value: unknown }
-  | { id: number; ok: false; error: { name: string; message: string } }
-  | { id: number; progress: unknown };
+  | { id: number; ok: false; error: SerializedError }
+  | { id: number; progress: unknown }
+  | { id: number; partial: unknown };
 
-/** Errors caused by the caller's input (bad model dir, hook, token, shape): the HTTP layer answers 4xx. */
-export const INPUT_ERROR_NAMES = new Set(['EngineInputError', 'GraphStructureError', 'ModelDirError', 'AnalysisInputError']);
+/** Errors caused by the caller's input (bad model dir, hook, token, shape, text): the HTTP layer answers 4xx. */
+export const INPUT_ERROR_NAMES = new Set(['EngineInputError', 'GraphStructureError', 'ModelDirError', 'InputError']);
+
+export function serializeError(e: unknown): SerializedError {
+  const err = e instanceof Error ? e : new Error(String(e));
+  const field = (err as { field?: unknown }).field;
+  return { name: err.name || 'Error', message: err.message || String(e), ...(typeof field === 'string' ? { field } : {}) };
+}
 
 export class RemoteError extends Error {
-  constructor(name: string, message: string) {
-    super(message);
-    this.name = name;
+  readonly field?: string;
+
+  constructor(e: SerializedError) {
+    super(e.message);
+    this.name = e.name;
+    if (e.field) this.field = e.field;
   }
+
   get isInputError(): boolean {
     return INPUT_ERROR_NAMES.has(this.name);
   }

@@ -1,5 +1,5 @@
-// Worker-thread bootstrap: registers tsx's TypeScript loader in this thread, then starts the engine worker.
+// Worker-thread bootstrap: registers tsx's TypeScript loader in this thread, then starts the worker thread.
 import { register } from 'tsx/esm/api';
 
 register();
-await import('./worker.ts');
+await import('./thread.ts');

@@ -1,9 +1,9 @@
-// Engine worker thread: owns the ONNX sessions so that runs never block the HTTP event loop.
+// The worker thread: owns the ONNX sessions so that runs never block the HTTP event loop, and runs the job table.
 import { parentPort, workerData } from 'node:worker_threads';
-import { HookedModel, type EngineOptions, type Tensor } from './hooked-model.js';
-import type { ModelInfo, SerializedResult, WorkerReply, WorkerRequest } from './protocol.js';
-import { runTask, type TaskContext } from './tasks.js';
-import '../analysis/task.js';
+import { HookedModel, type EngineOptions, type Tensor } from '../engine/hooked-model.js';
+import { handlers, type JobContext } from './handlers.js';
+import type { JobName } from './jobs.js';
+import { serializeError, type JobRequest, type ModelInfo, type SerializedResult, type WorkerReply, type WorkerRequest } from './protocol.js';
 
 const opts = (workerData ?? {}) as EngineOptions;
 const models = new Map<string, HookedModel>();
@@ -37,6 +37,18 @@ function post(msg: WorkerReply, transfer: ArrayBuffer[] = []) {
   parentPort!.postMessage(msg, transfer);
 }
 
+function runJob(msg: JobRequest): Promise<unknown> {
+  const ctx: JobContext<JobName> = {
+    model,
+    progress: (p) => post({ id: msg.id, progress: p }),
+    partial: (p) => post({ id: msg.id, partial: p }),
+    isCancelled: () => cancelled.has(msg.id),
+  };
+  // The table's key and argument types are tied by JobRequest; TypeScript cannot follow that through a lookup.
+  const h = handlers[msg.job] as (args: unknown, c: JobContext<JobName>) => Promise<unknown>;
+  return h(msg.args, ctx);
+}
+
 async function handle(msg: WorkerRequest): Promise<void> {
   if (msg.op === 'cancel') {
     cancelled.add(msg.target);
@@ -51,18 +63,10 @@ async function handle(msg: WorkerRequest): Promise<void> {
       const tensors: Tensor[] = [...(r.logits ? [r.logits] : []), ...r.cache.values()];
       post({ id: msg.id, ok: true, value }, [...new Set(tensors.map((t) => t.data.buffer as ArrayBuffer))]);
     } else {
-      const ctx: TaskContext = {
-        model,
-        info,
-        progress: (p) => post({ id: msg.id, progress: p }),
-        isCancelled: () => cancelled.has(msg.id),
-      };
-      const value = await runTask(msg.task, msg.args, ctx);
-      post({ id: msg.id, ok: true, value });
+      post({ id: msg.id, ok: true, value: await runJob(msg) });
     }
   } catch (e) {
-    const err = e as Error;
-    post({ id: msg.id, ok: false, error: { name: err.name || 'Error', message: err.message || String(e) } });
+    post({ id: msg.id, ok: false, error: serializeError(e) });
   } finally {
     cancelled.delete(msg.id);
   }

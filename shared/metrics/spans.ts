@@ -1,8 +1,11 @@
 // Prompt spans (tokens, words, lines, user-marked segments) and the attention-bias masks that block X -> span.
 import { checkCounts } from './tensor.js';
 
-export type SpanMode = 'tokens' | 'words' | 'lines' | 'marked';
-export const SPAN_MODES: readonly SpanMode[] = ['tokens', 'words', 'lines', 'marked'];
+/** How a prompt is cut into spans by splitSpans. */
+export type SplitMode = 'tokens' | 'words' | 'sentences' | 'lines' | 'marked';
+/** What a request may ask for: a split mode, or `auto` (the analysis picks; see server/analysis/plan.ts). */
+export type SpanMode = SplitMode | 'auto';
+export const SPAN_MODES: readonly SpanMode[] = ['auto', 'tokens', 'words', 'sentences', 'lines', 'marked'];
 
 /** A token's [start, end) in the prompt text, as JS string indices (UTF-16 code units). */
 export type TokenOffset = readonly [number, number];
@@ -173,7 +176,7 @@ function runs(text: string, offsets: readonly TokenOffset[], keys: readonly numb
 export function splitSpans(
   promptText: string,
   tokenOffsets: readonly TokenOffset[],
-  mode: SpanMode,
+  mode: SplitMode,
   segments?: readonly MarkedSegment[],
 ): Span[] {
   checkOffsets(promptText, tokenOffsets);
@@ -190,6 +193,38 @@ export function splitSpans(
       }
       const keys = tokenOffsets.map(([s, e]) => {
         for (let c = s; c < e; c++) if (wordOf[c] >= 0) return wordOf[c];
+        return -1;
+      });
+      return runs(promptText, tokenOffsets, attachKeys(keys, 'next'), false);
+    }
+    case 'sentences': {
+      // A sentence ends after . ! or ? (with closing quotes/brackets) followed by whitespace, or at a line break.
+      const sentenceOf = new Int32Array(promptText.length).fill(-1);
+      let sent = 0;
+      let seen = false;
+      for (let c = 0; c < promptText.length; c++) {
+        const ch = promptText[c];
+        if (ch === '\n') {
+          if (seen) sent++;
+          seen = false;
+          continue;
+        }
+        if (isSpace(ch)) continue;
+        sentenceOf[c] = sent;
+        seen = true;
+        if (/[.!?]/.test(ch)) {
+          let e = c + 1;
+          while (e < promptText.length && /["')\]\u201d\u2019]/.test(promptText[e])) e++;
+          if (e >= promptText.length || isSpace(promptText[e])) {
+            for (let q = c + 1; q < e; q++) sentenceOf[q] = sent;
+            c = e - 1;
+            sent++;
+            seen = false;
+          }
+        }
+      }
+      const keys = tokenOffsets.map(([s, e]) => {
+        for (let c = s; c < e; c++) if (sentenceOf[c] >= 0) return sentenceOf[c];
         return -1;
       });
       return runs(promptText, tokenOffsets, attachKeys(keys, 'next'), false);
@@ -213,7 +248,7 @@ export function splitSpans(
     }
     default: {
       const never: never = mode;
-      throw new RangeError(`splitSpans: unknown mode "${String(never)}" (expected ${SPAN_MODES.join(', ')})`);
+      throw new RangeError(`splitSpans: unknown mode "${String(never)}" (expected tokens, words, sentences, lines or marked)`);
     }
   }
 }

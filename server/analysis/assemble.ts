@@ -1,0 +1,194 @@
+// Turns the engine's losses and hooks into the result's stages (headline, depth, spans) and the full result.
+import type {
+  AnalysisResult,
+  DepthStage,
+  HeadlineStage,
+  InputTokenResult,
+  LayerReadShares,
+  SpanResult,
+  SpansStage,
+  VariantSummary,
+} from '../../shared/analysis.js';
+import { hookName } from '../../shared/hooks.js';
+import { attentionReadShare, attentionRollout, normWeightedReadShare, readMap } from '../../shared/metrics/attention.js';
+import { depthCurveFromLosses, meanLossIncrease, precomputationShare } from '../../shared/metrics/knockout.js';
+import { promptBenefit, topPredictions, type Prediction } from '../../shared/metrics/loss.js';
+import type { Span } from '../../shared/metrics/spans.js';
+import { mean } from '../../shared/metrics/tensor.js';
+import type { TextTokenizer } from '../model/tokenizer.js';
+import type { WithPromptRun } from './execute.js';
+import type { NoPromptRuns } from './no-prompt-cache.js';
+import { range, variantId, type AnalysisPlan, type Variant } from './plan.js';
+
+export interface ModelFacts {
+  id: string;
+  name: string;
+  hash: string;
+  nLayer: number;
+  nHead: number;
+  dModel: number;
+  nCtx: number;
+  vocabSize: number;
+}
+
+/** Knockout losses by variant id, and K(variant) = mean loss increase over x_2..x_n against the with-prompt run. */
+export class KnockoutLosses {
+  readonly byId = new Map<string, number[]>();
+
+  constructor(readonly lossWithRead: readonly number[]) {}
+
+  add(losses: Map<string, number[]>): void {
+    for (const [id, l] of losses) this.byId.set(id, l);
+  }
+
+  losses(id: string): number[] {
+    const l = this.byId.get(id);
+    if (!l) throw new Error(`no knockout losses for variant ${id}`);
+    return l;
+  }
+
+  K(id: string): number {
+    return meanLossIncrease(this.losses(id), this.lossWithRead);
+  }
+}
+
+export function headlineStage(plan: AnalysisPlan, model: ModelFacts, tok: TextTokenizer, withRun: WithPromptRun, no: NoPromptRuns): HeadlineStage {
+  const { p, n, inputIds, promptIds, options } = plan;
+  const L = model.nLayer;
+  const benefit = promptBenefit(no.lossNo, withRun.lossWith);
+  const benefitNatural = promptBenefit(no.lossNoNatural, withRun.lossWith);
+  const { patterns, norms } = withRun;
+  const layers: LayerReadShares[] = range(0, L).map((l) => {
+    const a = attentionReadShare(patterns[l], p, n);
+    const w = normWeightedReadShare(patterns[l], norms[l], p, n);
+    return {
+      layer: l,
+      hooks: { pattern: hookName(l, 'attn.hook_pattern'), valueNorm: hookName(l, 'attn.hook_value_norm') },
+      attention: a.layer,
+      attentionPerHead: a.perHead,
+      sink: a.sink,
+      sinkPerHead: a.sinkPerHead,
+      normWeighted: w.layer,
+      normWeightedPerHead: w.perHead,
+    };
+  });
+  const named = (preds: Prediction[]) => preds.map((q) => ({ ...q, text: tok.decode([q.id]) }));
+  const V = withRun.logits.dims[1];
+  const inputStrings = tok.tokenStrings(inputIds);
+  const inputTokens: InputTokenResult[] = inputIds.map((id, k) => ({
+    id,
+    text: inputStrings[k],
+    position: p + 1 + k,
+    lossWithPrompt: withRun.lossWith[k],
+    lossNoPrompt: no.lossNo[k],
+    lossNoPromptNatural: no.lossNoNatural[k],
+    benefit: benefit.perToken[k],
+    benefitNatural: benefitNatural.perToken[k],
+    topWithPrompt: named(topPredictions(withRun.logits.data.subarray(k * V, (k + 1) * V), options.topK)),
+    topNoPrompt: named(no.topNo[k]),
+  }));
+  const promptStrings = tok.tokenStrings(promptIds);
+  return {
+    schemaVersion: 1,
+    model: { id: model.id, name: model.name, hash: model.hash, nLayer: L, nHead: model.nHead, dModel: model.dModel, nCtx: model.nCtx, vocabSize: model.vocabSize },
+    bos: { id: plan.bos, text: tok.decode([plan.bos]), source: tok.bosSource },
+    prompt: {
+      raw: plan.prompt,
+      text: plan.marked.text,
+      tokens: promptIds.map((id, k) => ({ id, text: promptStrings[k] })),
+      offsets: plan.offsets.map(([s, e]) => [s, e]),
+      segments: plan.marked.segments,
+    },
+    input: { text: plan.input, tokens: inputTokens },
+    p,
+    n,
+    options,
+    summary: {
+      meanLossWithPrompt: mean(withRun.lossWith),
+      meanLossNoPrompt: mean(no.lossNo),
+      meanLossNoPromptNatural: mean(no.lossNoNatural),
+      meanBenefit: benefit.mean,
+      meanBenefitNatural: benefitNatural.mean,
+      meanBenefitRead: mean(benefit.perToken.slice(1)),
+      attentionRolloutShare: attentionRollout(patterns, p, n),
+    },
+    layers,
+    readMap: readMap(patterns, norms, p, n),
+  };
+}
+
+/** D(k), the layer profile and pi from the depth variants' losses (zeros when no knockout is possible). */
+export function depthStage(plan: AnalysisPlan, ko: KnockoutLosses | null, meanBenefitRead: number): DepthStage {
+  const L = plan.nLayer;
+  const windows = plan.depth.filter((v) => v.kind === 'window');
+  if (!ko) {
+    return { depthCurve: new Array<number>(L + 1).fill(0), layerProfile: windows.map((w, l) => ({ layer: l, layers: w.layers, k: 0 })), precomputationShare: null, identityResidual: 0 };
+  }
+  const depthCurve = depthCurveFromLosses(
+    range(0, L).map((k) => ko.losses(variantId.depth(k))),
+    ko.lossWithRead,
+  );
+  return {
+    depthCurve,
+    layerProfile: range(0, L).map((l) => {
+      const v = plan.depth.find((d) => d.id === variantId.window(l))!;
+      return { layer: l, layers: v.layers, k: ko.K(v.id) };
+    }),
+    precomputationShare: precomputationShare(depthCurve),
+    identityResidual: Math.abs(depthCurve[0] - meanBenefitRead),
+  };
+}
+
+/** Span importance, in the order of `spans` (sentences/lines first, then their words for `auto`). */
+export function spansStage(plan: AnalysisPlan, spans: readonly (Span & { parent?: number })[], ko: KnockoutLosses | null): SpansStage {
+  const L = plan.nLayer;
+  return {
+    spans: spans.map((s, i): SpanResult => {
+      const measurable = ko !== null && plan.options.spanKnockouts && s.tokenEnd > s.tokenStart;
+      const kAll = measurable ? ko.K(variantId.spanAll(i)) : 0;
+      const kFrom1 = measurable ? (L > 1 ? ko.K(variantId.spanFrom1(i)) : kAll) : 0;
+      const r: SpanResult = { label: s.label, tokenStart: s.tokenStart, tokenEnd: s.tokenEnd, charStart: s.charStart, charEnd: s.charEnd, kAllLayers: kAll, kFromLayer1: kFrom1 };
+      if (s.parent !== undefined) r.parent = s.parent;
+      return r;
+    }),
+  };
+}
+
+/** The variants that ran, with their mean loss (knockouts: over x_2..x_n; the three plain runs: over all of X). */
+export function variantSummaries(headline: HeadlineStage, knockouts: readonly Variant[], ko: KnockoutLosses | null): VariantSummary[] {
+  const s = headline.summary;
+  return [
+    { idx: 0, kind: 'with-prompt', label: '[BOS] + P + X', blockedLayers: [], blockedSpan: null, meanLoss: s.meanLossWithPrompt },
+    { idx: 1, kind: 'no-prompt', label: '[BOS] + X at positions 0, p+1..p+n', blockedLayers: [], blockedSpan: null, meanLoss: s.meanLossNoPrompt },
+    { idx: 2, kind: 'no-prompt-natural', label: '[BOS] + X at positions 0..n', blockedLayers: [], blockedSpan: null, meanLoss: s.meanLossNoPromptNatural },
+    ...knockouts.map((v, i) => ({ idx: 3 + i, kind: v.kind, label: v.label, blockedLayers: v.layers, blockedSpan: v.span, meanLoss: mean(ko!.losses(v.id)) })),
+  ];
+}
+
+export function assembleResult(
+  headline: HeadlineStage,
+  depth: DepthStage,
+  spans: SpansStage,
+  variants: VariantSummary[],
+  timings: AnalysisResult['timings'],
+): AnalysisResult {
+  const h = headline;
+  return {
+    schemaVersion: h.schemaVersion,
+    model: h.model,
+    bos: h.bos,
+    prompt: h.prompt,
+    input: h.input,
+    p: h.p,
+    n: h.n,
+    options: h.options,
+    summary: { ...h.summary, precomputationShare: depth.precomputationShare, identityResidual: depth.identityResidual },
+    layers: h.layers,
+    readMap: h.readMap,
+    depthCurve: depth.depthCurve,
+    layerProfile: depth.layerProfile,
+    spans: spans.spans,
+    variants,
+    timings,
+  };
+}

@@ -1,0 +1,212 @@
+// Executes an analysis plan on the engine: the with-prompt and no-prompt runs, then knockout variants in batches
+// under the memory bound, with the prompt's keys/values reused and one bias tensor per distinct set of blocked rows.
+import { hookName } from '../../shared/hooks.js';
+import { InputError, CancelledError } from '../../shared/errors.js';
+import { targetLosses, topPredictions } from '../../shared/metrics/loss.js';
+import { blockAllPromptMask, spanBiasMask } from '../../shared/metrics/spans.js';
+import { batchItem, inputPositions, type Tensor } from '../../shared/metrics/tensor.js';
+import type { GraphVariant, HookedModel } from '../engine/hooked-model.js';
+import { NoPromptCache, type NoPromptRuns } from './no-prompt-cache.js';
+import { range, type AnalysisPlan, type Variant } from './plan.js';
+
+/**
+ * Estimated peak bytes of one knockout row. The logits rows dominate: the runtime holds the logits and their log
+ * softmax (only the targets' log-probabilities are copied out), and its arena keeps a high-water mark, so they are
+ * counted five times (calibrated on the GPT-2-small-shaped bench model: ~155 MiB per row of 257 tokens); then
+ * attention scores/probabilities, MLP activations and the per-layer bias inputs.
+ * Calibrate with `npm run bench` (it reports peak RSS above the loaded model next to the bound).
+ */
+export function estimateRowBytes(c: { nLayer: number; nHead: number; dModel: number; vocabSize: number }, T: number, logitRows: number, withBias: boolean): number {
+  return 4 * (5 * logitRows * c.vocabSize + 4 * c.nHead * T * T + 24 * c.dModel * T + (withBias ? c.nLayer * T * T : 0));
+}
+
+export interface ExecuteOptions {
+  /** Peak memory bound for one engine call, in MiB (estimated); batches are split to stay under it. */
+  maxBatchMB: number;
+  /** Reuse the prompt's keys/values for the knockouts when the graph takes a KV cache. */
+  reusePrefix: boolean;
+  isCancelled: () => boolean;
+}
+
+export interface WithPromptRun {
+  /** Loss of each input token with the prompt. */
+  lossWith: number[];
+  /** Logits of the rows that predict X: [n, V]. */
+  logits: Tensor;
+  /** Per layer: attention pattern [H,T,T] and value norms [H,T]. */
+  patterns: Tensor[];
+  norms: Tensor[];
+}
+
+/** The no-prompt runs of every model and input seen by this process (experiments and forks reuse them). */
+export const noPromptCache = new NoPromptCache();
+
+export class Executor {
+  /** Engine calls made so far. */
+  calls = 0;
+  private readonly graph: GraphVariant;
+  private readonly rowsPerCall: number;
+  private readonly pairs: { past: string; present: string }[] | null;
+  private prefix: Map<string, Tensor> | null = null;
+  private readonly masks = new Map<string, Float32Array>();
+
+  constructor(
+    private readonly m: HookedModel,
+    private readonly plan: AnalysisPlan,
+    private readonly o: ExecuteOptions,
+  ) {
+    const c = m.config;
+    const hooks = range(0, c.nLayer).flatMap((l) => [hookName(l, 'attn.hook_pattern'), hookName(l, 'attn.hook_value_norm')]);
+    const knock = plan.hasKnockouts;
+    // One graph variant serves every call of the analysis, so the runtime holds one extra copy of the weights.
+    this.graph = { hooks, bias: knock, rows: true, targets: knock };
+    this.pairs = o.reusePrefix && knock ? m.pastPairs() : null;
+    const maxBytes = o.maxBatchMB * 1024 * 1024;
+    const rowBytes = estimateRowBytes(c, plan.T, Math.max(1, plan.n - 1), true);
+    // The analysis's graph variant is one more runtime session: its copy of the weights (external data included)
+    // and the prepacked copies onnxruntime makes of MatMul weights, about twice the graph in all.
+    const weightBytes = 2 * m.weightBytes;
+    if (rowBytes + weightBytes > maxBytes) {
+      throw new InputError(
+        `one variant of ${plan.T} tokens needs about ${Math.ceil((rowBytes + weightBytes) / 2 ** 20)} MiB (the model's weights included), over the memory bound of ${Math.floor(maxBytes / 2 ** 20)} MiB (PRECACHE_LENS_MAX_BATCH_MB); shorten the texts or raise the bound`,
+        'input',
+      );
+    }
+    this.rowsPerCall = Math.max(1, Math.floor((maxBytes - weightBytes) / rowBytes));
+  }
+
+  private checkCancel(): void {
+    if (this.o.isCancelled()) throw new CancelledError();
+  }
+
+  /** [BOS] + P' + X with the hooks the read shares need; logits only at the rows that predict X. */
+  async withPrompt(): Promise<WithPromptRun> {
+    const { p, n, seq, inputIds, nLayer: L } = this.plan;
+    const r = await this.m.run({ tokens: [seq], hooks: this.graph.hooks, logitRows: range(p, p + n), presents: !!this.pairs, variant: this.graph });
+    this.calls++;
+    // The prompt's columns ([BOS] + P') are the same in every knockout (no X -> P' block reaches them, and causal
+    // attention never lets them read X): their keys/values from this run serve every variant.
+    if (this.pairs) this.prefix = firstPositions(r.presents!, p + 1);
+    const logits = batchItem(r.logits!, 0);
+    const patterns = range(0, L).map((l) => batchItem(r.cache.get(hookName(l, 'attn.hook_pattern'))!, 0));
+    const norms = range(0, L).map((l) => batchItem(r.cache.get(hookName(l, 'attn.hook_value_norm'))!, 0));
+    this.checkCancel();
+    return { lossWith: targetLosses(logits, inputIds), logits, patterns, norms };
+  }
+
+  /** [BOS] + X at positions 0, p+1..p+n and at 0..n, from the cache when this process has run them before. */
+  async noPrompt(topK: number): Promise<NoPromptRuns> {
+    const { p, n, bos, inputIds } = this.plan;
+    const key = { model: this.m.modelHash, bos, inputIds, p, topK };
+    const hit = noPromptCache.get(key);
+    if (hit) return hit;
+    const short = [bos, ...inputIds];
+    const r = await this.m.run({ tokens: [short, short], positionIds: [[0, ...inputPositions(p, n)], range(0, n + 1)], logitRows: range(0, n), variant: this.graph });
+    this.calls++;
+    const shifted = batchItem(r.logits!, 0);
+    const V = shifted.dims[1];
+    const runs: NoPromptRuns = {
+      lossNo: targetLosses(shifted, inputIds),
+      lossNoNatural: targetLosses(batchItem(r.logits!, 1), inputIds),
+      topNo: range(0, n).map((k) => topPredictions(shifted.data.subarray(k * V, (k + 1) * V), topK)),
+    };
+    noPromptCache.set(key, runs);
+    this.checkCancel();
+    return runs;
+  }
+
+  /**
+   * Runs knockout variants in batches under the memory bound; returns, per variant id, the loss of each of
+   * x_2..x_n with the variant's edges blocked. `onBatch` is told how many variants have finished.
+   */
+  async knockouts(variants: readonly Variant[], onBatch: (finished: number) => void = () => {}): Promise<Map<string, number[]>> {
+    const { p, n, T, seq, inputIds, nLayer: L } = this.plan;
+    if (!this.plan.hasKnockouts) throw new Error('knockouts: the plan has none (no prompt, or a one-token input)');
+    const out = new Map<string, number[]>();
+    const inputPos = inputPositions(p, n);
+    const readRows = range(p + 1, p + n);
+    // Knockouts block edges from X's columns; x_1 is predicted at the prompt's last column, which no X->P' edge
+    // reaches. So K averages over the tokens X's own columns predict (x_2..x_n): there K(all layers) = mean B exactly.
+    const readTargets = inputIds.slice(1);
+    const R = readTargets.length;
+    for (let start = 0; start < variants.length; start += this.rowsPerCall) {
+      const batch = variants.slice(start, start + this.rowsPerCall);
+      const B = batch.length;
+      const attentionBias: Record<number, Tensor> = {};
+      // With a reused prefix the queries are X's n columns only: the mask's rows p+1..p+n, all T keys.
+      const Q = this.prefix ? n : T;
+      const firstRow = this.prefix ? p + 1 : 0;
+      // Layers where the same rows of the batch block edges share one bias tensor (e.g. all layers for span rows).
+      const byRows = new Map<string, Tensor>();
+      for (let l = 0; l < L; l++) {
+        const key = batch.map((v) => (v.layers.includes(l) ? '1' : '0')).join('');
+        if (!key.includes('1')) continue;
+        let t = byRows.get(key);
+        if (!t) {
+          const data = new Float32Array(B * Q * T);
+          batch.forEach((v, r) => {
+            if (v.layers.includes(l)) data.set(this.maskFor(v).subarray(firstRow * T, (firstRow + Q) * T), r * Q * T);
+          });
+          t = { data, dims: [B, 1, Q, T] };
+          byRows.set(key, t);
+        }
+        attentionBias[l] = t;
+      }
+      // Only the targets' log-probabilities leave the runtime (computed in-graph), not [B, n-1, vocab] logits.
+      const targets = batch.map(() => readTargets);
+      const r = this.prefix
+        ? await this.m.run({
+            tokens: batch.map(() => inputIds),
+            positionIds: batch.map(() => inputPos),
+            past: tilePast(this.prefix, this.pairs!, B),
+            attentionBias,
+            logitRows: range(0, n - 1),
+            targets,
+            logits: false,
+            variant: this.graph,
+          })
+        : await this.m.run({ tokens: batch.map(() => seq), attentionBias, logitRows: readRows, targets, logits: false, variant: this.graph });
+      this.calls++;
+      const lp = r.targetLogprobs!;
+      batch.forEach((v, b) => out.set(v.id, Array.from(lp.data.subarray(b * R, (b + 1) * R), (x) => -x)));
+      onBatch(B);
+      this.checkCancel();
+    }
+    return out;
+  }
+
+  private maskFor(v: Variant): Float32Array {
+    const { T, p, n } = this.plan;
+    const key = v.span ? v.span.join(':') : 'all';
+    let mk = this.masks.get(key);
+    if (!mk) {
+      mk = v.span ? spanBiasMask(T, p, n, { tokenStart: v.span[0], tokenEnd: v.span[1] }) : blockAllPromptMask(T, p, n);
+      this.masks.set(key, mk);
+    }
+    return mk;
+  }
+}
+
+/** Present tensors [1, H, T, dh] cut to their first `len` positions. */
+function firstPositions(presents: Map<string, Tensor>, len: number): Map<string, Tensor> {
+  const out = new Map<string, Tensor>();
+  for (const [name, t] of presents) {
+    const [, H, T, dh] = t.dims;
+    const data = new Float32Array(H * len * dh);
+    for (let h = 0; h < H; h++) data.set(t.data.subarray(h * T * dh, (h * T + len) * dh), h * len * dh);
+    out.set(name, { data, dims: [1, H, len, dh] });
+  }
+  return out;
+}
+
+/** The prefix's present tensors [1,...] repeated into past inputs [B,...], keyed by past input name. */
+function tilePast(presents: Map<string, Tensor>, pairs: { past: string; present: string }[], B: number): Record<string, Tensor> {
+  const out: Record<string, Tensor> = {};
+  for (const { past, present } of pairs) {
+    const t = presents.get(present)!;
+    const data = new Float32Array(B * t.data.length);
+    for (let b = 0; b < B; b++) data.set(t.data, b * t.data.length);
+    out[past] = { data, dims: [B, ...t.dims.slice(1)] };
+  }
+  return out;
+}
