@@ -263,15 +263,47 @@ function tensorInfo(name: string, elemType: number, dims: (string | number)[]) {
   });
 }
 
+/**
+ * How attention appears in the graph: eager ops (a torch export), or fused as onnxruntime's transformer optimizer
+ * (com.microsoft `Attention`, packed QKV), as an Optimum/ORT `MultiHeadAttention` over separate Q/K/V, or as the
+ * standard ONNX `Attention` op (opset 23, current torch.onnx).
+ */
+export type AttentionKind = 'eager' | 'ms-attention' | 'ms-mha' | 'onnx-attention';
+
+export interface GraphOptions {
+  attention?: AttentionKind;
+  /** Residual adds and the norms after them fused into com.microsoft SkipLayerNormalization (ORT optimizer style). */
+  skipNorms?: boolean;
+  /**
+   * KV-cache inputs and outputs: `past_key_values.{l}.key|value` [B,H,P,dh] -> `present.{l}.key|value` (eager,
+   * ms-mha, onnx-attention) or onnxruntime's packed `past_{l}` [2,B,H,P,dh] -> `present_{l}` (ms-attention).
+   */
+  past?: boolean;
+}
+
+const MS = 'com.microsoft';
+
 /** Builds the GPT-2 ONNX model (see the header comment for its op structure) around the given weights. */
-export function buildGpt2Onnx(cfg: RandomGpt2Config, w: Gpt2Weights): ModelProto {
+export function buildGpt2Onnx(cfg: RandomGpt2Config, w: Gpt2Weights, go: GraphOptions = {}): ModelProto {
   checkShape(cfg);
-  const opset = cfg.opset ?? 14;
-  if (opset !== 14 && opset !== 17) throw new Error(`opset must be 14 or 17, got ${opset}`);
+  const kind = go.attention ?? 'eager';
+  const opset = kind === 'onnx-attention' ? 23 : (cfg.opset ?? 14);
+  if (opset !== 14 && opset !== 17 && opset !== 23) throw new Error(`opset must be 14 or 17, got ${opset}`);
+  if (go.skipNorms && opset < 17) throw new Error('skipNorms needs opset 17 (LayerNormalization for the first norm)');
   const eps = cfg.layerNormEps ?? 1e-5;
   const { nLayer: L, nHead: H, dModel: d, nCtx: C, vocabSize: V } = cfg;
   const dh = d / H;
   const g = new GraphBuilder();
+  const contrib = (opType: string, name: string, inputs: string[], outputs: string[], attrs: Record<string, number | { f: number }>) => {
+    const attribute = Object.entries(attrs).map(([k, v]) =>
+      typeof v === 'number'
+        ? onnx.AttributeProto.create({ name: k, i: v, type: onnx.AttributeProto.AttributeType.INT })
+        : onnx.AttributeProto.create({ name: k, f: v.f, type: onnx.AttributeProto.AttributeType.FLOAT }),
+    );
+    g.nodes.push(onnx.NodeProto.create({ opType, name, domain: kind === 'onnx-attention' && opType === 'Attention' ? '' : MS, input: inputs, output: outputs, attribute }));
+  };
+  const pastIn: ReturnType<typeof tensorInfo>[] = [];
+  const presentOut: ReturnType<typeof tensorInfo>[] = [];
 
   const wte = g.weight('transformer.wte.weight', [V, d], w.wte);
   const wpe = g.weight('transformer.wpe.weight', [C, d], w.wpe);
@@ -284,44 +316,113 @@ export function buildGpt2Onnx(cfg: RandomGpt2Config, w: Gpt2Weights): ModelProto
   const m2 = g.one('Unsqueeze', '/transformer/Unsqueeze_1', [m1, g.ints([2])]);
   const mf = g.one('Cast', '/transformer/Cast', [m2], { to: DT.FLOAT });
   const inv = g.one('Sub', '/transformer/Sub', [g.scalar(1), mf]);
-  const extMask = g.one('Mul', '/transformer/Mul', [inv, g.scalar(FLOAT32_MIN)]);
+  const extMask = kind === 'eager' ? g.one('Mul', '/transformer/Mul', [inv, g.scalar(FLOAT32_MIN)]) : '';
+  const maskI32 = kind === 'ms-attention' || kind === 'ms-mha' ? g.one('Cast', '/transformer/Cast_mask', ['attention_mask'], { to: DT.INT32 }) : '';
+  if (kind !== 'eager') g.nodes.splice(g.nodes.findIndex((n) => n.name === '/transformer/Cast'), 2);
 
   // GPT-2's causal "bias" buffer: lower-triangular bool [1,1,ctx,ctx], stored once.
-  const tri = new Uint8Array(C * C);
-  for (let i = 0; i < C; i++) for (let j = 0; j <= i; j++) tri[i * C + j] = 1;
-  g.inits.push(boolTensor('transformer.causal_mask', [1, 1, C, C], tri));
+  if (kind === 'eager') {
+    const tri = new Uint8Array(C * C);
+    for (let i = 0; i < C; i++) for (let j = 0; j <= i; j++) tri[i * C + j] = 1;
+    g.inits.push(boolTensor('transformer.causal_mask', [1, 1, C, C], tri));
+  }
 
+  const wnOf = (l: number) => (s: string) => `transformer.h.${l}.${s}`;
+  const ln1Of = (l: number, x: string) => {
+    const lw = w.layers[l];
+    const wn = wnOf(l);
+    return layerNorm(g, `/transformer/h.${l}/ln_1`, x, g.weight(wn('ln_1.weight'), [d], lw.ln1G), g.weight(wn('ln_1.bias'), [d], lw.ln1B), opset, eps);
+  };
+  let ln1 = ln1Of(0, h);
+  let lnF = '';
   for (let l = 0; l < L; l++) {
     const lw = w.layers[l];
     const p = `/transformer/h.${l}`;
-    const wn = (s: string) => `transformer.h.${l}.${s}`;
-    const ln1 = layerNorm(g, `${p}/ln_1`, h, g.weight(wn('ln_1.weight'), [d], lw.ln1G), g.weight(wn('ln_1.bias'), [d], lw.ln1B), opset, eps);
-    const qkv = linear(g, `${p}/attn/c_attn`, ln1, g.weight(wn('attn.c_attn.weight'), [d, 3 * d], lw.cAttnW), g.weight(wn('attn.c_attn.bias'), [3 * d], lw.cAttnB));
-    const [q, k, v] = g.node('Split', `${p}/attn/Split`, [qkv, g.ints([d, d, d])], 3, { axis: 2 });
-    const heads = g.ints([0, 0, H, dh]);
-    const qh = g.one('Reshape', `${p}/attn/Reshape`, [q, heads]);
-    const kh = g.one('Reshape', `${p}/attn/Reshape_1`, [k, heads]);
-    const vh = g.one('Reshape', `${p}/attn/Reshape_2`, [v, heads]);
-    const qt = g.one('Transpose', `${p}/attn/Transpose`, [qh], { perm: [0, 2, 1, 3] });
-    const vt = g.one('Transpose', `${p}/attn/Transpose_2`, [vh], { perm: [0, 2, 1, 3] });
-    const kt = g.one('Transpose', `${p}/attn/Transpose_3`, [kh], { perm: [0, 2, 3, 1] });
-    const scores = g.one('MatMul', `${p}/attn/MatMul`, [qt, kt]);
-    const scaled = g.one('Div', `${p}/attn/Div`, [scores, g.scalar(Math.sqrt(dh))]);
-    // causal = bias[:, :, kLen - qLen : kLen, :kLen]
-    const qLen = g.one('Slice', `${p}/attn/Slice`, [g.one('Shape', `${p}/attn/Shape`, [qt]), g.ints([2]), g.ints([3]), g.ints([0])]);
-    const kLen = g.one('Slice', `${p}/attn/Slice_1`, [g.one('Shape', `${p}/attn/Shape_1`, [kt]), g.ints([3]), g.ints([4]), g.ints([0])]);
-    const start = g.one('Sub', `${p}/attn/Sub`, [kLen, qLen]);
-    const rows = g.one('Slice', `${p}/attn/Slice_2`, ['transformer.causal_mask', start, kLen, g.ints([2])]);
-    const causal = g.one('Slice', `${p}/attn/Slice_3`, [rows, g.ints([0]), kLen, g.ints([3])]);
-    const masked = g.one('Where', `${p}/attn/Where`, [causal, scaled, g.scalar(FLOAT32_MIN)]);
-    const withPad = g.one('Add', `${p}/attn/Add`, [masked, extMask]);
-    const probs = g.one('Softmax', `${p}/attn/Softmax`, [withPad], { axis: -1 });
-    const ctx = g.one('MatMul', `${p}/attn/MatMul_1`, [probs, vt]);
-    const ctxT = g.one('Transpose', `${p}/attn/Transpose_4`, [ctx], { perm: [0, 2, 1, 3] });
-    const merged = g.one('Reshape', `${p}/attn/Reshape_3`, [ctxT, g.ints([0, 0, d])]);
-    const attnOut = linear(g, `${p}/attn/c_proj`, merged, g.weight(wn('attn.c_proj.weight'), [d, d], lw.attnProjW), g.weight(wn('attn.c_proj.bias'), [d], lw.attnProjB));
-    const mid = g.one('Add', `${p}/Add`, [h, attnOut]);
-    const ln2 = layerNorm(g, `${p}/ln_2`, mid, g.weight(wn('ln_2.weight'), [d], lw.ln2G), g.weight(wn('ln_2.bias'), [d], lw.ln2B), opset, eps);
+    const wn = wnOf(l);
+    const cAttnW = g.weight(wn('attn.c_attn.weight'), [d, 3 * d], lw.cAttnW);
+    const cAttnB = g.weight(wn('attn.c_attn.bias'), [3 * d], lw.cAttnB);
+    const pastK = `past_key_values.${l}.key`;
+    const pastV = `past_key_values.${l}.value`;
+    const kvDims = ['batch_size', H, 'past_sequence_length', dh];
+    const presentDims = ['batch_size', H, 'past_sequence_length + sequence_length', dh];
+    let merged: string;
+    if (kind === 'ms-attention') {
+      const ins = [ln1, cAttnW, cAttnB, maskI32];
+      const outs = [`${p}/attn/Attention_output_0`];
+      if (go.past) {
+        ins.push(`past_${l}`);
+        outs.push(`present_${l}`);
+        pastIn.push(tensorInfo(`past_${l}`, DT.FLOAT, [2, 'batch_size', H, 'past_sequence_length', dh]));
+        presentOut.push(tensorInfo(`present_${l}`, DT.FLOAT, [2, 'batch_size', H, 'past_sequence_length + sequence_length', dh]));
+      }
+      contrib('Attention', `${p}/attn/Attention`, ins, outs, { num_heads: H, unidirectional: 1 });
+      merged = outs[0];
+    } else if (kind === 'ms-mha' || kind === 'onnx-attention') {
+      const mha = kind === 'ms-mha';
+      const proj = mha ? g.one('MatMul', `${p}/attn/c_attn/MatMul`, [ln1, cAttnW]) : linear(g, `${p}/attn/c_attn`, ln1, cAttnW, cAttnB);
+      const [q, k, v] = g.node('Split', `${p}/attn/Split`, [proj, g.ints([d, d, d])], 3, { axis: 2 });
+      const outs = [`${p}/attn/Attention_output_0`];
+      const ins = mha ? [q, k, v, cAttnB, maskI32, ''] : [q, k, v, ''];
+      if (go.past) {
+        ins.push(pastK, pastV);
+        outs.push(`present.${l}.key`, `present.${l}.value`);
+        pastIn.push(tensorInfo(pastK, DT.FLOAT, kvDims), tensorInfo(pastV, DT.FLOAT, kvDims));
+        presentOut.push(tensorInfo(`present.${l}.key`, DT.FLOAT, presentDims), tensorInfo(`present.${l}.value`, DT.FLOAT, presentDims));
+      }
+      if (mha) contrib('MultiHeadAttention', `${p}/attn/MultiHeadAttention`, ins, outs, { num_heads: H, unidirectional: 1 });
+      else contrib('Attention', `${p}/attn/Attention`, ins, outs, { q_num_heads: H, kv_num_heads: H, is_causal: 1 });
+      merged = outs[0];
+    } else {
+      const qkv = linear(g, `${p}/attn/c_attn`, ln1, cAttnW, cAttnB);
+      const [q, k, v] = g.node('Split', `${p}/attn/Split`, [qkv, g.ints([d, d, d])], 3, { axis: 2 });
+      const heads = g.ints([0, 0, H, dh]);
+      const qh = g.one('Reshape', `${p}/attn/Reshape`, [q, heads]);
+      const kh = g.one('Reshape', `${p}/attn/Reshape_1`, [k, heads]);
+      const vh = g.one('Reshape', `${p}/attn/Reshape_2`, [v, heads]);
+      const qt = g.one('Transpose', `${p}/attn/Transpose`, [qh], { perm: [0, 2, 1, 3] });
+      let vt = g.one('Transpose', `${p}/attn/Transpose_2`, [vh], { perm: [0, 2, 1, 3] });
+      let kt: string;
+      if (go.past) {
+        let kb = g.one('Transpose', `${p}/attn/Transpose_1`, [kh], { perm: [0, 2, 1, 3] });
+        kb = g.one('Concat', `${p}/attn/Concat`, [pastK, kb], { axis: 2 });
+        vt = g.one('Concat', `${p}/attn/Concat_1`, [pastV, vt], { axis: 2 });
+        g.nodes.push(onnx.NodeProto.create({ opType: 'Identity', name: `${p}/attn/present_k`, input: [kb], output: [`present.${l}.key`] }));
+        g.nodes.push(onnx.NodeProto.create({ opType: 'Identity', name: `${p}/attn/present_v`, input: [vt], output: [`present.${l}.value`] }));
+        pastIn.push(tensorInfo(pastK, DT.FLOAT, kvDims), tensorInfo(pastV, DT.FLOAT, kvDims));
+        presentOut.push(tensorInfo(`present.${l}.key`, DT.FLOAT, presentDims), tensorInfo(`present.${l}.value`, DT.FLOAT, presentDims));
+        kt = g.one('Transpose', `${p}/attn/Transpose_3`, [kb], { perm: [0, 1, 3, 2] });
+      } else kt = g.one('Transpose', `${p}/attn/Transpose_3`, [kh], { perm: [0, 2, 3, 1] });
+      const scores = g.one('MatMul', `${p}/attn/MatMul`, [qt, kt]);
+      const scaled = g.one('Div', `${p}/attn/Div`, [scores, g.scalar(Math.sqrt(dh))]);
+      // causal = bias[:, :, kLen - qLen : kLen, :kLen]
+      const qLen = g.one('Slice', `${p}/attn/Slice`, [g.one('Shape', `${p}/attn/Shape`, [qt]), g.ints([2]), g.ints([3]), g.ints([0])]);
+      const kLen = g.one('Slice', `${p}/attn/Slice_1`, [g.one('Shape', `${p}/attn/Shape_1`, [kt]), g.ints([3]), g.ints([4]), g.ints([0])]);
+      const start = g.one('Sub', `${p}/attn/Sub`, [kLen, qLen]);
+      const rows = g.one('Slice', `${p}/attn/Slice_2`, ['transformer.causal_mask', start, kLen, g.ints([2])]);
+      const causal = g.one('Slice', `${p}/attn/Slice_3`, [rows, g.ints([0]), kLen, g.ints([3])]);
+      const masked = g.one('Where', `${p}/attn/Where`, [causal, scaled, g.scalar(FLOAT32_MIN)]);
+      const withPad = g.one('Add', `${p}/attn/Add`, [masked, extMask]);
+      const probs = g.one('Softmax', `${p}/attn/Softmax`, [withPad], { axis: -1 });
+      const ctx = g.one('MatMul', `${p}/attn/MatMul_1`, [probs, vt]);
+      const ctxT = g.one('Transpose', `${p}/attn/Transpose_4`, [ctx], { perm: [0, 2, 1, 3] });
+      merged = g.one('Reshape', `${p}/attn/Reshape_3`, [ctxT, g.ints([0, 0, d])]);
+    }
+    const attnProjW = g.weight(wn('attn.c_proj.weight'), [d, d], lw.attnProjW);
+    const attnProjB = g.weight(wn('attn.c_proj.bias'), [d], lw.attnProjB);
+    const ln2G = g.weight(wn('ln_2.weight'), [d], lw.ln2G);
+    const ln2B = g.weight(wn('ln_2.bias'), [d], lw.ln2B);
+    let mid: string;
+    let ln2: string;
+    if (go.skipNorms) {
+      const attnMm = g.one('MatMul', `${p}/attn/c_proj/MatMul`, [merged, attnProjW]);
+      mid = `${p}/SkipLayerNorm_sum`;
+      ln2 = `${p}/ln_2/SkipLayerNorm_output_0`;
+      contrib('SkipLayerNormalization', `${p}/SkipLayerNorm`, [attnMm, h, ln2G, ln2B, attnProjB], [ln2, '', '', mid], { epsilon: { f: eps } });
+    } else {
+      const attnOut = linear(g, `${p}/attn/c_proj`, merged, attnProjW, attnProjB);
+      mid = g.one('Add', `${p}/Add`, [h, attnOut]);
+      ln2 = layerNorm(g, `${p}/ln_2`, mid, ln2G, ln2B, opset, eps);
+    }
     const fc = linear(g, `${p}/mlp/c_fc`, ln2, g.weight(wn('mlp.c_fc.weight'), [d, 4 * d], lw.fcW), g.weight(wn('mlp.c_fc.bias'), [4 * d], lw.fcB));
     // gelu_new: 0.5 * x * (1 + tanh(sqrt(2/pi) * (x + 0.044715 * x^3)))
     const half = g.one('Mul', `${p}/mlp/Mul`, [fc, g.scalar(0.5)]);
@@ -332,10 +433,26 @@ export function buildGpt2Onnx(cfg: RandomGpt2Config, w: Gpt2Weights): ModelProto
     const th = g.one('Tanh', `${p}/mlp/Tanh`, [innerS]);
     const onePlus = g.one('Add', `${p}/mlp/Add_1`, [th, g.scalar(1)]);
     const act = g.one('Mul', `${p}/mlp/Mul_3`, [half, onePlus]);
-    const mlpOut = linear(g, `${p}/mlp/c_proj`, act, g.weight(wn('mlp.c_proj.weight'), [4 * d, d], lw.mlpProjW), g.weight(wn('mlp.c_proj.bias'), [d], lw.mlpProjB));
-    h = g.one('Add', `${p}/Add_1`, [mid, mlpOut]);
+    const mlpProjW = g.weight(wn('mlp.c_proj.weight'), [4 * d, d], lw.mlpProjW);
+    const mlpProjB = g.weight(wn('mlp.c_proj.bias'), [d], lw.mlpProjB);
+    if (go.skipNorms) {
+      const mlpMm = g.one('MatMul', `${p}/mlp/c_proj/MatMul`, [act, mlpProjW]);
+      const last = l === L - 1;
+      const nw = last ? null : w.layers[l + 1];
+      const gain = last ? g.weight('transformer.ln_f.weight', [d], w.lnFG) : g.weight(wnOf(l + 1)('ln_1.weight'), [d], nw!.ln1G);
+      const bias = last ? g.weight('transformer.ln_f.bias', [d], w.lnFB) : g.weight(wnOf(l + 1)('ln_1.bias'), [d], nw!.ln1B);
+      h = `${p}/SkipLayerNorm_1_sum`;
+      const normed = `${p}/SkipLayerNorm_1_output_0`;
+      contrib('SkipLayerNormalization', `${p}/SkipLayerNorm_1`, [mlpMm, mid, gain, bias, mlpProjB], [normed, '', '', h], { epsilon: { f: eps } });
+      if (last) lnF = normed;
+      else ln1 = normed;
+    } else {
+      const mlpOut = linear(g, `${p}/mlp/c_proj`, act, mlpProjW, mlpProjB);
+      h = g.one('Add', `${p}/Add_1`, [mid, mlpOut]);
+      if (l < L - 1) ln1 = ln1Of(l + 1, h);
+    }
   }
-  const lnF = layerNorm(g, '/transformer/ln_f', h, g.weight('transformer.ln_f.weight', [d], w.lnFG), g.weight('transformer.ln_f.bias', [d], w.lnFB), opset, eps);
+  if (!go.skipNorms) lnF = layerNorm(g, '/transformer/ln_f', h, g.weight('transformer.ln_f.weight', [d], w.lnFG), g.weight('transformer.ln_f.bias', [d], w.lnFB), opset, eps);
   const wteT = g.one('Transpose', '/lm_head/Transpose', [wte], { perm: [1, 0] });
   g.nodes.push(onnx.NodeProto.create({ opType: 'MatMul', name: '/lm_head/MatMul', input: [lnF, wteT], output: ['logits'] }));
 
@@ -347,14 +464,19 @@ export function buildGpt2Onnx(cfg: RandomGpt2Config, w: Gpt2Weights): ModelProto
       tensorInfo('input_ids', DT.INT64, ['batch_size', 'sequence_length']),
       tensorInfo('attention_mask', DT.INT64, ['batch_size', 'past_sequence_length + sequence_length']),
       tensorInfo('position_ids', DT.INT64, ['batch_size', 'sequence_length']),
+      ...pastIn,
     ],
-    output: [tensorInfo('logits', DT.FLOAT, ['batch_size', 'sequence_length', V])],
+    output: [tensorInfo('logits', DT.FLOAT, ['batch_size', 'sequence_length', V]), ...presentOut],
   });
+  const usesMs = kind === 'ms-attention' || kind === 'ms-mha' || !!go.skipNorms;
   return onnx.ModelProto.create({
-    irVersion: opset >= 17 ? 8 : 7,
+    irVersion: opset >= 23 ? 8 : opset >= 17 ? 8 : 7,
     producerName: 'precache-lens make-random-gpt2',
     producerVersion: String(GENERATOR_VERSION),
-    opsetImport: [onnx.OperatorSetIdProto.create({ domain: '', version: opset })],
+    opsetImport: [
+      onnx.OperatorSetIdProto.create({ domain: '', version: opset }),
+      ...(usesMs ? [onnx.OperatorSetIdProto.create({ domain: MS, version: 1 })] : []),
+    ],
     graph,
   });
 }
@@ -366,6 +488,8 @@ export interface WriteOptions extends Partial<RandomGpt2Config> {
   seed?: number;
   /** Directory whose tokenizer.json / tokenizer_config.json / config.json (bos, eos, vocab) are used. */
   tokenizerFrom?: string;
+  /** Fused attention / norms / KV cache in the graph (default: eager, no cache). */
+  graph?: GraphOptions;
 }
 
 export interface WriteResult {
@@ -382,7 +506,7 @@ function readJsonObject(file: string): Record<string, unknown> {
 }
 
 /** The full argument set a directory is generated from (defaults filled in), as stored in generator.json. */
-export function resolveOptions(o: WriteOptions): Required<Omit<WriteOptions, 'out'>> & { version: number } {
+export function resolveOptions(o: WriteOptions): Required<Omit<WriteOptions, 'out' | 'graph'>> & { version: number; graph?: GraphOptions } {
   const tokDir = path.resolve(o.tokenizerFrom ?? DEFAULT_TOKENIZER_DIR);
   let tokCfg: Record<string, unknown> = {};
   const cfgFile = path.join(tokDir, 'config.json');
@@ -406,6 +530,7 @@ export function resolveOptions(o: WriteOptions): Required<Omit<WriteOptions, 'ou
     bosTokenId: bos,
     eosTokenId: eos,
     tokenizerFrom: tokDir,
+    ...(o.graph ? { graph: o.graph } : {}),
   };
 }
 
@@ -431,7 +556,7 @@ export function writeRandomGpt2(o: WriteOptions): WriteResult {
   }
   const weights = randomGpt2Weights(cfg, r.seed);
   const t1 = performance.now();
-  const model = buildGpt2Onnx(cfg, weights);
+  const model = buildGpt2Onnx(cfg, weights, r.graph);
   const t2 = performance.now();
   const bytes = onnx.ModelProto.encode(model).finish();
   const t3 = performance.now();
@@ -471,7 +596,7 @@ export function writeRandomGpt2(o: WriteOptions): WriteResult {
     resid_pdrop: 0,
     initializer_range: r.std,
     tie_word_embeddings: true,
-    _comment: `random weights from scripts/make-random-gpt2.ts (seed ${r.seed}, std ${r.std}, opset ${r.opset}); not a trained model`,
+    _comment: `random weights from scripts/make-random-gpt2.ts (seed ${r.seed}, std ${r.std}, opset ${model.opsetImport?.[0]?.version}${r.graph ? `, graph ${JSON.stringify(r.graph)}` : ''}); not a trained model`,
   };
   fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(config, null, 2) + '\n');
   fs.writeFileSync(path.join(dir, 'generator.json'), JSON.stringify(r, null, 2) + '\n');

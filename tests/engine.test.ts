@@ -264,14 +264,29 @@ describe('hook requests', () => {
 });
 
 describe('fused attention', () => {
-  it('asking for an attention hook names the fused op and the file', async () => {
+  it('com.microsoft Attention is un-fused: attention hooks and biases work (full checks in unfuse.test.ts)', async () => {
     const m = load('fused-attention');
+    const r = await m.run({ tokens: [[1, 2, 3]], hooks: ['blocks.0.attn.hook_pattern'] });
+    const p = r.cache.get('blocks.0.attn.hook_pattern')!;
+    expect(p.dims).toEqual([1, 2, 3, 3]);
+    for (let row = 0; row < 6; row++) expect(Math.abs(p.data.subarray(row * 3, row * 3 + 3).reduce((a, b) => a + b, 0) - 1)).toBeLessThan(1e-5);
+  });
+
+  it('a fused operator with no un-fusing rule: asking for an attention hook names the op and the file', async () => {
+    const dir = path.join(cacheDir, 'packed-attention');
+    fs.cpSync(path.join(FIXTURES, 'fused-attention'), dir, { recursive: true });
+    const file = path.join(dir, 'onnx/model.onnx');
+    const proto = decodeModel(fs.readFileSync(file));
+    proto.graph!.node!.find((n) => n.opType === 'Attention')!.opType = 'PackedAttention';
+    fs.writeFileSync(file, encodeModel(proto));
+    const m = HookedModel.load(dir, { cacheDir, threads: 1 });
+    models.push(m);
     await expect(m.run({ tokens: [[1, 2, 3]], hooks: ['blocks.0.attn.hook_pattern'] })).rejects.toThrow(
-      /fused-attention\/onnx\/model\.onnx: attention is fused into the operator com\.microsoft\.Attention/,
+      /packed-attention\/onnx\/model\.onnx: attention is fused into the operator com\.microsoft\.PackedAttention/,
     );
     const T = 3;
     await expect(m.run({ tokens: [[1, 2, 3]], attentionBias: { 0: { data: new Float32Array(T * T), dims: [1, 1, T, T] } } })).rejects.toThrow(
-      /com\.microsoft\.Attention/,
+      /com\.microsoft\.PackedAttention/,
     );
   });
 

@@ -6,12 +6,13 @@ import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { decodeModel, encodeModel, type ModelProto } from './onnx-graph.js';
 import { externalizeWeights } from './external-data.js';
+import { prepareGraph } from './prepare-graph.js';
 import { addAttentionBias, addHooks, addLogitRows, addTargetLogprobs, LOGIT_ROWS_INPUT, TARGET_IDS_INPUT, TARGET_LOGPROBS_OUTPUT, analyzeModel, GraphStructureError, inputDims, type ModelStructure } from './surgery.js';
 import { validateHookNames } from '../../shared/hooks.js';
 import { openModelDir, type ModelDir } from '../model/model-dir.js';
 
 /** Bump when surgery output changes, so cached rewritten graphs from older versions are not reused. */
-const SURGERY_VERSION = 4;
+const SURGERY_VERSION = 5;
 
 export interface Tensor {
   data: Float32Array;
@@ -133,7 +134,7 @@ export class HookedModel {
   }
 
   private model(): ModelProto {
-    this.proto ??= decodeModel(this.graphBytes);
+    this.proto ??= this.decodePrepared();
     return this.proto;
   }
 
@@ -160,7 +161,18 @@ export class HookedModel {
 
   private analyzeProto(m: ModelProto): ModelStructure {
     const c = this.md.config;
-    return analyzeModel(m, { file: this.md.graphPath, nHead: c.nHead, dHead: c.dHead, nLayer: c.nLayer });
+    const s = analyzeModel(m, { file: this.md.graphPath, nHead: c.nHead, dHead: c.dHead, nLayer: c.nLayer });
+    if (this.prepareProblem) s.attentionProblem = this.prepareProblem;
+    return s;
+  }
+
+  private prepareProblem: string | null = null;
+
+  /** The graph as surgery reads it: fused attention and norms expanded into standard ops (prepare-graph.ts). */
+  private decodePrepared(): ModelProto {
+    const m = decodeModel(this.graphBytes);
+    this.prepareProblem = prepareGraph(m, this.md.graphPath).problem;
+    return m;
   }
 
   private async session(hooks: string[], bias: boolean, rows: boolean, targets: boolean): Promise<ort.InferenceSession> {
@@ -199,7 +211,7 @@ export class HookedModel {
     const file = path.join(dir, `${this.modelHash.slice(0, 16)}-${key}.onnx`);
     if (fs.existsSync(file)) return file;
     // Decode afresh: surgery edits the proto in place, and its structure must point into this copy.
-    const m = decodeModel(this.graphBytes);
+    const m = this.decodePrepared();
     const originalNames = new Set((m.graph?.initializer ?? []).map((t) => t.name ?? ''));
     const fresh = this.analyzeProto(m);
     if (hooks.length) addHooks(m, fresh, hooks);

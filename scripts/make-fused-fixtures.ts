@@ -1,0 +1,66 @@
+// Writes the fused-attention test fixtures: one tiny random GPT-2 exported eagerly and with each fused form.
+//
+//   npx tsx scripts/make-fused-fixtures.ts [--out tests/fixtures/models]
+//
+// Every directory holds the same weights (scripts/make-random-gpt2.ts, seed 7, std 0.3, 2 layers, d 32, 2 heads,
+// ctx 64, vocab 257, the fixtures' byte tokenizer) and a golden.json with the eager graph's logits for one input,
+// computed by onnxruntime-node, so a fused fixture that stopped matching its eager twin is caught.
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as ort from 'onnxruntime-node';
+import { writeRandomGpt2, type GraphOptions } from './make-random-gpt2.js';
+
+const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+export const FUSED_SHAPE = { nLayer: 2, nHead: 2, dModel: 32, nCtx: 64, vocabSize: 257, std: 0.3, seed: 7, opset: 17 as const };
+
+/** Fixture directory name -> how its graph is built. */
+export const FUSED_FIXTURES: Record<string, GraphOptions> = {
+  'gpt2-tiny-eager': { attention: 'eager', past: true },
+  'gpt2-tiny-ort-attention': { attention: 'ms-attention', skipNorms: true },
+  'gpt2-tiny-ort-mha': { attention: 'ms-mha', past: true },
+  'gpt2-tiny-onnx-attention': { attention: 'onnx-attention', past: true },
+};
+
+/** BOS + the UTF-8 bytes of "Hello, world!\nA" (as the other fixtures' goldens). */
+export const GOLDEN_INPUT = [256, ...Buffer.from('Hello, world!\nA', 'utf8')];
+
+async function eagerLogits(dir: string): Promise<number[][]> {
+  const s = await ort.InferenceSession.create(path.join(dir, 'onnx/model.onnx'));
+  const T = GOLDEN_INPUT.length;
+  const i64 = (v: number[]) => new ort.Tensor('int64', BigInt64Array.from(v, BigInt), [1, v.length]);
+  const feeds: Record<string, ort.Tensor> = {
+    input_ids: i64(GOLDEN_INPUT),
+    position_ids: i64(GOLDEN_INPUT.map((_, i) => i)),
+    attention_mask: i64(GOLDEN_INPUT.map(() => 1)),
+  };
+  for (const n of s.inputNames) if (n.startsWith('past_key_values.')) feeds[n] = new ort.Tensor('float32', new Float32Array(0), [1, FUSED_SHAPE.nHead, 0, FUSED_SHAPE.dModel / FUSED_SHAPE.nHead]);
+  const out = await s.run(feeds, ['logits']);
+  const data = out.logits.data as Float32Array;
+  const V = FUSED_SHAPE.vocabSize;
+  await s.release();
+  return Array.from({ length: T }, (_, t) => Array.from(data.subarray(t * V, (t + 1) * V), (x) => Math.round(x * 1e7) / 1e7));
+}
+
+async function main() {
+  const i = process.argv.indexOf('--out');
+  const out = path.resolve(i > 0 ? process.argv[i + 1] : path.join(REPO, 'tests/fixtures/models'));
+  const tokenizerFrom = path.join(REPO, 'tests/fixtures/models/gpt2-opset14');
+  let golden: number[][] | null = null;
+  for (const [name, graph] of Object.entries(FUSED_FIXTURES)) {
+    const dir = path.join(out, name);
+    const r = writeRandomGpt2({ out: dir, ...FUSED_SHAPE, tokenizerFrom, graph });
+    golden ??= await eagerLogits(dir);
+    const g = { source: 'onnxruntime-node on gpt2-tiny-eager (the eager export of the same weights)', input_ids: GOLDEN_INPUT, logits: golden };
+    fs.writeFileSync(path.join(dir, 'golden.json'), JSON.stringify(g) + '\n');
+    console.log(`wrote ${dir} (${(r.graphBytes / 1024).toFixed(0)} KiB graph)`);
+  }
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  main().catch((e) => {
+    console.error((e as Error).message);
+    process.exit(1);
+  });
+}
