@@ -10,6 +10,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
 import { writeRandomGpt2, type GraphOptions } from './make-random-gpt2.js';
+import { TINY_LLAMA, writeRandomLlama, type LlamaAttention } from './make-random-llama.js';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -23,10 +24,18 @@ export const FUSED_FIXTURES: Record<string, GraphOptions> = {
   'gpt2-tiny-onnx-attention': { attention: 'onnx-attention', past: true },
 };
 
+/** The tiny Llama (4 heads, 2 kv heads, d 64, head size 16: GroupQueryAttention's CPU kernel needs a multiple of 16). */
+export const LLAMA_FIXTURES: Record<string, LlamaAttention> = {
+  'llama-tiny-eager': 'eager',
+  'llama-tiny-gqa-rotary': 'gqa-rotary',
+  'llama-tiny-rotary-gqa': 'rotary-gqa',
+};
+export const LLAMA_SEED = 11;
+
 /** BOS + the UTF-8 bytes of "Hello, world!\nA" (as the other fixtures' goldens). */
 export const GOLDEN_INPUT = [256, ...Buffer.from('Hello, world!\nA', 'utf8')];
 
-async function eagerLogits(dir: string): Promise<number[][]> {
+async function eagerLogits(dir: string, kvHeads: number, dh: number, V: number): Promise<number[][]> {
   const s = await ort.InferenceSession.create(path.join(dir, 'onnx/model.onnx'));
   const T = GOLDEN_INPUT.length;
   const i64 = (v: number[]) => new ort.Tensor('int64', BigInt64Array.from(v, BigInt), [1, v.length]);
@@ -35,10 +44,9 @@ async function eagerLogits(dir: string): Promise<number[][]> {
     position_ids: i64(GOLDEN_INPUT.map((_, i) => i)),
     attention_mask: i64(GOLDEN_INPUT.map(() => 1)),
   };
-  for (const n of s.inputNames) if (n.startsWith('past_key_values.')) feeds[n] = new ort.Tensor('float32', new Float32Array(0), [1, FUSED_SHAPE.nHead, 0, FUSED_SHAPE.dModel / FUSED_SHAPE.nHead]);
+  for (const n of s.inputNames) if (n.startsWith('past_key_values.')) feeds[n] = new ort.Tensor('float32', new Float32Array(0), [1, kvHeads, 0, dh]);
   const out = await s.run(feeds, ['logits']);
   const data = out.logits.data as Float32Array;
-  const V = FUSED_SHAPE.vocabSize;
   await s.release();
   return Array.from({ length: T }, (_, t) => Array.from(data.subarray(t * V, (t + 1) * V), (x) => Math.round(x * 1e7) / 1e7));
 }
@@ -51,10 +59,19 @@ async function main() {
   for (const [name, graph] of Object.entries(FUSED_FIXTURES)) {
     const dir = path.join(out, name);
     const r = writeRandomGpt2({ out: dir, ...FUSED_SHAPE, tokenizerFrom, graph });
-    golden ??= await eagerLogits(dir);
+    golden ??= await eagerLogits(dir, FUSED_SHAPE.nHead, FUSED_SHAPE.dModel / FUSED_SHAPE.nHead, FUSED_SHAPE.vocabSize);
     const g = { source: 'onnxruntime-node on gpt2-tiny-eager (the eager export of the same weights)', input_ids: GOLDEN_INPUT, logits: golden };
     fs.writeFileSync(path.join(dir, 'golden.json'), JSON.stringify(g) + '\n');
     console.log(`wrote ${dir} (${(r.graphBytes / 1024).toFixed(0)} KiB graph)`);
+  }
+  let llamaGolden: number[][] | null = null;
+  for (const [name, kind] of Object.entries(LLAMA_FIXTURES)) {
+    const dir = path.join(out, name);
+    const f = writeRandomLlama(dir, kind, LLAMA_SEED);
+    llamaGolden ??= await eagerLogits(dir, TINY_LLAMA.nKvHead, TINY_LLAMA.dModel / TINY_LLAMA.nHead, TINY_LLAMA.vocabSize);
+    const g = { source: 'onnxruntime-node on llama-tiny-eager (the eager export of the same weights)', input_ids: GOLDEN_INPUT, logits: llamaGolden };
+    fs.writeFileSync(path.join(dir, 'golden.json'), JSON.stringify(g) + '\n');
+    console.log(`wrote ${dir} (${(fs.statSync(f).size / 1024).toFixed(0)} KiB graph)`);
   }
 }
 

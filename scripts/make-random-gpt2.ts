@@ -89,7 +89,7 @@ export interface Gpt2Weights {
 }
 
 /** Standard normals from a seeded uniform source (Box-Muller, both values used). */
-function normalSource(seed: number): (out: Float32Array, std: number) => Float32Array {
+export function normalSource(seed: number): (out: Float32Array, std: number) => Float32Array {
   const u = mulberry32(seed);
   let spare: number | null = null;
   return (out, std) => {
@@ -176,11 +176,11 @@ function int64Tensor(name: string, dims: number[], values: number[]): ITensorPro
   return onnx.TensorProto.create({ name, dataType: DT.INT64, dims, rawData: littleEndianBytes(BigInt64Array.from(values, (v) => BigInt(v))) });
 }
 
-function boolTensor(name: string, dims: number[], values: Uint8Array): ITensorProto {
+export function boolTensor(name: string, dims: number[], values: Uint8Array): ITensorProto {
   return onnx.TensorProto.create({ name, dataType: DT.BOOL, dims, rawData: values });
 }
 
-class GraphBuilder {
+export class GraphBuilder {
   readonly nodes: INodeProto[] = [];
   readonly inits: ITensorProto[] = [];
   private readonly constCache = new Map<string, string>();
@@ -244,12 +244,12 @@ function layerNorm(g: GraphBuilder, prefix: string, x: string, gain: string, bia
   return g.one('Add', `${prefix}/Add_1`, [scaled, bias]);
 }
 
-function linear(g: GraphBuilder, prefix: string, x: string, w: string, b: string): string {
+export function linear(g: GraphBuilder, prefix: string, x: string, w: string, b: string): string {
   const mm = g.one('MatMul', `${prefix}/MatMul`, [x, w]);
   return g.one('Add', `${prefix}/Add`, [mm, b]);
 }
 
-function tensorInfo(name: string, elemType: number, dims: (string | number)[]) {
+export function tensorInfo(name: string, elemType: number, dims: (string | number)[]) {
   return onnx.ValueInfoProto.create({
     name,
     type: onnx.TypeProto.create({

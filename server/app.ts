@@ -3,12 +3,15 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import express, { type NextFunction, type Request, type Response } from 'express';
-import type { EngineClient } from './engine/engine-client.js';
-import { RemoteError } from './engine/protocol.js';
+import type { EngineClient } from './worker/engine-client.js';
+import { RemoteError } from './worker/protocol.js';
 import type { ModelRegistry } from './model/registry.js';
 import type { RunStore } from './store/run-store.js';
 import type { RunManager } from './runs/run-manager.js';
 import { HttpError } from './http-error.js';
+import { QueueFullError } from './runs/run-manager.js';
+import { securityMiddleware, type SecurityOptions } from './security.js';
+import { requireWellFormedText } from './api/http.js';
 import { runsRouter } from './api/runs-routes.js';
 import { reportRouter } from './api/report-routes.js';
 import { attentionRouter } from './api/attention-routes.js';
@@ -22,13 +25,16 @@ export interface AppDeps {
   store: RunStore;
   runs: RunManager;
   version: string;
+  /** Host allow-list, same-origin checks and the access token (server/security.ts). */
+  security: SecurityOptions;
 }
-
 
 export function createApp(deps: AppDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
+  app.use(securityMiddleware(deps.security));
   app.use(express.json({ limit: '1mb' }));
+  app.use(requireWellFormedText);
   const started = Date.now();
 
   app.get('/api/health', (_req, res) => {
@@ -71,7 +77,11 @@ export function createApp(deps: AppDeps): express.Express {
     app.get('/', (_req, res) => res.type('html').send(PLACEHOLDER));
   }
 
-  app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+  app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
     const e = err as { status?: number; type?: string; message?: string; field?: string };
     if (err instanceof HttpError) {
       res.status(err.status).json({ error: err.message, ...(err.field ? { field: err.field } : {}), ...err.details });
@@ -81,6 +91,17 @@ export function createApp(deps: AppDeps): express.Express {
       res.status(413).json({ error: 'request body is too large (limit 1 MB)', field: 'body' });
     } else if (e.type === 'entity.verify.failed' || e.type === 'encoding.unsupported' || e.type === 'charset.unsupported') {
       res.status(415).json({ error: e.message ?? 'unsupported body encoding', field: 'body' });
+    } else if (err instanceof QueueFullError) {
+      res.setHeader('Retry-After', String(err.retryAfterS));
+      res.status(429).json({ error: err.message, field: 'queue' });
+    } else if (err instanceof URIError && typeof e.status === 'number') {
+      // The router could not percent-decode a path segment (`/api/runs/%`).
+      res.status(400).json({ error: `path: ${e.message} (bad percent-encoding)`, field: 'path' });
+    } else if (typeof e.status === 'number' && e.status >= 400 && e.status < 500) {
+      // Other client errors raised while reading the request, e.g. a body that is not the Content-Encoding it claims.
+      const encoding = req.headers['content-encoding'];
+      const what = encoding ? `body: cannot be decoded as Content-Encoding ${encoding}: ${e.message}` : `body: ${e.message}`;
+      res.status(e.status).json({ error: what, field: 'body' });
     } else if (err instanceof RemoteError && err.isInputError) {
       res.status(422).json({ error: err.message });
     } else {

@@ -1,11 +1,16 @@
 // Server entry point: `npm start` (serve the bundled default model on 127.0.0.1).
+import http from 'node:http';
 import { createRequire } from 'node:module';
-import { EngineClient } from './engine/engine-client.js';
+import path from 'node:path';
+import type { AddressInfo } from 'node:net';
+import { EngineClient } from './worker/engine-client.js';
 import { ModelRegistry, modelsFromEnv } from './model/registry.js';
 import { createApp } from './app.js';
 import { RunStore } from './store/run-store.js';
 import { RunManager } from './runs/run-manager.js';
-import path from 'node:path';
+import { lockDataDir } from './data-lock.js';
+import { envInt } from './env.js';
+import { generateToken, isLoopback } from './security.js';
 
 const require = createRequire(import.meta.url);
 const { version } = require('../package.json') as { version: string };
@@ -20,34 +25,118 @@ export interface ServeOptions {
   cacheDir?: string;
   concurrency?: number;
   maxBatchMB?: number;
+  /** Runs that may wait for a free slot before POST /api/runs answers 429 (default PRECACHE_LENS_MAX_QUEUE or 32). */
+  maxQueue?: number;
+  /**
+   * The access token: a string to use that one, false for none, undefined for the default (none on loopback, a
+   * generated one on any other address).
+   */
+  token?: string | false;
+  /** More names the Host header may carry besides loopback names and `host`. */
+  allowedHosts?: string[];
+  /** Memory the engine may keep in cached runtime sessions, MiB (default PRECACHE_LENS_SESSION_CACHE_MB or 1024). */
+  sessionCacheMB?: number;
+  /** Disk the rewritten-graph cache may use, MiB (default PRECACHE_LENS_GRAPH_CACHE_MB or 256). */
+  graphCacheMB?: number;
 }
 
 export const DEFAULT_DATA_DIR = process.env.PRECACHE_LENS_DATA ?? path.resolve('.precache-lens');
 
-export async function serve(opts: ServeOptions) {
-  const registry = new ModelRegistry(opts.models);
-  const dataDir = opts.dataDir ?? DEFAULT_DATA_DIR;
-  const store = new RunStore(dataDir);
-  const engine = new EngineClient({ threads: opts.threads, cacheDir: opts.cacheDir ?? path.join(dataDir, 'graph-cache') });
-  const runs = new RunManager(store, engine, opts.concurrency, opts.maxBatchMB);
-  const app = createApp({ engine, registry, store, runs, version });
-  const server = await new Promise<import('node:http').Server>((resolve, reject) => {
-    const s = app.listen(opts.port, opts.host, () => resolve(s));
-    s.on('error', reject);
+/** The token a server on `host` requires: explicit, disabled, or generated when it listens beyond loopback. */
+export function resolveToken(host: string, token: string | false | undefined): string | null {
+  if (token === false) return null;
+  if (token !== undefined) {
+    if (!/^[\x21-\x7e]{8,200}$/.test(token)) throw new Error('--token / PRECACHE_LENS_TOKEN: use 8 to 200 printable ASCII characters without spaces');
+    return token;
+  }
+  return isLoopback(host) ? null : generateToken();
+}
+
+/** Listens, or fails with a message naming the port: never reports success on a port someone else holds. */
+function listen(server: http.Server, port: number, host: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onError = (e: NodeJS.ErrnoException) => {
+      if (e.code === 'EADDRINUSE') reject(new Error(`port ${port} on ${host} is already in use (another Precache Lens server or another program); stop it, or choose another port with --port or PORT`));
+      else if (e.code === 'EACCES') reject(new Error(`port ${port} on ${host}: permission denied; choose a port above 1023 with --port or PORT`));
+      else if (e.code === 'EADDRNOTAVAIL') reject(new Error(`--host ${host}: this machine has no such address`));
+      else reject(e);
+    };
+    server.once('error', onError);
+    server.listen(port, host, () => {
+      server.off('error', onError);
+      resolve();
+    });
   });
-  return { server, engine, registry, store, runs };
+}
+
+/** The URL to print: loopback for a wildcard address, with the token as Jupyter does. */
+export function serverUrl(host: string, port: number, token: string | null): string {
+  const h = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
+  return `http://${h}:${port}/${token ? `?token=${token}` : ''}`;
+}
+
+/**
+ * Starts the server. Order matters: the data directory is locked first and the port taken second, so a second
+ * server that cannot have either exits before it opens the run store (which marks unfinished runs interrupted).
+ */
+export async function serve(opts: ServeOptions) {
+  const dataDir = opts.dataDir ?? DEFAULT_DATA_DIR;
+  const token = resolveToken(opts.host, opts.token);
+  const lock = lockDataDir(dataDir);
+  const server = http.createServer();
+  try {
+    await listen(server, opts.port, opts.host);
+  } catch (e) {
+    lock.release();
+    throw e;
+  }
+  const port = (server.address() as AddressInfo).port;
+  const url = serverUrl(opts.host, port, token);
+  lock.describe(serverUrl(opts.host, port, null));
+  try {
+    const registry = new ModelRegistry(opts.models);
+    const store = new RunStore(dataDir);
+    const engine = new EngineClient({
+      threads: opts.threads,
+      cacheDir: opts.cacheDir ?? path.join(dataDir, 'graph-cache'),
+      // Unset: the engine reads PRECACHE_LENS_SESSION_CACHE_MB / PRECACHE_LENS_GRAPH_CACHE_MB (also for the CLI).
+      sessionCacheMB: opts.sessionCacheMB,
+      graphCacheMB: opts.graphCacheMB,
+    });
+    const runs = new RunManager(store, engine, opts.concurrency, opts.maxBatchMB, opts.maxQueue);
+    const app = createApp({ engine, registry, store, runs, version, security: { host: opts.host, port, token, allowedHosts: opts.allowedHosts } });
+    server.on('request', app);
+    server.on('close', () => lock.release());
+    return { server, engine, registry, store, runs, token, url };
+  } catch (e) {
+    server.close();
+    lock.release();
+    throw e;
+  }
+}
+
+/** The environment's serve settings (PRECACHE_LENS_*), for `npm start` and as defaults of `serve`. */
+export function serveOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Pick<ServeOptions, 'token' | 'allowedHosts'> {
+  const noToken = env.PRECACHE_LENS_NO_TOKEN === '1' || env.PRECACHE_LENS_NO_TOKEN === 'true';
+  return {
+    token: noToken ? false : env.PRECACHE_LENS_TOKEN || undefined,
+    allowedHosts: (env.PRECACHE_LENS_ALLOWED_HOSTS ?? '').split(',').map((s) => s.trim()).filter(Boolean),
+  };
+}
+
+/** What a started server prints: the URL to open and, beyond loopback, what the token protects. */
+export function announce(host: string, url: string, token: string | null): void {
+  console.log(`Precache Lens is running: open ${url}`);
+  if (token) console.log('The access token in that URL is needed by every browser and script (header: Authorization: Bearer <token>).');
+  else if (!isLoopback(host)) console.warn(`warning: listening on ${host} without an access token: anyone who can reach this address can run analyses and read or delete your run history.`);
 }
 
 const isMain = process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href;
 if (isMain) {
   const host = process.env.PRECACHE_LENS_HOST ?? '127.0.0.1';
-  const port = Number(process.env.PORT ?? 5177);
-  serve({ host, port, models: modelsFromEnv() })
-    .then(({ server }) => {
-      const a = server.address();
-      const p = typeof a === 'object' && a ? a.port : port;
-      console.log(`Precache Lens is running: open http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${p}/`);
-    })
+  Promise.resolve()
+    .then(() => serve({ host, port: envInt('PORT', 5177), models: modelsFromEnv(), ...serveOptionsFromEnv() }))
+    .then(({ url, token }) => announce(host, url, token))
     .catch((e: Error) => {
       console.error(`precache-lens: ${e.message}`);
       process.exit(1);

@@ -32,7 +32,8 @@ export function hookName(layer: number, kind: LayerHookKind): string {
   return `blocks.${layer}.${kind}`;
 }
 
-const LAYER_RE = /^blocks\.(\d+)\.(hook_resid_pre|hook_resid_mid|hook_resid_post|attn\.hook_pattern|attn\.hook_v|attn\.hook_value_norm)$/;
+// Layer numbers are written without leading zeros, so each hook has exactly one name (`blocks.01...` is not one).
+const LAYER_RE = /^blocks\.(0|[1-9]\d{0,5})\.(hook_resid_pre|hook_resid_mid|hook_resid_post|attn\.hook_pattern|attn\.hook_v|attn\.hook_value_norm)$/;
 
 /** Parses a hook name; returns null for anything that is not a hook name. */
 export function parseHookName(name: string): HookRef | null {
@@ -70,4 +71,50 @@ export function validateHookNames(names: readonly string[], nLayers: number): st
   }
   const order = allHookNames(nLayers);
   return order.filter((n) => seen.has(n));
+}
+
+/** Longest hook name or glob a request may give: every real hook name is far shorter. */
+export const MAX_HOOK_PATTERN_CHARS = 100;
+
+/**
+ * Whether `name` matches the glob `pattern` (`*` any run of characters, `?` exactly one, everything else literal).
+ * Greedy matching that remembers only the last `*`: O(|pattern| + |name|) steps for patterns with at most one star
+ * and O(|pattern| * |name|) at worst, never exponential (a regular expression with many `.*` backtracks).
+ */
+export function globMatches(pattern: string, name: string): boolean {
+  let p = 0;
+  let n = 0;
+  let star = -1;
+  let resume = 0;
+  while (n < name.length) {
+    if (p < pattern.length && (pattern[p] === '?' || (pattern[p] !== '*' && pattern[p] === name[n]))) {
+      p++;
+      n++;
+    } else if (p < pattern.length && pattern[p] === '*') {
+      star = p++;
+      resume = n;
+    } else if (star >= 0) {
+      p = star + 1;
+      n = ++resume;
+    } else {
+      return false;
+    }
+  }
+  while (p < pattern.length && pattern[p] === '*') p++;
+  return p === pattern.length;
+}
+
+export function isGlob(pattern: string): boolean {
+  return pattern.includes('*') || pattern.includes('?');
+}
+
+/**
+ * The hooks of an `nLayers`-layer model that a name or glob picks, in canonical order; [] when it picks none.
+ * Throws for a pattern over MAX_HOOK_PATTERN_CHARS, so no request can make matching expensive.
+ */
+export function matchHooks(pattern: string, nLayers: number): string[] {
+  if (pattern.length > MAX_HOOK_PATTERN_CHARS) throw new Error(`is ${pattern.length} characters long; a hook name or glob has at most ${MAX_HOOK_PATTERN_CHARS}`);
+  // Consecutive stars mean the same as one; collapsing them keeps the pattern short for the matcher.
+  const glob = pattern.replace(/\*{2,}/g, '*');
+  return allHookNames(nLayers).filter((h) => globMatches(glob, h));
 }

@@ -241,8 +241,10 @@ describe('raw activations (safetensors)', () => {
     }
   });
 
-  it('a GET link with comma-separated hooks streams the same kind of file, and * means every hook', async () => {
-    const r = await fetch(`${srv.base}/api/runs/${idB}/activations?hooks=*`);
+  it('a form POST with comma-separated hooks streams the same kind of file, * means every hook, and a GET runs nothing (405)', async () => {
+    const get = await fetch(`${srv.base}/api/runs/${idB}/activations?hooks=*`);
+    expect([get.status, get.headers.get('allow'), ((await get.json()) as { field: string }).field]).toEqual([405, 'POST', 'method']);
+    const r = await fetch(`${srv.base}/api/runs/${idB}/activations`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'hooks=*' });
     expect(r.status).toBe(200);
     const { tensors } = parseBySpec(Buffer.from(await r.arrayBuffer()));
     expect([...tensors.keys()].sort()).toEqual(allHookNames(resultB.model.nLayer).sort());

@@ -10,7 +10,8 @@ import { decodeModel, encodeModel, onnx, type ModelProto } from '../server/engin
 import { unfuseModel } from '../server/engine/unfuse/index.js';
 import { allHookNames } from '../shared/hooks.js';
 import { buildGpt2Onnx, randomGpt2Weights, type GraphOptions } from '../scripts/make-random-gpt2.js';
-import { FUSED_FIXTURES, FUSED_SHAPE, GOLDEN_INPUT } from '../scripts/make-fused-fixtures.js';
+import { FUSED_FIXTURES, FUSED_SHAPE, GOLDEN_INPUT, LLAMA_FIXTURES, LLAMA_SEED } from '../scripts/make-fused-fixtures.js';
+import { buildLlamaOnnx, randomLlamaWeights, TINY_LLAMA } from '../scripts/make-random-llama.js';
 import { FIXTURES } from './helpers/golden.js';
 
 const TOL = 1e-4;
@@ -34,9 +35,8 @@ function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return m;
 }
 
-/** Deterministic feeds for every input of a session: B=2 rows of T=5 tokens after P cached positions. */
-function feedsFor(s: ort.InferenceSession, P: number, H: number, dh: number): Record<string, ort.Tensor> {
-  const B = 2;
+/** Deterministic feeds for every input of a session: B rows of T=5 tokens after P cached positions. */
+function feedsFor(s: ort.InferenceSession, P: number, H: number, dh: number, B = 2): Record<string, ort.Tensor> {
   const T = 5;
   const f: Record<string, ort.Tensor> = {};
   const wave = (n: number, seed: number) => Float32Array.from({ length: n }, (_, i) => Math.sin(0.7 * i + seed));
@@ -52,16 +52,14 @@ function feedsFor(s: ort.InferenceSession, P: number, H: number, dh: number): Re
 }
 
 /** Runs the fused and the un-fused graph on the same feeds; returns the largest difference over all outputs. */
-async function fusedVsUnfused(model: ModelProto, P: number): Promise<{ diff: number; outputs: string[]; replaced: string[] }> {
+async function fusedVsUnfused(model: ModelProto, P: number, kv = { H: FUSED_SHAPE.nHead, dh: FUSED_SHAPE.dModel / FUSED_SHAPE.nHead }, B = 2): Promise<{ diff: number; outputs: string[]; replaced: string[] }> {
   const fusedBytes = encodeModel(model);
   const u = decodeModel(fusedBytes);
   const replaced = unfuseModel(u, 'test.onnx').map((n) => n.opType);
   const s1 = await ort.InferenceSession.create(fusedBytes);
   const s2 = await ort.InferenceSession.create(encodeModel(u));
-  const H = FUSED_SHAPE.nHead;
-  const dh = FUSED_SHAPE.dModel / H;
-  const o1 = await s1.run(feedsFor(s1, P, H, dh));
-  const o2 = await s2.run(feedsFor(s2, P, H, dh));
+  const o1 = await s1.run(feedsFor(s1, P, kv.H, kv.dh, B));
+  const o2 = await s2.run(feedsFor(s2, P, kv.H, kv.dh, B));
   let diff = 0;
   for (const k of s1.outputNames) diff = Math.max(diff, maxDiff(o1[k].data as Float32Array, o2[k].data as Float32Array));
   const outputs = [...s1.outputNames];
@@ -93,14 +91,53 @@ describe('un-fused graphs compute what onnxruntime computes for the fused ones',
   }
 });
 
-describe('hooks and knockouts on fused fixtures equal the eager export', () => {
-  const fusedNames = Object.keys(FUSED_FIXTURES).filter((n) => n !== 'gpt2-tiny-eager');
-  const seq = GOLDEN_INPUT;
-  const hooks = allHookNames(FUSED_SHAPE.nLayer).filter((h) => h !== 'logits');
+const llamaWeights = randomLlamaWeights(TINY_LLAMA, LLAMA_SEED);
+const LLAMA_KV = { H: TINY_LLAMA.nKvHead, dh: TINY_LLAMA.dModel / TINY_LLAMA.nHead };
 
-  for (const name of fusedNames) {
+describe('GroupQueryAttention (kv heads, seqlens_k, rotary) un-fused', () => {
+  for (const kind of ['gqa-rotary', 'rotary-gqa'] as const) {
+    it(`${kind}: un-fused outputs equal the fused kernel's (batch 2 without past; batch 1 with a past of 3, the kernel's limit)`, async () => {
+      for (const [B, P] of [[2, 0], [1, 3]]) {
+        const r = await fusedVsUnfused(buildLlamaOnnx(TINY_LLAMA, llamaWeights, kind), P, LLAMA_KV, B);
+        expect(r.replaced).toEqual(['GroupQueryAttention', 'GroupQueryAttention']);
+        expect(r.diff, `${kind} B ${B} P ${P}`).toBeLessThan(TOL);
+      }
+    });
+  }
+
+  it('rotary positions taken from seqlens_k when the node has no position_ids input', async () => {
+    const m = buildLlamaOnnx(TINY_LLAMA, llamaWeights, 'gqa-rotary');
+    for (const n of m.graph!.node!) if (n.opType === 'GroupQueryAttention') n.input = n.input!.slice(0, 9);
+    for (const [B, P] of [[2, 0], [1, 3]]) expect((await fusedVsUnfused(m, P, LLAMA_KV, B)).diff).toBeLessThan(TOL);
+  });
+
+  it('local_window_size masks keys further back than the window, as the kernel does', async () => {
+    const m = buildLlamaOnnx(TINY_LLAMA, llamaWeights, 'gqa-rotary');
+    for (const n of m.graph!.node!) {
+      if (n.opType === 'GroupQueryAttention') n.attribute!.push(onnx.AttributeProto.create({ name: 'local_window_size', i: 2, type: onnx.AttributeProto.AttributeType.INT }));
+    }
+    expect((await fusedVsUnfused(m, 0, LLAMA_KV, 2)).diff).toBeLessThan(TOL);
+    // The window must change the outputs (T = 5 > 2), or the check proves nothing.
+    const a = await ort.InferenceSession.create(encodeModel(m));
+    const b = await ort.InferenceSession.create(encodeModel(buildLlamaOnnx(TINY_LLAMA, llamaWeights, 'gqa-rotary')));
+    const la = (await a.run(feedsFor(a, 0, LLAMA_KV.H, LLAMA_KV.dh))).logits.data as Float32Array;
+    const lb = (await b.run(feedsFor(b, 0, LLAMA_KV.H, LLAMA_KV.dh))).logits.data as Float32Array;
+    expect(maxDiff(la, lb)).toBeGreaterThan(1e-2);
+  });
+});
+
+const TWINS: [string, string, number][] = [
+  ...Object.keys(FUSED_FIXTURES).filter((n) => n !== 'gpt2-tiny-eager').map((n): [string, string, number] => [n, 'gpt2-tiny-eager', FUSED_SHAPE.nLayer]),
+  ...Object.keys(LLAMA_FIXTURES).filter((n) => n !== 'llama-tiny-eager').map((n): [string, string, number] => [n, 'llama-tiny-eager', TINY_LLAMA.nLayer]),
+];
+
+describe('hooks and knockouts on fused fixtures equal the eager export', () => {
+  const seq = GOLDEN_INPUT;
+
+  for (const [name, twin, nLayer] of TWINS) {
+    const hooks = allHookNames(nLayer).filter((h) => h !== 'logits');
     it(`${name}: every hook equals the eager export's to 1e-4, and the fixture's logits equal golden.json`, async () => {
-      const eager = await load('gpt2-tiny-eager').run({ tokens: [seq], hooks });
+      const eager = await load(twin).run({ tokens: [seq], hooks });
       const m = load(name);
       expect(m.analyze().attentionProblem).toBeNull();
       const r = await m.run({ tokens: [seq], hooks });
@@ -122,10 +159,10 @@ describe('hooks and knockouts on fused fixtures equal the eager export', () => {
       const bias = new Float32Array(T * T);
       for (let i = 1 + prompt.length; i < T; i++) for (let j = 1; j <= prompt.length; j++) bias[i * T + j] = -Infinity;
       const attentionBias: Record<number, Tensor> = {};
-      for (let l = 0; l < FUSED_SHAPE.nLayer; l++) attentionBias[l] = { data: bias, dims: [1, 1, T, T] };
+      for (let l = 0; l < nLayer; l++) attentionBias[l] = { data: bias, dims: [1, 1, T, T] };
       const blocked = await m.run({ tokens: [seq], attentionBias });
       const short = await m.run({ tokens: [[seq[0], ...input]], positionIds: [[0, ...input.map((_, i) => prompt.length + 1 + i)]] });
-      const V = FUSED_SHAPE.vocabSize;
+      const V = 257;
       const rowsA = blocked.logits!.data.subarray((1 + prompt.length) * V);
       const rowsB = short.logits!.data.subarray(V);
       expect(maxDiff(rowsA, rowsB)).toBeLessThan(TOL);

@@ -45,3 +45,32 @@ export function requireDoneRun(store: RunStore, id: string, field = 'id'): Store
   if (run.status !== 'done' || !run.result) throw new HttpError(409, `${field}: run ${id} is ${run.status}, not done`, field);
   return run;
 }
+
+// A high surrogate not followed by a low one, or a low one not preceded by a high one (String#isWellFormed, ES2024).
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+const wellFormed = (s: string) => !LONE_SURROGATE.test(s);
+
+/**
+ * The path (`prompt`, `options.spans`, `hooks.2`) of the first string or key in a parsed body or query that is not
+ * well-formed Unicode (a lone UTF-16 surrogate such as "\ud800"), or null. Such text cannot be stored and sent back
+ * as the same JSON, so it is refused at the door instead of being changed silently.
+ */
+export function illFormedStringPath(value: unknown, at: string[] = [], depth = 0): string | null {
+  if (typeof value === 'string') return wellFormed(value) ? null : at.join('.') || 'body';
+  if (value === null || typeof value !== 'object' || depth > 64) return null;
+  for (const [k, v] of Object.entries(value)) {
+    if (!wellFormed(k)) return [...at, k].join('.');
+    const p = illFormedStringPath(v, [...at, k], depth + 1);
+    if (p !== null) return p;
+  }
+  return null;
+}
+
+/** Middleware: a 400 naming the field that holds a lone surrogate, in the JSON body or the query. */
+export function requireWellFormedText(req: Request, _res: Response, next: NextFunction): void {
+  for (const value of [req.body, req.query]) {
+    const p = illFormedStringPath(value);
+    if (p !== null) return next(new HttpError(400, `${p}: contains a lone UTF-16 surrogate; text must be valid Unicode`, p));
+  }
+  next();
+}

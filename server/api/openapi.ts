@@ -5,16 +5,24 @@ import { CompareSchema, CreateRunSchema, TwinsSchema } from '../../shared/api.js
 export function openApiDocument() {
   const json = (schema: z.ZodType) => ({ content: { 'application/json': { schema: z.toJSONSchema(schema) } } });
   const error = { description: 'JSON error naming the field', content: { 'application/json': { schema: { type: 'object', properties: { error: { type: 'string' }, field: { type: 'string' } }, required: ['error'] } } } };
+  const busy = { ...error, description: 'the run queue is full; the Retry-After header says when to try again' };
   const id = [{ name: 'id', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } }];
   const hooksBody = { type: 'object', properties: { hooks: { type: 'array', items: { type: 'string' }, minItems: 1 } }, required: ['hooks'] };
   return {
     openapi: '3.1.0',
-    info: { title: 'Precache Lens API', version: '1' },
+    info: {
+      title: 'Precache Lens API',
+      version: '1',
+      description:
+        'Any request may also be answered 400 (no valid Host header), 403 (a Host name the server does not answer to, or a cross-site request), and, when the server requires its access token, 401 without it.',
+    },
+    components: { securitySchemes: { token: { type: 'http', scheme: 'bearer', description: 'the access token the server printed at start (only when it listens beyond loopback)' } } },
+    security: [{}, { token: [] }],
     paths: {
       '/api/health': { get: { summary: 'Liveness', responses: { 200: { description: 'ok' } } } },
       '/api/models': { get: { summary: 'Models this server offers, with config summaries', responses: { 200: { description: 'models' } } } },
       '/api/runs': {
-        post: { summary: 'Start an analysis of a prompt and an input', requestBody: json(CreateRunSchema), responses: { 202: { description: '{id, status}' }, 400: error, 413: error, 422: error } },
+        post: { summary: 'Start an analysis of a prompt and an input', requestBody: json(CreateRunSchema), responses: { 202: { description: '{id, status}' }, 400: error, 413: error, 422: error, 429: busy } },
         get: {
           summary: 'Run history, newest first',
           parameters: [
@@ -31,7 +39,7 @@ export function openApiDocument() {
       },
       '/api/runs/{id}/events': { get: { summary: 'Server-Sent Events: status and progress {stage, done, total}', parameters: id, responses: { 200: { description: 'text/event-stream' }, 404: error } } },
       '/api/runs/{id}/cancel': { post: { summary: 'Cancel a queued or running run', parameters: id, responses: { 202: { description: 'cancelling' }, 404: error, 409: error } } },
-      '/api/twins': { post: { summary: "Run one prompt + input on a model and on its myopic twin (`<model>-myopic`)", requestBody: json(TwinsSchema), responses: { 202: { description: '{vanilla: {id, status}, myopic: {id, status}}' }, 400: error, 422: error } } },
+      '/api/twins': { post: { summary: "Run one prompt + input on a model and on its myopic twin (`<model>-myopic`)", requestBody: json(TwinsSchema), responses: { 202: { description: '{vanilla: {id, status}, myopic: {id, status}}' }, 400: error, 422: error, 429: busy } } },
       '/api/runs/{id}/report.json': { get: { summary: 'Versioned JSON report (schema schemas/report.v1.schema.json)', parameters: id, responses: { 200: { description: 'report (attachment)' }, 404: error, 409: error } } },
       '/api/runs/{id}/report.html': {
         get: { summary: 'Self-contained HTML report (no network needed; prints to PDF)', parameters: [...id, { name: 'inline', in: 'query', schema: { type: 'string', enum: ['1'] }, description: 'open in the browser instead of downloading' }], responses: { 200: { description: 'text/html' }, 404: error, 409: error } },
@@ -41,7 +49,7 @@ export function openApiDocument() {
       },
       '/api/runs/{id}/activations': {
         post: { summary: 'Raw activations of the chosen hooks as one safetensors file (names = hook names; globs and * allowed)', parameters: id, requestBody: { content: { 'application/json': { schema: hooksBody } } }, responses: { 200: { description: 'application/octet-stream' }, 400: error, 404: error, 409: error, 422: error } },
-        get: { summary: 'The same as POST, for a plain link', parameters: [...id, { name: 'hooks', in: 'query', required: true, schema: { type: 'string' }, description: 'comma-separated hook names or globs' }], responses: { 200: { description: 'application/octet-stream' }, 422: error } },
+        get: { summary: 'Refused: the model runs on POST only (a GET could be started by any page)', parameters: id, responses: { 405: error } },
       },
       '/api/runs/{id}/activations/estimate': { post: { summary: 'Size of an activations export before downloading it', parameters: id, requestBody: { content: { 'application/json': { schema: hooksBody } } }, responses: { 200: { description: '{hooks: [{name, shape, bytes}], totalBytes, limitBytes, withinLimit}' }, 422: error } } },
       '/api/compare/report.json': { post: { summary: 'Comparison report (schema schemas/comparison.v1.schema.json); also GET ?ids=a,b', requestBody: json(CompareSchema), responses: { 200: { description: 'report' }, 400: error, 404: error, 409: error, 422: error } } },

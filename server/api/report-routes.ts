@@ -1,12 +1,14 @@
 // Report and export endpoints: run reports (JSON, HTML, CSV), raw activations (safetensors), comparison reports.
 import { Readable } from 'node:stream';
-import { Router, type Request, type Response } from 'express';
+import express, { Router, type Request, type Response } from 'express';
 import { z } from 'zod';
 import type { AnalysisResult } from '../../shared/analysis.js';
-import type { EngineClient } from '../engine/engine-client.js';
+import type { EngineClient } from '../worker/engine-client.js';
 import type { ModelDir } from '../model/model-dir.js';
 import type { ModelRegistry } from '../model/registry.js';
 import type { RunStore } from '../store/run-store.js';
+import { MAX_HOOK_PATTERN_CHARS } from '../../shared/hooks.js';
+import { REPORT_CSP } from '../security.js';
 import { HttpError } from '../http-error.js';
 import { ExportTooLargeError, estimateActivations, exportActivations, resolveHooks, shapeConfig } from '../report/activations.js';
 import { buildComparisonReport, buildReport, ReportInputError, type RunMeta } from '../report/build.js';
@@ -63,8 +65,11 @@ const listParam = z.preprocess((v) => (v === undefined ? undefined : (Array.isAr
 const RunCsvQuery = z.object({ table: z.enum(RUN_TABLES).default('tokens') });
 const InlineQuery = z.object({ inline: z.enum(['0', '1']).optional() });
 
-const HooksBody = z.object({ hooks: z.array(z.string().min(1).max(200)).min(1, 'pick at least one hook').max(1000) }).strict();
-const HooksQuery = z.object({ hooks: listParam.pipe(z.array(z.string()).min(1, 'pick at least one hook (comma-separated names or globs)')) });
+const MAX_HOOK_ENTRIES = 200;
+const hookList = z.array(z.string().min(1).max(MAX_HOOK_PATTERN_CHARS)).min(1, 'pick at least one hook').max(MAX_HOOK_ENTRIES);
+const HooksBody = z.object({ hooks: hookList }).strict();
+/** The download form of the web app posts `hooks=a,b` (a form streams a large file to disk; fetch would buffer it). */
+const HooksForm = z.object({ hooks: listParam.pipe(hookList) }).strict();
 
 const MAX_COMPARE = 4;
 const ids = z.array(z.string().uuid()).min(2).max(MAX_COMPARE);
@@ -74,6 +79,7 @@ const CompareReportQuery = z.object({ ids: listParam.pipe(ids), table: z.enum(CO
 /** Sends a body as a download (or inline, for HTML viewed in a tab) with a sensible file name. */
 function send(res: Response, body: string, type: string, filename: string, inline = false) {
   res.type(type);
+  if (type.startsWith('text/html')) res.setHeader('content-security-policy', REPORT_CSP);
   res.setHeader('content-disposition', `${inline ? 'inline' : 'attachment'}; filename="${filename}"`);
   res.setHeader('cache-control', 'no-store');
   res.send(body);
@@ -136,24 +142,20 @@ export function reportRouter(d: ReportSources): Router {
     Readable.from(chunks).pipe(res);
   };
 
+  // Only POST runs the model: a GET could be started by any page (an <img> or a link) and is refused with 405.
   r.post(
     '/runs/:id/activations',
+    express.urlencoded({ extended: false, limit: '64kb', parameterLimit: 10 }),
     wrap(async (req, res) => {
       const id = uuidParam(req);
-      const { hooks } = parse(HooksBody, req.body ?? {});
+      const { hooks } = req.is('application/x-www-form-urlencoded') ? parse(HooksForm, req.body ?? {}) : parse(HooksBody, req.body ?? {});
       await activations(res, id, hooks);
     }),
   );
-
-  // The same as a GET, so a plain link can stream a large file straight to disk.
-  r.get(
-    '/runs/:id/activations',
-    wrap(async (req, res) => {
-      const id = uuidParam(req);
-      const { hooks } = parse(HooksQuery, req.query);
-      await activations(res, id, hooks);
-    }),
-  );
+  r.get('/runs/:id/activations', (_req, res) => {
+    res.setHeader('allow', 'POST');
+    res.status(405).json({ error: 'method: activations are computed on POST only, with {"hooks": [...]} (a GET could be triggered by any page)', field: 'method' });
+  });
 
   r.post(
     '/runs/:id/activations/estimate',

@@ -36,6 +36,7 @@ export function runsRouter(d: RunsDeps): Router {
         throw new HttpError(400, 'body: expected a JSON object with prompt and input', 'body');
       }
       const body = parse(CreateRunSchema, req.body);
+      d.runs.ensureCapacity(1); // before the preflight, so a full queue costs no tokenizing
       const row = await submitRun(d, body.model, body);
       res.status(202).location(`/api/runs/${row.id}`).json({ id: row.id, status: row.status });
     }),

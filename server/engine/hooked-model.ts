@@ -167,11 +167,24 @@ export class HookedModel {
   }
 
   private prepareProblem: string | null = null;
+  private prepareChanged = false;
+
+  /**
+   * True when the graph as exported differs from the graph surgery reads (fused ops expanded...): every session then
+   * runs the prepared graph, so that plain and hooked runs compute alike and fused kernels' limits (e.g.
+   * GroupQueryAttention's batch of 1 with a past) do not apply.
+   */
+  private get preparedDiffers(): boolean {
+    this.model();
+    return this.prepareChanged;
+  }
 
   /** The graph as surgery reads it: fused attention and norms expanded into standard ops (prepare-graph.ts). */
   private decodePrepared(): ModelProto {
     const m = decodeModel(this.graphBytes);
-    this.prepareProblem = prepareGraph(m, this.md.graphPath).problem;
+    const r = prepareGraph(m, this.md.graphPath);
+    this.prepareProblem = r.problem;
+    this.prepareChanged = r.unfused.length > 0;
     return m;
   }
 
@@ -196,7 +209,7 @@ export class HookedModel {
   }
 
   private async createSession(hooks: string[], bias: boolean, rows: boolean, targets: boolean): Promise<ort.InferenceSession> {
-    if (hooks.length === 0 && !bias && !rows && !targets) return ort.InferenceSession.create(this.md.graphPath, this.sessionOptions());
+    if (hooks.length === 0 && !bias && !rows && !targets && !this.preparedDiffers) return ort.InferenceSession.create(this.md.graphPath, this.sessionOptions());
     const file = this.rewrittenGraph(hooks, bias, rows, targets);
     return ort.InferenceSession.create(file, this.sessionOptions());
   }

@@ -2,8 +2,8 @@
 // forward with exactly those hooks and lays the tensors out as one safetensors file named by hook.
 import { createRequire } from 'node:module';
 import type { AnalysisResult } from '../../shared/analysis.js';
-import { allHookNames, parseHookName, validateHookNames, type GlobalHook, type LayerHookKind } from '../../shared/hooks.js';
-import type { EngineClient } from '../engine/engine-client.js';
+import { isGlob, matchHooks, parseHookName, validateHookNames, type GlobalHook, type LayerHookKind } from '../../shared/hooks.js';
+import type { EngineClient } from '../worker/engine-client.js';
 import { ReportInputError } from './build.js';
 import { safetensorsChunks, safetensorsHeader } from './safetensors.js';
 
@@ -18,22 +18,21 @@ export function maxExportBytes(env: NodeJS.ProcessEnv = process.env): number {
   return (Number.isFinite(v) && v > 0 ? v : DEFAULT_MAX_EXPORT_MB) * 2 ** 20;
 }
 
-function globToRegExp(glob: string): RegExp {
-  return new RegExp(`^${glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
-}
-
 /**
  * Expands hook names and globs (`*` any run of characters, `?` one; a lone `*` is every hook) into hook names in the
  * canonical layer-major order. Throws a ReportInputError naming `hooks.k` for an entry that names or matches nothing.
  */
 export function resolveHooks(patterns: readonly string[], nLayers: number): string[] {
   if (patterns.length === 0) throw new ReportInputError('hooks: pick at least one hook (names like blocks.0.hook_resid_pre, or globs like blocks.*.attn.hook_pattern)', 'hooks');
-  const all = allHookNames(nLayers);
   const picked = new Set<string>();
   patterns.forEach((pat, k) => {
-    if (/[*?]/.test(pat)) {
-      const re = globToRegExp(pat);
-      const hits = all.filter((h) => re.test(h));
+    if (isGlob(pat)) {
+      let hits: string[];
+      try {
+        hits = matchHooks(pat, nLayers);
+      } catch (e) {
+        throw new ReportInputError(`hooks.${k}: ${(e as Error).message}`, `hooks.${k}`);
+      }
       if (hits.length === 0) throw new ReportInputError(`hooks.${k}: "${pat}" matches no hook of this ${nLayers}-layer model`, `hooks.${k}`);
       hits.forEach((h) => picked.add(h));
     } else {
@@ -45,7 +44,10 @@ export function resolveHooks(patterns: readonly string[], nLayers: number): stri
       picked.add(pat);
     }
   });
-  return validateHookNames([...picked], nLayers);
+  const hooks = validateHookNames([...picked], nLayers);
+  // Every entry was checked above, so nothing may vanish here; if it did, running would be a silent guess.
+  if (hooks.length !== picked.size) throw new ReportInputError(`hooks: ${[...picked].filter((h) => !hooks.includes(h)).join(', ')} is not a canonical hook name`, 'hooks');
+  return hooks;
 }
 
 export interface ShapeConfig {

@@ -13,8 +13,11 @@ type Cell = string | number | null;
 type Table = { columns: string[]; rows: Cell[][] };
 
 // JS's number-to-string is the shortest text that parses back to the same double, so nothing is rounded.
+// Text cells (prompts, labels, token strings) are user input: one starting with = + - @ tab or CR would run as a
+// formula in a spreadsheet, so it gets a leading ' as OWASP recommends (csv-stringify's escape_formulas); numbers,
+// negative ones included, stay numbers.
 function toCsv(t: Table): string {
-  return stringify([t.columns, ...t.rows], { cast: { number: (v) => String(v) }, record_delimiter: '\n' });
+  return stringify([t.columns, ...t.rows], { cast: { number: (v) => String(v) }, escape_formulas: true, record_delimiter: '\n' });
 }
 
 function tokensTable(r: AnalysisResult): Table {

@@ -197,9 +197,13 @@ export function ActivationsDialog({ runId, nLayer, onClose }: Props) {
 
         <div className="modal-actions">
           {ready ? (
-            <a className="btn primary" href={api.activationsUrl(runId, hooks)} download="" data-testid="activations-download">
-              Download .safetensors
-            </a>
+            // A form POST (the server runs the model on POST only) that the browser saves straight to disk.
+            <form method="post" action={api.activationsUrl(runId)} style={{ display: 'contents' }}>
+              <input type="hidden" name="hooks" value={hooks.join(',')} />
+              <button type="submit" className="btn primary" data-testid="activations-download">
+                Download .safetensors
+              </button>
+            </form>
           ) : (
             <button type="button" className="btn primary" disabled data-testid="activations-download" title={problem ?? 'estimating the size…'}>
               Download .safetensors
@@ -219,8 +223,8 @@ t = load_file("${file}")
 t["${example}"].shape${exampleShape ? `  # ${exampleShape}` : ''}`}
           </pre>
           <p className="muted small">
-            Scripts can fetch the same file: <span className="mono">GET /api/runs/{shortId(runId)}…/activations?hooks=</span>
-            <span className="mono">{hooks.join(',') || '…'}</span> (names or globs; <span className="mono">*</span> = every hook).
+            Scripts can fetch the same file: <span className="mono">POST /api/runs/{shortId(runId)}…/activations</span> with{' '}
+            <span className="mono">{JSON.stringify({ hooks: hooks.length ? hooks : ['…'] })}</span> (names or globs; <span className="mono">*</span> = every hook).
           </p>
         </div>
       </div>

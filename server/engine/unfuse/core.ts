@@ -21,7 +21,7 @@ export interface CoreOptions {
    * [B]; replaces Tk in the causal rule so that right-padded rows mask their padding. Null: Tk for every row.
    */
   totalPerRow?: string | null;
-  /** Left window: query at position p sees keys p - window .. p (onnxruntime's local_window_size); null or <= 0: none. */
+  /** Sliding window: query at position p sees keys p - window + 1 .. p (as onnxruntime's CPU kernel reads local_window_size); null or <= 0: none. */
   window?: number | null;
   /** Added to the scaled scores, broadcastable to [B, Hq, S, Tk]. */
   additive?: string[];
@@ -70,7 +70,7 @@ export function emitCore(e: Emitter, o: CoreOptions): string {
 
 /**
  * Boolean [S, Tk] (or [B, 1, S, Tk] with per-row totals): key j is visible to query i when j <= end - S + i
- * (causal) and j >= end - S + i - window (sliding window).
+ * (causal) and j > end - S + i - window (sliding window).
  */
 function causalAllow(e: Emitter, q: string, k: string, totalPerRow: string | null, causal: boolean, window: number | null): string {
   const S = e.dim(q, 2);
@@ -92,7 +92,7 @@ function causalAllow(e: Emitter, q: string, k: string, totalPerRow: string | nul
   let allow: string | null = null;
   if (causal) allow = e.op('Not', [e.op('Greater', [kpos, qpos])]);
   if (window && window > 0) {
-    const w = e.op('Greater', [kpos, e.op('Sub', [qpos, e.i64([window + 1], true)])]);
+    const w = e.op('Greater', [kpos, e.op('Sub', [qpos, e.i64([window], true)])]);
     allow = allow ? e.op('And', [allow, w]) : w;
   }
   return allow!;
