@@ -74,6 +74,28 @@ export interface EngineOptions {
   threads?: number;
   /** Where rewritten graphs are cached; default <tmp>/precache-lens-graphs. */
   cacheDir?: string;
+  /**
+   * Memory the runtime sessions of all models may hold, MiB (estimated at twice the weights each: the weights and
+   * onnxruntime's prepacked copies); least recently used idle sessions are released past it. At least one stays.
+   * Default PRECACHE_LENS_SESSION_CACHE_MB or 1024.
+   */
+  sessionCacheMB?: number;
+  /** Disk the rewritten graphs in `cacheDir` may take, MiB; least recently used ones are deleted past it. Default PRECACHE_LENS_GRAPH_CACHE_MB or 256. */
+  graphCacheMB?: number;
+}
+
+export const DEFAULT_SESSION_CACHE_MB = 1024;
+export const DEFAULT_GRAPH_CACHE_MB = 256;
+
+/** One cached runtime session of one graph variant of one model. */
+interface SessionEntry {
+  owner: HookedModel;
+  key: string;
+  bytes: number;
+  promise: Promise<ort.InferenceSession>;
+  /** Callers holding the session (from session() until their run ends): it is never released under them. */
+  busy: number;
+  evicted: boolean;
 }
 
 export class EngineInputError extends Error {
@@ -90,7 +112,12 @@ function sha256(data: Uint8Array | string): string {
 export class HookedModel {
   private proto: ModelProto | null = null;
   private structure: ModelStructure | null = null;
-  private readonly sessions = new Map<string, Promise<ort.InferenceSession>>();
+  private readonly sessions = new Map<string, SessionEntry>();
+  /** Every model's sessions in one least-recently-used order (first = oldest): the memory bound is per process. */
+  private static readonly sessionLru = new Set<SessionEntry>();
+  /** Graph files a session is being created from, and weights prefixes of loaded models: disk pruning skips them. */
+  private static readonly graphsInUse = new Set<string>();
+  private static readonly livePrefixes = new Set<string>();
   private fileHash: string | null = null;
   private weightSize: number | null = null;
 
@@ -190,13 +217,83 @@ export class HookedModel {
 
   private async session(hooks: string[], bias: boolean, rows: boolean, targets: boolean): Promise<ort.InferenceSession> {
     const key = JSON.stringify({ hooks, bias, rows, targets });
-    let s = this.sessions.get(key);
-    if (!s) {
-      s = this.createSession(hooks, bias, rows, targets);
-      this.sessions.set(key, s);
-      s.catch(() => this.sessions.delete(key));
+    let e = this.sessions.get(key);
+    if (!e) {
+      const entry: SessionEntry = { owner: this, key, bytes: 2 * this.weightBytes, promise: this.createSession(hooks, bias, rows, targets), busy: 0, evicted: false };
+      entry.promise.catch(() => this.dropSession(entry));
+      this.sessions.set(key, entry);
+      e = entry;
     }
-    return s;
+    HookedModel.sessionLru.delete(e);
+    HookedModel.sessionLru.add(e);
+    e.busy++; // held from here, so that neither the eviction below nor a concurrent caller releases it under us
+    this.evictSessions();
+    let s: ort.InferenceSession;
+    try {
+      s = await e.promise;
+    } catch (err) {
+      e.busy--;
+      throw err;
+    }
+    return this.lease(e, s);
+  }
+
+  /**
+   * The session as the caller sees it: its run() keeps the entry busy until it settles. A caller that never runs
+   * (an input error after choosing the session) gives it back at the next macrotask, since run() follows
+   * session() without yielding to the event loop.
+   */
+  private lease(e: SessionEntry, s: ort.InferenceSession): ort.InferenceSession {
+    let held = true;
+    let started = false;
+    const done = () => {
+      if (!held) return;
+      held = false;
+      e.busy--;
+      if (e.busy === 0 && e.evicted) this.releaseLater(s);
+      else if (e.busy === 0) this.evictSessions();
+    };
+    const view = Object.create(s) as ort.InferenceSession;
+    view.run = (async (...args: Parameters<ort.InferenceSession['run']>) => {
+      started = true;
+      try {
+        return await (s.run as (...a: Parameters<ort.InferenceSession['run']>) => ReturnType<ort.InferenceSession['run']>)(...args);
+      } finally {
+        done();
+      }
+    }) as ort.InferenceSession['run'];
+    setImmediate(() => {
+      if (!started) done();
+    });
+    return view;
+  }
+
+  /** Releases idle sessions, least recently used first, until the estimate is within the bound (one always stays). */
+  private evictSessions(): void {
+    const lru = HookedModel.sessionLru;
+    const budget = (this.opts.sessionCacheMB ?? envMiB('PRECACHE_LENS_SESSION_CACHE_MB', DEFAULT_SESSION_CACHE_MB)) * 2 ** 20;
+    let total = 0;
+    for (const e of lru) total += e.bytes;
+    for (const e of [...lru]) {
+      if (total <= budget || lru.size <= 1) break;
+      if (e.busy > 0) continue;
+      this.dropSession(e);
+      total -= e.bytes;
+      e.promise.then((s) => this.releaseLater(s), () => undefined);
+    }
+  }
+
+  private dropSession(e: SessionEntry): void {
+    e.evicted = true;
+    HookedModel.sessionLru.delete(e);
+    if (e.owner.sessions.get(e.key) === e) e.owner.sessions.delete(e.key);
+  }
+
+  /** After the current macrotask: the caller that just finished a run may still read the session's names. */
+  private releaseLater(s: ort.InferenceSession): void {
+    setImmediate(() => {
+      s.release().catch(() => undefined);
+    });
   }
 
   private sessionOptions(): ort.InferenceSession.SessionOptions {
@@ -210,8 +307,18 @@ export class HookedModel {
 
   private async createSession(hooks: string[], bias: boolean, rows: boolean, targets: boolean): Promise<ort.InferenceSession> {
     if (hooks.length === 0 && !bias && !rows && !targets && !this.preparedDiffers) return ort.InferenceSession.create(this.md.graphPath, this.sessionOptions());
-    const file = this.rewrittenGraph(hooks, bias, rows, targets);
-    return ort.InferenceSession.create(file, this.sessionOptions());
+    for (let attempt = 0; ; attempt++) {
+      const file = this.rewrittenGraph(hooks, bias, rows, targets);
+      HookedModel.graphsInUse.add(file);
+      try {
+        return await ort.InferenceSession.create(file, this.sessionOptions());
+      } catch (e) {
+        // Another process sharing the cache may have pruned the file just now: write it again, once.
+        if (attempt > 0 || fs.existsSync(file)) throw e;
+      } finally {
+        HookedModel.graphsInUse.delete(file);
+      }
+    }
   }
 
   /**
@@ -222,7 +329,12 @@ export class HookedModel {
     const dir = this.opts.cacheDir ?? path.join(os.tmpdir(), 'precache-lens-graphs');
     const key = sha256(JSON.stringify({ v: SURGERY_VERSION, model: this.modelHash, hooks, bias, rows, targets })).slice(0, 32);
     const file = path.join(dir, `${this.modelHash.slice(0, 16)}-${key}.onnx`);
-    if (fs.existsSync(file)) return file;
+    HookedModel.livePrefixes.add(this.modelHash.slice(0, 16));
+    if (fs.existsSync(file)) {
+      const now = new Date();
+      fs.utimesSync(file, now, now); // the modification time orders the cache by last use
+      return file;
+    }
     // Decode afresh: surgery edits the proto in place, and its structure must point into this copy.
     const m = this.decodePrepared();
     const originalNames = new Set((m.graph?.initializer ?? []).map((t) => t.name ?? ''));
@@ -236,7 +348,42 @@ export class HookedModel {
     const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
     fs.writeFileSync(tmp, encodeModel(m));
     fs.renameSync(tmp, file); // atomic: a concurrent reader never sees half a file
+    this.pruneGraphCache(dir, file);
     return file;
+  }
+
+  /**
+   * Deletes the least recently used rewritten graphs until the cache is within its disk bound, then the weights
+   * files of models that no graph refers to any more (never those of a model loaded in this process).
+   */
+  private pruneGraphCache(dir: string, keep: string): void {
+    const budget = (this.opts.graphCacheMB ?? envMiB('PRECACHE_LENS_GRAPH_CACHE_MB', DEFAULT_GRAPH_CACHE_MB)) * 2 ** 20;
+    const stat = (f: string) => {
+      try {
+        return fs.statSync(path.join(dir, f));
+      } catch {
+        return null; // deleted meanwhile by another process
+      }
+    };
+    const graphs = fs
+      .readdirSync(dir)
+      .filter((f) => f.endsWith('.onnx'))
+      .map((f) => ({ f, st: stat(f) }))
+      .filter((g): g is { f: string; st: fs.Stats } => g.st !== null)
+      .sort((a, b) => a.st.mtimeMs - b.st.mtimeMs);
+    let total = graphs.reduce((a, g) => a + g.st.size, 0);
+    for (const g of graphs) {
+      if (total <= budget) break;
+      const full = path.join(dir, g.f);
+      if (full === keep || HookedModel.graphsInUse.has(full)) continue;
+      fs.rmSync(full, { force: true });
+      total -= g.st.size;
+    }
+    const prefixes = new Set(fs.readdirSync(dir).filter((f) => f.endsWith('.onnx')).map((f) => f.slice(0, 16)));
+    for (const f of fs.readdirSync(dir)) {
+      const prefix = f.slice(0, 16);
+      if ((f.endsWith('.weights') || f.slice(16).startsWith('-ext-')) && !prefixes.has(prefix) && !HookedModel.livePrefixes.has(prefix)) fs.rmSync(path.join(dir, f), { force: true });
+    }
   }
 
   /** Checks hook names for this model (throws EngineInputError naming the bad one); canonical order. */
@@ -397,11 +544,18 @@ export class HookedModel {
 
   async release(): Promise<void> {
     const all = [...this.sessions.values()];
-    this.sessions.clear();
-    for (const s of all) await (await s).release();
+    for (const e of all) this.dropSession(e);
+    for (const e of all) await (await e.promise.catch(() => null))?.release();
   }
+
 }
 
+
+/** A size in MiB from the environment (fractions allowed), or `fallback` when unset or not a positive number. */
+function envMiB(name: string, fallback: number): number {
+  const v = Number(process.env[name]);
+  return process.env[name]?.trim() && Number.isFinite(v) && v > 0 ? v : fallback;
+}
 
 function checkBiasShape(t: Tensor, B: number, H: number, T: number, K: number, layer: number): void {
   const want = [B, H, T, K];
