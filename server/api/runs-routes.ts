@@ -1,8 +1,9 @@
 // /api/runs, /api/compare and /api/openapi.json: validated with the shared zod schemas; errors name the field.
 import { Router } from 'express';
-import { CompareSchema, CreateRunSchema, ListRunsSchema, TwinsSchema, type Comparison, type CreateRunRequest, type RunDetail } from '../../shared/api.js';
+import { CompareSchema, CreateRunSchema, ListRunsSchema, TwinsSchema, type CreateRunRequest, type RunDetail } from '../../shared/api.js';
 import { stagesOf, type AnalysisResult, type StagedResult } from '../../shared/analysis.js';
 import { checkAgainstModel, checkAnalysisRequest } from '../../shared/analysis-input.js';
+import { compareRuns } from '../../shared/comparison.js';
 import { InputError } from '../../shared/errors.js';
 import type { EngineClient } from '../worker/engine-client.js';
 import type { ModelRegistry } from '../model/registry.js';
@@ -142,7 +143,7 @@ export function runsRouter(d: RunsDeps): Router {
         const run = requireDoneRun(d.store, id, `ids.${k}`);
         return { run, result: run.result as AnalysisResult };
       });
-      res.json(compareRuns(results));
+      res.json(asHttp(422, () => compareRuns(results)));
     }),
   );
 
@@ -178,42 +179,4 @@ async function submitRun(d: RunsDeps, requestedModel: string | undefined, body: 
   ]);
   asHttp(422, () => checkAgainstModel({ p: pt.ids.length, n: xt.ids.length }, info.config, options));
   return d.runs.submit(model, { prompt: body.prompt, input: body.input, options: body.options ?? {}, label: body.label, parentId: body.parentId });
-}
-
-export function compareRuns(items: { run: { id: string; label: string | null; prompt: string }; result: AnalysisResult }[]): Comparison {
-  const first = items[0].result;
-  const ids = (r: AnalysisResult) => r.input.tokens.map((t) => t.id).join(',');
-  items.forEach(({ result }, k) => {
-    if (result.input.text !== first.input.text) throw new HttpError(422, `ids.${k}: has a different input text; compare prompt variants on the same input`, `ids.${k}`);
-    // Different models are fine (e.g. the myopic twin) as long as the input tokens line up one to one.
-    if (ids(result) !== ids(first)) throw new HttpError(422, `ids.${k}: model ${result.model.id} tokenizes the input differently from ${first.model.id}; tokens cannot be aligned`, `ids.${k}`);
-  });
-  return {
-    model: { id: first.model.id, hash: first.model.hash, nLayer: first.model.nLayer },
-    models: items.map(({ result }) => ({ id: result.model.id, name: result.model.name, hash: result.model.hash, nLayer: result.model.nLayer })),
-    input: first.input.text,
-    runs: items.map(({ run, result }) => ({
-      id: run.id,
-      label: run.label,
-      prompt: run.prompt,
-      summary: result.summary,
-      p: result.p,
-      depthCurve: result.depthCurve,
-      layerProfile: result.layerProfile.map((x) => x.k),
-      attentionShare: result.layers.map((l) => l.attention),
-      normWeightedShare: result.layers.map((l) => l.normWeighted),
-      sink: result.layers.map((l) => l.sink),
-    })),
-    tokens: first.input.tokens.map((t, k) => {
-      const rows = items.map(({ result }) => result.input.tokens[k]);
-      return {
-        text: t.text,
-        position: rows.map((r) => r.position),
-        lossWithPrompt: rows.map((r) => r.lossWithPrompt),
-        lossNoPrompt: t.lossNoPromptNatural,
-        benefit: rows.map((r) => r.benefit),
-        benefitVsFirst: rows.map((r) => rows[0].lossWithPrompt - r.lossWithPrompt),
-      };
-    }),
-  };
 }

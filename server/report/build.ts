@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import type { AnalysisResult } from '../../shared/analysis.js';
+import { alignTokens, comparisonProblem } from '../../shared/comparison.js';
 import type { ModelDir } from '../model/model-dir.js';
 import {
   AnalysisResultSchema,
@@ -156,14 +157,14 @@ export function buildReport(result: AnalysisResult, meta: RunMeta, md: ModelDir 
   };
 }
 
-/** Aligns runs of one model on one input; throws a ReportInputError naming `ids.k` for the run that does not fit. */
+/**
+ * Aligns runs on one input (of one model, or of models that tokenize it alike, e.g. twins: each run's metrics carry
+ * its model); throws a ReportInputError naming `ids.k` for the run that does not fit (shared/comparison.ts).
+ */
 export function buildComparisonReport(items: { result: AnalysisResult; meta: RunMeta }[], md: ModelDir | null, now = new Date()): ComparisonReport {
-  if (items.length === 0) throw new ReportInputError('ids: nothing to compare', 'ids');
+  const problem = comparisonProblem(items.map((i) => i.result));
+  if (problem) throw new ReportInputError(problem.message, problem.field ?? 'ids');
   const first = items[0].result;
-  items.forEach(({ result }, k) => {
-    if (result.model.hash !== first.model.hash) throw new ReportInputError(`ids.${k}: ran on model ${result.model.id} (${result.model.hash.slice(0, 12)}), not ${first.model.id}; compare runs of one model`, `ids.${k}`);
-    if (result.input.text !== first.input.text) throw new ReportInputError(`ids.${k}: has a different input text; compare prompt variants on the same input`, `ids.${k}`);
-  });
   const runs: ComparedRun[] = items.map(({ result, meta }) => ({
     run: runInfo(result, meta),
     tokens: { prompt: result.prompt.tokens.map((t) => ({ id: t.id, text: t.text })) },
@@ -178,20 +179,7 @@ export function buildComparisonReport(items: { result: AnalysisResult; meta: Run
     ...modelIdentity(first, md),
     input: { text: first.input.text, tokens: first.input.tokens.map((t) => ({ id: t.id, text: t.text })) },
     runs,
-    tokens: first.input.tokens.map((t, k) => {
-      const rows = items.map(({ result }) => result.input.tokens[k]);
-      return {
-        index: k,
-        id: t.id,
-        text: t.text,
-        lossNoPromptNatural: t.lossNoPromptNatural,
-        position: rows.map((r) => r.position),
-        lossWithPrompt: rows.map((r) => r.lossWithPrompt),
-        lossNoPrompt: rows.map((r) => r.lossNoPrompt),
-        benefit: rows.map((r) => r.benefit),
-        benefitVsFirst: rows.map((r) => rows[0].lossWithPrompt - r.lossWithPrompt),
-      };
-    }),
+    tokens: alignTokens(items.map((i) => i.result)),
   };
 }
 

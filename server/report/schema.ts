@@ -239,7 +239,7 @@ export const ComparisonReportSchema = z
     tokens: z.array(ComparisonTokenSchema).describe('one row per input token, aligned across runs'),
   })
   .strict()
-  .meta({ title: 'Precache Lens comparison report', description: 'Prompt variants run on one model and one input, aligned token by token.' });
+  .meta({ title: 'Precache Lens comparison report', description: 'Prompt variants run on one input, aligned token by token: on one model, or on models that tokenize the input alike (a model and its myopic twin; the metrics of each run name its model).' });
 export type ComparisonReport = z.infer<typeof ComparisonReportSchema>;
 export type ComparedRun = ComparisonReport['runs'][number];
 

@@ -1,0 +1,180 @@
+// The analysis pipeline's stages, variants by id, auto spans, the no-prompt cache and errors across the worker.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { stagesOf, type PartialEvent } from '../shared/analysis.js';
+import { analyze } from '../server/analysis/analyze.js';
+import { noPromptCache } from '../server/analysis/execute.js';
+import { AUTO_WORDS_MAX_TOKENS, planAnalysis, variantId } from '../server/analysis/plan.js';
+import { HookedModel } from '../server/engine/hooked-model.js';
+import { loadTokenizer } from '../server/model/tokenizer.js';
+import { EngineClient } from '../server/worker/engine-client.js';
+import { RemoteError } from '../server/worker/protocol.js';
+import { DEFAULT_MODEL, FIXTURES } from './helpers/golden.js';
+
+const cacheDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pl-pipeline-'));
+const models: HookedModel[] = [];
+function open(dir: string) {
+  const m = HookedModel.load(dir, { cacheDir, threads: 1 });
+  models.push(m);
+  return { m, tok: loadTokenizer(m.md) };
+}
+afterAll(async () => {
+  for (const m of models) await m.release();
+  fs.rmSync(cacheDir, { recursive: true, force: true });
+});
+
+/** Largest absolute difference between two JSON-like values with the same structure (numbers compared, rest equal). */
+function maxDiff(a: unknown, b: unknown, at = ''): number {
+  if (typeof a === 'number' && typeof b === 'number') return Math.abs(a - b);
+  if (Array.isArray(a) && Array.isArray(b)) {
+    expect(a.length, `${at}.length`).toBe(b.length);
+    return a.reduce((m: number, x, i) => Math.max(m, maxDiff(x, b[i], `${at}[${i}]`)), 0);
+  }
+  if (a && b && typeof a === 'object' && typeof b === 'object') {
+    expect(Object.keys(a).sort(), `${at} keys`).toEqual(Object.keys(b).sort());
+    return Object.keys(a).reduce((m, k) => Math.max(m, maxDiff((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], `${at}.${k}`)), 0);
+  }
+  expect(a, at).toEqual(b);
+  return 0;
+}
+
+const SENTENCES = 'The river runs north. Boats carry grain to the city. Every spring the water rises high. ' + 'Farmers plant rice on the banks. ';
+
+describe('staged results', () => {
+  const { m, tok } = open(path.join(FIXTURES, 'gpt2-opset14'));
+
+  it('delivers headline, then depth, then spans, each equal to the finished result to 1e-6', async () => {
+    const events: PartialEvent[] = [];
+    let resolvedAfter = -1;
+    const result = await analyze(m, tok, { modelId: 'fx', prompt: 'One two three. Four five. ', input: 'six seven eight' }, { onStage: (e) => events.push(e) });
+    resolvedAfter = events.length;
+    expect(events.map((e) => e.stage)).toEqual(['headline', 'depth', 'spans']);
+    expect(resolvedAfter).toBe(3);
+    const full = stagesOf(result);
+    for (const e of events) expect(maxDiff(e.data, full[e.stage], e.stage)).toBeLessThanOrEqual(1e-6);
+  });
+
+  it('a one-token input still delivers all three stages (no knockouts: zeros, pi null)', async () => {
+    const events: PartialEvent[] = [];
+    await analyze(m, tok, { modelId: 'fx', prompt: 'Hello there. ', input: 'x' }, { onStage: (e) => events.push(e) });
+    expect(events.map((e) => e.stage)).toEqual(['headline', 'depth', 'spans']);
+    const depth = events[1].data as { depthCurve: number[]; precomputationShare: number | null };
+    expect(depth.depthCurve.every((d) => d === 0)).toBe(true);
+    expect(depth.precomputationShare).toBeNull();
+  });
+
+  it('looks variants up by id: the depth curve is D(k) of variant depth@k, the profile K of window@l', async () => {
+    const result = await analyze(m, tok, { modelId: 'fx', prompt: 'Alpha beta gamma. Delta. ', input: 'one two three four' });
+    const L = result.model.nLayer;
+    const base = result.variants.find((v) => v.kind === 'with-prompt')!;
+    expect(base.meanLoss).toBeCloseTo(result.summary.meanLossWithPrompt, 12);
+    // The depth variants are listed first, in k order, then the windows; K = mean loss over x2..xn minus the open run's.
+    const openRead = result.input.tokens.slice(1).reduce((a, t) => a + t.lossWithPrompt, 0) / (result.n - 1);
+    const depth = result.variants.filter((v) => v.kind === 'depth');
+    expect(depth.map((v) => v.blockedLayers[0])).toEqual(Array.from({ length: L }, (_, k) => k));
+    depth.forEach((v, k) => expect(v.meanLoss - openRead).toBeCloseTo(result.depthCurve[k], 9));
+    const windows = result.variants.filter((v) => v.kind === 'window');
+    windows.forEach((v, l) => expect(v.meanLoss - openRead).toBeCloseTo(result.layerProfile[l].k, 9));
+    expect(variantId.depth(3)).toBe('depth@3');
+  });
+});
+
+describe('auto spans', () => {
+  // The bundled model: a GPT-2 tokenizer and a context of 256, room for a prompt of several sentences.
+  const { m, tok } = open(DEFAULT_MODEL);
+
+  it('cuts a short prompt into words', () => {
+    const plan = planAnalysis(m.config, tok, { prompt: 'A short prompt here. ', input: 'x y' });
+    expect(plan.split).toBe('words');
+    expect(plan.refine).toBe(false);
+  });
+
+  it('uses marked segments when the prompt has them', () => {
+    const plan = planAnalysis(m.config, tok, { prompt: 'Be {{tone|kind}} and {{len|brief}}. ', input: 'x y' });
+    expect(plan.split).toBe('marked');
+    expect(plan.spans.map((s) => s.label)).toEqual(['tone', 'len']);
+  });
+
+  it('cuts a long prompt into sentences, then the sentences that matter most into words naming their parent', async () => {
+    const prompt = SENTENCES.repeat(2);
+    const plan = planAnalysis(m.config, tok, { prompt, input: 'The boats' });
+    expect(plan.p).toBeGreaterThan(AUTO_WORDS_MAX_TOKENS);
+    expect(plan.split).toBe('sentences');
+    expect(plan.spans.map((s) => s.label.trim())).toEqual([...SENTENCES.split(/(?<=\.) /).filter(Boolean), ...SENTENCES.split(/(?<=\.) /).filter(Boolean)].map((s) => s.trim()));
+    const r = await analyze(m, tok, { modelId: 'fx', prompt, input: 'The boats' });
+    const coarse = r.spans.filter((s) => s.parent === undefined);
+    const fine = r.spans.filter((s) => s.parent !== undefined);
+    expect(coarse).toHaveLength(plan.spans.length);
+    expect(fine.length).toBeGreaterThan(0);
+    for (const w of fine) {
+      const parent = r.spans[w.parent!];
+      expect(parent.parent).toBeUndefined();
+      expect(w.tokenStart).toBeGreaterThanOrEqual(parent.tokenStart);
+      expect(w.tokenEnd).toBeLessThanOrEqual(parent.tokenEnd);
+    }
+    // The refined sentences are among the most important ones by |K at all layers|.
+    const ranked = [...coarse.keys()].sort((a, b) => Math.abs(coarse[b].kAllLayers) - Math.abs(coarse[a].kAllLayers));
+    const parents = new Set(fine.map((w) => w.parent!));
+    for (const p of parents) expect(ranked.indexOf(p)).toBeLessThan(3);
+  });
+
+  it('cuts a long prompt with several lines into lines first', () => {
+    const prompt = SENTENCES.split('. ').join('.\n').repeat(2);
+    const plan = planAnalysis(m.config, tok, { prompt, input: 'x' });
+    expect(plan.split).toBe('lines');
+  });
+
+  it('keeps a requested split mode as asked (words on a long prompt)', () => {
+    const plan = planAnalysis(m.config, tok, { prompt: SENTENCES.repeat(2), input: 'x', options: { spans: 'words' } });
+    expect(plan.split).toBe('words');
+    expect(plan.refine).toBe(false);
+  });
+});
+
+describe('no-prompt runs are cached per model, input and positions', () => {
+  const { m, tok } = open(path.join(FIXTURES, 'gpt2-opset14'));
+
+  it('a second prompt of the same length on the same input reuses them, with identical numbers', async () => {
+    noPromptCache.clear();
+    const a = await analyze(m, tok, { modelId: 'fx', prompt: 'Red green blue. ', input: 'the sky is' });
+    const b = await analyze(m, tok, { modelId: 'fx', prompt: 'Tan brown pink. ', input: 'the sky is' });
+    expect(b.p).toBe(a.p);
+    expect(b.timings.engineCalls).toBe(a.timings.engineCalls - 1);
+    expect(b.input.tokens.map((t) => t.lossNoPrompt)).toEqual(a.input.tokens.map((t) => t.lossNoPrompt));
+    expect(b.input.tokens.map((t) => t.topNoPrompt)).toEqual(a.input.tokens.map((t) => t.topNoPrompt));
+    // A fresh computation gives the same numbers as the cached ones.
+    noPromptCache.clear();
+    const c = await analyze(m, tok, { modelId: 'fx', prompt: 'Tan brown pink. ', input: 'the sky is' });
+    expect(c.timings.engineCalls).toBe(a.timings.engineCalls);
+    expect(c.input.tokens.map((t) => t.lossNoPrompt)).toEqual(b.input.tokens.map((t) => t.lossNoPrompt));
+  });
+
+  it('another input, or another prompt length, is computed afresh', async () => {
+    noPromptCache.clear();
+    const a = await analyze(m, tok, { modelId: 'fx', prompt: 'Red green blue. ', input: 'the sky is' });
+    const other = await analyze(m, tok, { modelId: 'fx', prompt: 'Red green blue. ', input: 'the sea was' });
+    const longer = await analyze(m, tok, { modelId: 'fx', prompt: 'Red green blue and gold. ', input: 'the sky is' });
+    expect(other.timings.engineCalls).toBe(a.timings.engineCalls);
+    expect(longer.p).toBeGreaterThan(a.p);
+    expect(longer.input.tokens.map((t) => t.position)).not.toEqual(a.input.tokens.map((t) => t.position));
+    expect(noPromptCache.size).toBe(3);
+  });
+});
+
+describe('errors across the worker boundary', () => {
+  it('an input error keeps its field, and an unknown span mode is an input error naming options.spans', async () => {
+    const engine = new EngineClient({ cacheDir, threads: 1 });
+    try {
+      const dir = path.join(FIXTURES, 'gpt2-opset14');
+      const bad = engine.task('analyze', { modelDir: dir, modelId: 'fx', prompt: 'plain prompt', input: 'x', options: { spans: 'marked' } }).promise;
+      await expect(bad).rejects.toBeInstanceOf(RemoteError);
+      await expect(bad).rejects.toMatchObject({ name: 'InputError', field: 'options.spans', isInputError: true });
+      const long = engine.task('analyze', { modelDir: dir, modelId: 'fx', prompt: 'word', input: 'word '.repeat(40) }).promise;
+      await expect(long).rejects.toMatchObject({ field: 'input', message: expect.stringMatching(/context of 64/) });
+    } finally {
+      await engine.close();
+    }
+  });
+});
