@@ -1,6 +1,7 @@
 // The workbench layout: workspace and history on the left, the open run or comparison on the right.
 import { useEffect } from 'react';
 import { useRun } from './data/api';
+import { stagesOf } from './data/stages';
 import { useWorkbench } from './state/store';
 import { startRun } from './state/useRunAction';
 import { HistoryList } from './components/HistoryList';
@@ -29,7 +30,7 @@ function useSelectedPromptRange(): TextRange | null {
   const spanIdx = useWorkbench((s) => s.selection.span);
   const prompt = useWorkbench((s) => s.draft.prompt);
   const { data } = useRun(view.kind === 'run' ? view.id : null);
-  const span = spanIdx !== null ? data?.result?.spans[spanIdx] : undefined;
+  const span = spanIdx !== null && data ? stagesOf(data).spans?.spans[spanIdx] : undefined;
   if (!span || !data || data.prompt !== prompt) return null;
   return { start: span.charStart, end: span.charEnd };
 }
@@ -63,6 +64,9 @@ export function App() {
   const selectedRange = useSelectedPromptRange();
   return (
     <div className="app">
+      <a className="skip-link" href="#results" onClick={(e) => (e.preventDefault(), document.getElementById('results')?.focus())}>
+        Skip to the results
+      </a>
       <header className="topbar">
         <div className="brand">
           <span className="logo" aria-hidden="true" />
@@ -78,7 +82,7 @@ export function App() {
           <Workspace selectedRange={selectedRange} />
           <HistoryList />
         </aside>
-        <main className="main">
+        <main className="main" id="results" tabIndex={-1} aria-label="Results">
           {view.kind === 'run' && <RunResults key={view.id} id={view.id} />}
           {view.kind === 'compare' && <VariantCompare key={view.ids.join(',')} ids={view.ids} />}
           {view.kind === 'twins' && <TwinsCompare key={view.ids.join(',')} ids={view.ids} />}

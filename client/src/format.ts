@@ -1,24 +1,7 @@
-// Number and token formatting used by every view (units in labels: nats, %).
+// Formatting used by every view: numbers and tokens come from shared/format.ts (the HTML reports use the same), plus ids,
+// times and snippets.
 
-export function nats(v: number | null | undefined, digits = 3): string {
-  if (v === null || v === undefined || !Number.isFinite(v)) return '–';
-  return v.toFixed(digits);
-}
-
-export function signedNats(v: number | null | undefined, digits = 3): string {
-  if (v === null || v === undefined || !Number.isFinite(v)) return '–';
-  return `${v >= 0 ? '+' : '−'}${Math.abs(v).toFixed(digits)}`;
-}
-
-export function pct(v: number | null | undefined, digits = 1): string {
-  if (v === null || v === undefined || !Number.isFinite(v)) return '–';
-  return `${(v * 100).toFixed(digits)}%`;
-}
-
-/** Makes a token's whitespace visible (GPT-2 tokens often start with a space or are a newline). */
-export function showToken(text: string): string {
-  return text.replace(/\n/g, '⏎').replace(/\t/g, '⇥').replace(/^ /, '·');
-}
+export { nats, pct, sci, showToken, signedNats } from '@shared/format.js';
 
 export function shortId(id: string): string {
   return id.slice(0, 8);

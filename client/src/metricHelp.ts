@@ -3,7 +3,13 @@
 export const HELP = {
   lossWithPrompt: 'Mean next-token loss of the input X when the prompt P comes first: −log p(x_t | BOS, P, x_<t), averaged over X, in nats per token.',
   lossNoPrompt: 'Mean loss of X with no prompt, at the same absolute positions as with the prompt (BOS then X), in nats per token.',
-  meanBenefit: 'Mean prompt benefit B = loss without prompt − loss with prompt, averaged over the input tokens; positive means the prompt helps.',
+  meanBenefit: 'Mean prompt benefit B = loss without prompt − loss with prompt, averaged over all input tokens x₁..xₙ; positive means the prompt helps.',
+  benefitRead:
+    'The same benefit averaged over x₂..xₙ only, the tokens predicted at X’s own columns. It equals D(0), the loss increase when X cannot read the prompt at any layer; x₁ is left out because it is predicted at the prompt’s last column, which no X→prompt edge reaches.',
+  rollout: 'Attention rollout (Abnar & Zuidema 2020): the share of the input’s attention flow, multiplied through the layers, that ends on prompt tokens. A cheap baseline next to the knockouts.',
+  attentionPattern:
+    'One head’s attention pattern over the whole sequence: row = the token that reads (query), column = the token read (key). Prompt and input are marked; the BOS sink’s column is drawn apart on its own scale.',
+  promptDiff: 'Each variant’s prompt against variant A’s, word by word: green was added, red struck through was removed.',
   precomputationShare:
     "Precomputation share π = D(1)/D(0): how much of the prompt's benefit needs computation at the prompt's own columns, not just its raw tokens.",
   identityResidual: 'Knockout identity check |K(all layers) − mean B over tokens read at X’s columns|; should stay below 1e-4 nats.',

@@ -42,6 +42,8 @@ interface Props {
   option: ChartOption;
   height: number;
   onItemClick?: (e: ChartClick) => void;
+  /** The item under the pointer (null when it leaves), for readouts outside the canvas. */
+  onItemHover?: (e: ChartClick | null) => void;
   testId: string;
   label: string;
 }
@@ -49,11 +51,13 @@ interface Props {
 export const FONT = 'Inter, ui-sans-serif, system-ui, -apple-system, "Segoe UI", sans-serif';
 export const MONO = 'ui-monospace, "SFMono-Regular", Menlo, Consolas, "Liberation Mono", monospace';
 
-export function EChart({ option, height, onItemClick, testId, label }: Props) {
+export function EChart({ option, height, onItemClick, onItemHover, testId, label }: Props) {
   const box = useRef<HTMLDivElement>(null);
   const chart = useRef<echarts.ECharts | null>(null);
   const clickRef = useRef(onItemClick);
   clickRef.current = onItemClick;
+  const hoverRef = useRef(onItemHover);
+  hoverRef.current = onItemHover;
 
   useEffect(() => {
     const el = box.current!;
@@ -63,6 +67,8 @@ export function EChart({ option, height, onItemClick, testId, label }: Props) {
       const e = p as unknown as ChartClick;
       clickRef.current?.(e);
     });
+    c.on('mouseover', (p) => hoverRef.current?.(p as unknown as ChartClick));
+    c.on('mouseout', () => hoverRef.current?.(null));
     const ro = new ResizeObserver(() => c.resize());
     ro.observe(el);
     return () => {

@@ -2,13 +2,22 @@
 import { useMemo } from 'react';
 import { EChart, type ChartOption } from '../charts/EChart';
 import { nats } from '../format';
-import { COLORS } from '../theme';
+import { COLORS, variantStyle } from '../theme';
 import { axisStyle, blockLabel, tooltipStyle, type AxisParam } from './chartBits';
 
 export interface CurveSeries {
   name: string;
   color: string;
   values: number[];
+  /** Dash pattern of the line (variants differ by line style as well as colour); solid when absent. */
+  dash?: readonly number[] | null;
+  symbol?: string;
+}
+
+/** An overlaid series drawn in variant k's colour, line style and marker. */
+export function variantCurve(k: number, name: string, values: number[]): CurveSeries {
+  const st = variantStyle(k);
+  return { name, values, color: st.color, dash: st.dash, symbol: st.symbol };
 }
 
 interface Props {
@@ -49,7 +58,8 @@ export function DepthCurveChart({ series, selectedLayer, onSelectLayer, testId =
         data: s.values,
         color: s.color,
         symbolSize: 7,
-        lineStyle: { width: 2.2 },
+        symbol: s.symbol ?? 'emptyCircle',
+        lineStyle: { width: 2.2, type: s.dash ? [...s.dash] : 'solid' },
         areaStyle: series.length === 1 ? { color: s.color, opacity: 0.08 } : undefined,
         markLine:
           i === 0

@@ -23,10 +23,26 @@ interface Props {
   testId?: string;
   disabled?: string | false;
   label?: string;
+  /**
+   * Asked before a download starts: a message says why it cannot (e.g. the run was deleted in another tab), shown
+   * beside the button instead of a download that fails without a word.
+   */
+  precheck?: () => Promise<string | null>;
 }
 
-export function ExportMenu({ groups, testId = 'export-button', disabled, label = 'Export' }: Props) {
+/** Follows a download link from code, once the precheck has passed. */
+function download(href: string): void {
+  const a = document.createElement('a');
+  a.href = href;
+  a.download = '';
+  document.body.appendChild(a);
+  a.click();
+  a.remove();
+}
+
+export function ExportMenu({ groups, testId = 'export-button', disabled, label = 'Export', precheck }: Props) {
   const [open, setOpen] = useState(false);
+  const [problem, setProblem] = useState<string | null>(null);
   const root = useRef<HTMLDivElement>(null);
   useEffect(() => {
     if (!open) return;
@@ -56,10 +72,18 @@ export function ExportMenu({ groups, testId = 'export-button', disabled, label =
         aria-expanded={open}
         disabled={!!disabled}
         title={disabled || 'Download reports, tables and raw activations'}
-        onClick={() => setOpen((o) => !o)}
+        onClick={() => {
+          setProblem(null);
+          setOpen((o) => !o);
+        }}
       >
         {label} <span aria-hidden="true">▾</span>
       </button>
+      {problem && (
+        <p className="field-error menu-problem" role="alert" data-testid={`${testId}-error`}>
+          {problem}
+        </p>
+      )}
       {open && (
         <div className="menu" role="menu" data-testid={`${testId}-menu`}>
           {groups.map((g) => (
@@ -87,7 +111,17 @@ export function ExportMenu({ groups, testId = 'export-button', disabled, label =
                       data-testid={it.testId}
                       href={it.href}
                       {...(it.newTab ? { target: '_blank', rel: 'noreferrer' } : { download: '' })}
-                      onClick={closeSoon}
+                      onClick={(e) => {
+                        setProblem(null);
+                        if (!precheck || it.newTab) return closeSoon();
+                        e.preventDefault();
+                        setOpen(false);
+                        const href = it.href!;
+                        void precheck().then(
+                          (why) => (why ? setProblem(why) : download(href)),
+                          (err: unknown) => setProblem(`could not reach the server: ${(err as Error).message}`),
+                        );
+                      }}
                     >
                       {body}
                     </a>

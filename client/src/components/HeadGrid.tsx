@@ -1,4 +1,5 @@
-// Layer x head grid of read shares; rows are labelled with the hook each number comes from.
+// Layer x head grid of read shares; rows are labelled with the hook each number comes from; a cell opens that head's
+// attention pattern.
 import { useMemo, useState } from 'react';
 import type { LayerReadShares } from '@shared/analysis.js';
 import { EChart, MONO, type ChartOption } from '../charts/EChart';
@@ -13,9 +14,11 @@ interface Props {
   layers: LayerReadShares[];
   selectedLayer: number | null;
   onSelectLayer?: (layer: number) => void;
+  /** A click on a cell: show head `head` of layer `layer` (its attention pattern). */
+  onSelectHead?: (layer: number, head: number) => void;
 }
 
-export function HeadGrid({ layers, selectedLayer, onSelectLayer }: Props) {
+export function HeadGrid({ layers, selectedLayer, onSelectLayer, onSelectHead }: Props) {
   const [metric, setMetric] = useState<Metric>('normWeighted');
   const H = layers[0]?.attentionPerHead.length ?? 0;
   const option = useMemo<ChartOption>(() => {
@@ -33,7 +36,7 @@ export function HeadGrid({ layers, selectedLayer, onSelectLayer }: Props) {
         formatter: (p: { value: [number, number, number] }) => {
           const [h, l, v] = p.value;
           const hook = layers[l].hooks.pattern;
-          return `${mono(hook)} head ${h}<br/>${METRIC_TEXT[metric]} read share <b>${pct(v)}</b>`;
+          return `${mono(hook)} head ${h}<br/>${METRIC_TEXT[metric]} read share <b>${pct(v)}</b><br/><span style="color:${COLORS.axis}">click: this head's attention pattern</span>`;
         },
       },
       xAxis: { type: 'category', data: Array.from({ length: H }, (_, h) => `head ${h}`), ...axisStyle, splitArea: { show: false } },
@@ -90,7 +93,9 @@ export function HeadGrid({ layers, selectedLayer, onSelectLayer }: Props) {
         label="Layer by head read share"
         onItemClick={(e) => {
           const v = e.value as [number, number, number];
-          if (Array.isArray(v)) onSelectLayer?.(v[1]);
+          if (!Array.isArray(v)) return;
+          if (onSelectHead) onSelectHead(v[1], v[0]);
+          else onSelectLayer?.(v[1]);
         }}
       />
     </div>

@@ -1,47 +1,74 @@
-// The four numbers a run is read by: loss with and without the prompt, mean benefit, precomputation share pi.
-import type { AnalysisResult } from '@shared/analysis.js';
-import { nats, pct, signedNats } from '../format';
+// The numbers a run is read by: loss with and without the prompt, the benefit over all of X and over x₂..xₙ (= D(0)),
+// and the precomputation share π, with a warning wherever π cannot be read as a share.
+import type { DepthStage, HeadlineStage } from '@shared/analysis.js';
+import { piVerdict } from '@shared/format.js';
+import { nats, pct, sci, signedNats } from '../format';
 import { HELP } from '../metricHelp';
 import { InfoTip } from './InfoTip';
 
 interface Props {
-  summary: AnalysisResult['summary'];
+  summary: HeadlineStage['summary'];
+  /** Absent while the knockouts behind D(k) and π are still running. */
+  depth?: DepthStage;
 }
 
-function Stat({ label, value, unit, help, testId, tone }: { label: string; value: string; unit: string; help: string; testId: string; tone?: 'good' | 'bad' }) {
+function Stat({ label, value, unit, help, testId, tone, pending }: { label: string; value: string; unit: string; help: string; testId: string; tone?: 'good' | 'bad' | 'warn'; pending?: boolean }) {
   return (
-    <div className={`stat ${tone ?? ''}`} data-testid={testId}>
+    <div className={`stat ${tone ?? ''} ${pending ? 'pending' : ''}`} data-testid={testId}>
       <div className="stat-label">
         {label}
         <InfoTip text={help} />
       </div>
       <div className="stat-value">
-        {value}
+        <span>{value}</span>
         <span className="stat-unit">{unit}</span>
       </div>
     </div>
   );
 }
 
-export function HeadlineNumbers({ summary: s }: Props) {
+export function HeadlineNumbers({ summary: s, depth }: Props) {
+  const d0 = depth?.depthCurve[0];
+  const verdict = depth ? piVerdict(d0, depth.precomputationShare) : null;
   return (
     <div className="headline" data-testid="headline-numbers">
       <Stat label="Loss with prompt" value={nats(s.meanLossWithPrompt)} unit="nats/token" help={HELP.lossWithPrompt} testId="stat-loss-with" />
       <Stat label="Loss without prompt" value={nats(s.meanLossNoPrompt)} unit="nats/token" help={HELP.lossNoPrompt} testId="stat-loss-without" />
+      <Stat label="Benefit B, all of X" value={signedNats(s.meanBenefit)} unit="nats/token" help={HELP.meanBenefit} testId="stat-benefit" tone={s.meanBenefit >= 0 ? 'good' : 'bad'} />
+      <Stat label="Benefit over x₂..xₙ = D(0)" value={signedNats(s.meanBenefitRead)} unit="nats/token" help={HELP.benefitRead} testId="stat-benefit-read" tone={s.meanBenefitRead >= 0 ? 'good' : 'bad'} />
       <Stat
-        label="Mean prompt benefit B"
-        value={signedNats(s.meanBenefit)}
-        unit="nats"
-        help={HELP.meanBenefit}
-        testId="stat-benefit"
-        tone={s.meanBenefit >= 0 ? 'good' : 'bad'}
+        label="Precomputation share π"
+        value={depth ? pct(depth.precomputationShare) : '…'}
+        unit={depth ? 'of D(0)' : 'computing'}
+        help={HELP.precomputationShare}
+        testId="stat-pi"
+        tone={verdict && !verdict.ok ? 'warn' : undefined}
+        pending={!depth}
       />
-      <Stat label="Precomputation share π" value={pct(s.precomputationShare)} unit="of D(0)" help={HELP.precomputationShare} testId="stat-pi" />
+      {verdict && !verdict.ok && (
+        <p className="pi-warning" role="note" data-testid="pi-warning">
+          <b>π is no share here.</b> {verdict.reason}
+        </p>
+      )}
       <p className="headline-foot muted">
-        vs natural no-prompt positions: B = {signedNats(s.meanBenefitNatural)} nats
-        <InfoTip text={HELP.benefitNatural} /> · over x₂..xₙ (= D(0)): B = {signedNats(s.meanBenefitRead)} nats
-        <InfoTip text={HELP.depthCurve} /> · knockout identity residual {s.identityResidual.toExponential(1)} nats
-        <InfoTip text={HELP.identityResidual} />
+        <span>
+          B differs from D(0) by x₁ alone: x₁ is predicted at the prompt&rsquo;s last column, which no knockout reaches
+          <InfoTip text={HELP.depthCurve} />
+        </span>
+        <span>
+          · vs natural no-prompt positions: B = {signedNats(s.meanBenefitNatural)} nats
+          <InfoTip text={HELP.benefitNatural} />
+        </span>
+        <span data-testid="stat-rollout">
+          · attention rollout share {pct(s.attentionRolloutShare)}
+          <InfoTip text={HELP.rollout} />
+        </span>
+        {depth && (
+          <span>
+            · knockout identity residual {sci(depth.identityResidual)} nats
+            <InfoTip text={HELP.identityResidual} />
+          </span>
+        )}
       </p>
     </div>
   );

@@ -3,6 +3,7 @@ import { useEffect, useState } from 'react';
 import type { RunSummary } from '@shared/api.js';
 import { useDeleteRun, useRunList } from '../data/api';
 import { pct, shortId, signedNats, snippet, timeAgo } from '../format';
+import { announce } from '../data/tabSync';
 import { MAX_COMPARE, useWorkbench } from '../state/store';
 
 function useDebounced<T>(value: T, ms: number): T {
@@ -32,10 +33,14 @@ function HistoryItem({ run, active }: { run: RunSummary; active: boolean }) {
         disabled={run.status !== 'done' || (!checked && compareIds.length >= MAX_COMPARE)}
         onChange={() => toggleCompare(run.id)}
       />
-      <button type="button" className="history-open" onClick={() => openRun(run.id)} title={run.prompt}>
+      <button type="button" className="history-open" onClick={() => openRun(run.id)} title={`prompt: ${run.prompt}\ninput: ${run.input}`}>
         <span className="history-title">
           {run.label ?? snippet(run.prompt || '(empty prompt)', 40)}
           {run.parentId && <span className="muted small"> ↳ {shortId(run.parentId)}</span>}
+        </span>
+        {/* Runs that share a prompt stay apart by their input and id. */}
+        <span className="history-input muted small">
+          on “{snippet(run.input, 34)}” · <span className="mono">{shortId(run.id)}</span> · {run.modelId}
         </span>
         <span className="history-meta muted small">
           <span className={`status-dot status-${run.status}`} />
@@ -56,7 +61,12 @@ function HistoryItem({ run, active }: { run: RunSummary; active: boolean }) {
             className="btn small danger"
             data-testid="confirm-delete"
             onClick={() => {
-              del.mutate(run.id, { onSuccess: () => forgetRun(run.id) });
+              del.mutate(run.id, {
+                onSuccess: () => {
+                  forgetRun(run.id);
+                  announce({ kind: 'run-deleted', id: run.id });
+                },
+              });
               setConfirming(false);
             }}
           >

@@ -53,6 +53,8 @@ export function LayerProfileChart({ series, windows, selectedLayer, onSelectLaye
         color: s.color,
         barMaxWidth: 28,
         symbolSize: 6,
+        symbol: s.symbol ?? 'emptyCircle',
+        lineStyle: { width: 2, type: s.dash ? [...s.dash] : 'solid' },
         markLine:
           series.length > 1 && selectedLayer !== null
             ? { silent: true, symbol: 'none', data: [{ xAxis: blockLabel(selectedLayer) }], lineStyle: { color: COLORS.selection, width: 2, type: 'solid' }, label: { show: false } }

@@ -40,7 +40,18 @@ export function ProgressBar() {
       <div className="progress-track" role="progressbar" aria-valuemin={0} aria-valuemax={100} aria-valuenow={Math.round(frac * 100)}>
         <div className="progress-fill" style={{ width: `${Math.round(frac * 100)}%` }} />
       </div>
+      {running && live.status === 'running' && (!p || p.done === 0) && <FirstRunNote />}
       {live.error && <p className="field-error">{live.error}</p>}
     </div>
   );
 }
+
+/** Why progress can sit at 0 for a while: the first run on a model prepares its graph and runtime session. */
+export function FirstRunNote() {
+  return (
+    <p className="muted small first-run-note">
+      The first run on a model rewrites its graph and starts a runtime session (several seconds, longer for twins); later runs start at once.
+    </p>
+  );
+}
+

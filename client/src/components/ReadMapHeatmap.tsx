@@ -3,12 +3,13 @@ import { useMemo } from 'react';
 import type { AnalysisResult } from '@shared/analysis.js';
 import { EChart, MONO, type ChartOption } from '../charts/EChart';
 import { pct, showToken } from '../format';
-import { COLORS, READ_RAMP } from '../theme';
+import { COLORS, READ_RAMP, robustScale } from '../theme';
 import { axisStyle, blockLabel, mono, tooltipStyle, valueNormHook, patternHook } from './chartBits';
 import { ROWS_BOTTOM, ROWS_TOP, rowsHeight } from './promptRows';
 
 interface Props {
-  result: AnalysisResult;
+  /** A full result or a headline stage: the map needs only the read map and the prompt's tokens. */
+  result: Pick<AnalysisResult, 'readMap' | 'prompt' | 'p'>;
   selectedLayer: number | null;
   /** Token range [start, end) of the selected span. */
   selectedTokens: [number, number] | null;
@@ -25,8 +26,11 @@ export function ReadMapHeatmap({ result, selectedLayer, selectedTokens, onSelect
   const p = result.p;
   const L = readMap.length;
   const option = useMemo<ChartOption>(() => {
-    let max = fixedMax ?? 0;
-    if (fixedMax === undefined) for (const row of readMap) for (const v of row) max = Math.max(max, v);
+    // Robust limit (98th percentile of the cells): one hot token saturates instead of turning the rest white.
+    let top = 0;
+    for (const row of readMap) for (const v of row) top = Math.max(top, v);
+    const max = fixedMax ?? robustScale(readMap.flat(), 0.98, 1e-9);
+    const clipped = top > max * (1 + 1e-9);
     const inSpan = (j: number) => !!selectedTokens && j >= selectedTokens[0] && j < selectedTokens[1];
     const data = readMap.flatMap((row, l) =>
       row.map((v, j) => {
@@ -47,7 +51,11 @@ export function ReadMapHeatmap({ result, selectedLayer, selectedTokens, onSelect
           ].join('<br/>');
         },
       },
-      xAxis: { type: 'category', position: 'top', data: Array.from({ length: L }, (_, l) => String(l)), name: 'layer (blocks.l)', nameLocation: 'middle', nameGap: 20, ...axisStyle },
+      // The layer axis is drawn at the top and again at the bottom, so a tall map keeps it in view at either end.
+      xAxis: [
+        { type: 'category', position: 'top', data: Array.from({ length: L }, (_, l) => String(l)), name: 'layer (blocks.l)', nameLocation: 'middle', nameGap: 20, ...axisStyle },
+        { type: 'category', position: 'bottom', data: Array.from({ length: L }, (_, l) => String(l)), ...axisStyle },
+      ],
       yAxis: {
         type: 'category',
         inverse: true,
@@ -74,7 +82,7 @@ export function ReadMapHeatmap({ result, selectedLayer, selectedTokens, onSelect
         bottom: 4,
         itemWidth: 10,
         itemHeight: 140,
-        text: [pct(max || 1, 1), '0%'],
+        text: [`${clipped ? '≥ ' : ''}${pct(max || 1, 1)}`, '0%'],
         textStyle: { fontSize: 10, color: COLORS.axis },
         inRange: { color: READ_RAMP },
       },

@@ -21,7 +21,8 @@ export function ReadShareChart({ layers, selectedLayer, onSelectLayer }: Props) 
       legend: { top: 0, textStyle: { fontSize: 11 }, data: ['attention', 'norm-weighted', 'sink (BOS)'] },
       grid: [
         { left: 48, right: '31%', top: 34, bottom: layers.length > 6 ? 62 : 46 },
-        { left: '74%', right: 12, top: 34, bottom: layers.length > 6 ? 62 : 46 },
+        // containLabel keeps the sink panel's % labels clear of the last bar of the main panel.
+        { left: '71%', right: 12, top: 34, bottom: layers.length > 6 ? 62 : 46, containLabel: true },
       ],
       tooltip: {
         ...tooltipStyle,

@@ -6,8 +6,9 @@ const isMac = typeof navigator !== 'undefined' && /Mac|iPhone|iPad/.test(navigat
 
 export function RunButton() {
   const live = useWorkbench((s) => s.live);
+  const starting = useWorkbench((s) => s.starting);
   const { start } = useRunAction();
-  const busy = !!live && isLiveStatus(live.status);
+  const busy = starting || (!!live && isLiveStatus(live.status));
   return (
     <button type="button" className="btn primary run-button" data-testid="run-button" onClick={start} disabled={busy} title="Run the analysis">
       {busy ? 'Running…' : 'Run'}

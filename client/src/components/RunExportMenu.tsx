@@ -1,7 +1,9 @@
 // A run's exports in one menu: the JSON and HTML reports, the CSV tables, and raw activations (a dialog).
 import { useState } from 'react';
 import type { RunReportTable } from '@shared/api.js';
-import { api } from '../data/api';
+import { ApiError } from '@shared/api.js';
+import { api, keys, queryClient } from '../data/api';
+import { shortId } from '../format';
 import { ActivationsDialog } from './ActivationsDialog';
 import { ExportMenu, type ExportGroup } from './ExportMenu';
 
@@ -33,11 +35,23 @@ export function runExportGroups(runId: string, onActivations: () => void): Expor
   ];
 }
 
+/** Null when the run can still be exported; else why not (deleted, perhaps in another tab). */
+async function runStillThere(runId: string): Promise<string | null> {
+  try {
+    await api.run(runId);
+    return null;
+  } catch (e) {
+    if (!(e instanceof ApiError && e.status === 404)) throw e;
+    void queryClient.invalidateQueries({ queryKey: keys.allRuns });
+    return `Run ${shortId(runId)} no longer exists (it was deleted, perhaps in another tab): there is nothing to export.`;
+  }
+}
+
 export function RunExportMenu({ runId, nLayer, done }: { runId: string; nLayer: number | null; done: boolean }) {
   const [dialog, setDialog] = useState(false);
   return (
     <>
-      <ExportMenu groups={runExportGroups(runId, () => setDialog(true))} disabled={done ? false : 'Exports need a finished run'} />
+      <ExportMenu groups={runExportGroups(runId, () => setDialog(true))} disabled={done ? false : 'Exports need a finished run'} precheck={() => runStillThere(runId)} />
       {dialog && nLayer !== null && <ActivationsDialog runId={runId} nLayer={nLayer} onClose={() => setDialog(false)} />}
     </>
   );

@@ -1,14 +1,17 @@
-// One run's results: headline numbers, token benefits, depth curve, layer profile, read shares, head grid, read map.
-import { useEffect } from 'react';
-import type { AnalysisResult } from '@shared/analysis.js';
+// One run's results: what produced it, then each stage as it arrives (headline numbers, token benefits, read shares,
+// head grid and attention patterns, read map; the depth curve and π; span importance).
+import { useEffect, useState } from 'react';
+import type { HeadlineStage } from '@shared/analysis.js';
 import type { RunDetail } from '@shared/api.js';
 import { useRun } from '../data/api';
+import { stagesOf, type RunStages } from '../data/stages';
 import { watchRun } from '../data/runEvents';
 import { shortId, timeAgo } from '../format';
 import { HELP } from '../metricHelp';
 import { MAX_COMPARE, useWorkbench } from '../state/store';
 import { isLiveStatus } from '../state/useRunAction';
 import { COLORS } from '../theme';
+import { AttentionPatternView } from './AttentionPatternView';
 import { Card } from './Card';
 import { DepthCurveChart } from './DepthCurveChart';
 import { HeadGrid } from './HeadGrid';
@@ -18,6 +21,8 @@ import { LayerSelector } from './LayerSelector';
 import { ReadMapHeatmap } from './ReadMapHeatmap';
 import { ReadShareChart } from './ReadShareChart';
 import { RunExportMenu } from './RunExportMenu';
+import { RunInputs } from './RunInputs';
+import { FirstRunNote } from './ProgressBar';
 import { SpanImportanceBars } from './SpanImportanceBars';
 import { SpanList } from './SpanList';
 import { TokenBenefitText } from './TokenBenefitText';
@@ -76,38 +81,81 @@ function RunHeader({ run }: { run: RunDetail }) {
   );
 }
 
-function ResultsDashboard({ result }: { result: AnalysisResult }) {
+function Pending({ what, live }: { what: string; live: boolean }) {
+  return (
+    <p className={`stage-pending ${live ? 'live' : ''}`} data-testid="stage-pending">
+      {live ? `Computing ${what}…` : `Not computed: the run ended before ${what} was ready.`}
+    </p>
+  );
+}
+
+function ResultsDashboard({ runId, stages, live }: { runId: string; stages: RunStages & { headline: HeadlineStage }; live: boolean }) {
   const selection = useWorkbench((s) => s.selection);
   const selectLayer = useWorkbench((s) => s.selectLayer);
   const selectSpan = useWorkbench((s) => s.selectSpan);
-  const span = selection.span !== null ? result.spans[selection.span] : undefined;
+  const [pattern, setPattern] = useState<{ layer: number; head: number } | null>(null);
+  const { headline: h, depth, spans: spanStage, timings } = stages;
+  const spans = spanStage?.spans ?? [];
+  const span = selection.span !== null ? spans[selection.span] : undefined;
   const selectedTokens: [number, number] | null = span && span.tokenEnd > span.tokenStart ? [span.tokenStart, span.tokenEnd] : null;
-  const L = result.model.nLayer;
+  const L = h.model.nLayer;
+  const readMapInput = { readMap: h.readMap, prompt: h.prompt, p: h.p };
 
   return (
-    <div className="dashboard">
-      <HeadlineNumbers summary={result.summary} />
+    <div className="dashboard" data-testid="dashboard" data-stages={[h && 'headline', depth && 'depth', spanStage && 'spans'].filter(Boolean).join(',')}>
+      <HeadlineNumbers summary={h.summary} depth={depth} />
       <LayerSelector nLayer={L} />
       <Card title="Input text, coloured by prompt benefit" help={HELP.tokenBenefit} className="wide" testId="card-tokens">
-        <TokenBenefitText tokens={result.input.tokens} />
+        <TokenBenefitText tokens={h.input.tokens} />
       </Card>
       <Card title="Depth curve D(k)" help={HELP.depthCurve} subtitle="Blocking X→prompt from layer k on; a steep drop at k means layer k reads the prompt." testId="card-depth">
-        <DepthCurveChart series={[{ name: 'D(k)', color: COLORS.knockout, values: result.depthCurve }]} selectedLayer={selection.layer} onSelectLayer={selectLayer} />
+        {depth ? (
+          <DepthCurveChart series={[{ name: 'D(k)', color: COLORS.knockout, values: depth.depthCurve }]} selectedLayer={selection.layer} onSelectLayer={selectLayer} />
+        ) : (
+          <Pending what="the depth curve D(k) and π (knockout variants)" live={live} />
+        )}
       </Card>
-      <Card title="Layer profile" help={HELP.layerProfile} subtitle={`Window ±${result.options.layerWindow} layer${result.options.layerWindow === 1 ? '' : 's'} around each layer.`} testId="card-profile">
-        <LayerProfileChart
-          series={[{ name: 'K', color: COLORS.knockout, values: result.layerProfile.map((x) => x.k) }]}
-          windows={result.layerProfile}
-          selectedLayer={selection.layer}
-          onSelectLayer={selectLayer}
-        />
+      <Card
+        title="Layer profile"
+        help={HELP.layerProfile}
+        subtitle={`Window ±${h.options.layerWindow} layer${h.options.layerWindow === 1 ? '' : 's'} around each layer.`}
+        testId="card-profile"
+      >
+        {depth ? (
+          <LayerProfileChart series={[{ name: 'K', color: COLORS.knockout, values: depth.layerProfile.map((x) => x.k) }]} windows={depth.layerProfile} selectedLayer={selection.layer} onSelectLayer={selectLayer} />
+        ) : (
+          <Pending what="the layer profile" live={live} />
+        )}
       </Card>
       <Card title="Read share per layer" help={HELP.readShare} testId="card-readshare">
-        <ReadShareChart layers={result.layers} selectedLayer={selection.layer} onSelectLayer={selectLayer} />
+        <ReadShareChart layers={h.layers} selectedLayer={selection.layer} onSelectLayer={selectLayer} />
       </Card>
-      <Card title="Layer × head read share" help={HELP.headGrid} testId="card-heads">
-        <HeadGrid layers={result.layers} selectedLayer={selection.layer} onSelectLayer={selectLayer} />
+      <Card title="Layer × head read share" help={HELP.headGrid} subtitle="Click a cell to see that head’s attention pattern." testId="card-heads">
+        <HeadGrid
+          layers={h.layers}
+          selectedLayer={selection.layer}
+          onSelectLayer={selectLayer}
+          onSelectHead={(layer, head) => {
+            if (selection.layer !== layer) selectLayer(layer);
+            setPattern({ layer, head });
+          }}
+        />
+        <button type="button" className="link small" data-testid="open-attention" onClick={() => setPattern({ layer: selection.layer ?? 0, head: 0 })}>
+          Show a head&rsquo;s attention pattern…
+        </button>
       </Card>
+      {pattern && (
+        <AttentionPatternView
+          key={runId}
+          runId={runId}
+          nLayer={L}
+          nHead={h.model.nHead}
+          layer={pattern.layer}
+          head={pattern.head}
+          onChange={(layer, head) => setPattern({ layer, head })}
+          onClose={() => setPattern(null)}
+        />
+      )}
       <Card
         title="Read map and span importance"
         help={`${HELP.readMap} ${HELP.spanImportance}`}
@@ -120,33 +168,39 @@ function ResultsDashboard({ result }: { result: AnalysisResult }) {
         className="wide"
         testId="card-readmap"
       >
-        {result.p === 0 ? (
+        {h.p === 0 ? (
           <p className="muted">The prompt is empty: nothing to read.</p>
         ) : (
           <>
             <div className="readmap-pair">
               <div className="readmap-main">
                 <ReadMapHeatmap
-                  result={result}
+                  result={readMapInput}
                   selectedLayer={selection.layer}
                   selectedTokens={selectedTokens}
                   onSelectLayer={selectLayer}
                   onSelectToken={(j) => {
-                    const i = spanOfToken(result.spans, j);
+                    const i = spanOfToken(spans, j);
                     if (i >= 0) selectSpan(i);
                   }}
                 />
               </div>
               <div className="readmap-side">
-                <SpanImportanceBars result={result} selectedSpan={selection.span} onSelectSpan={selectSpan} />
+                {spanStage ? <SpanImportanceBars result={{ spans, prompt: h.prompt, p: h.p }} selectedSpan={selection.span} onSelectSpan={selectSpan} /> : <Pending what="span importance" live={live} />}
               </div>
             </div>
-            <SpanList result={result} />
+            {spanStage && <SpanList spans={spans} mode={h.options.spans} />}
           </>
         )}
       </Card>
       <p className="muted small timings">
-        {result.n} input tokens · {result.p} prompt tokens · {result.timings.engineCalls} engine calls · {(result.timings.totalMs / 1000).toFixed(1)} s
+        {h.n} input tokens · {h.p} prompt tokens
+        {timings && (
+          <>
+            {' '}
+            · {timings.engineCalls} engine calls · {(timings.totalMs / 1000).toFixed(1)} s
+          </>
+        )}
       </p>
     </div>
   );
@@ -161,20 +215,30 @@ export function RunResults({ id }: { id: string }) {
     if (run && isLiveStatus(run.status) && liveId !== run.id) watchRun(run.id);
   }, [run, liveId]);
   if (isLoading) return <div className="results-empty">Loading run…</div>;
-  if (error) return <div className="results-empty field-error">Could not load run {shortId(id)}: {(error as Error).message}</div>;
+  if (error) return <div className="results-empty field-error" role="alert">Could not load run {shortId(id)}: {(error as Error).message}</div>;
   if (!run) return null;
   const status = live?.id === run.id && !isLiveStatus(live.status) ? live.status : run.status;
+  const stages = stagesOf(run);
+  const going = isLiveStatus(status);
+  const p = live?.id === run.id ? live.progress : run.progress;
   return (
     <div className="results" data-testid="run-results" data-run-id={run.id} data-status={run.status}>
       <RunHeader run={run} />
-      {isLiveStatus(status) && <div className="results-empty">Analysing… the results appear here when the run is done.</div>}
-      {(status === 'failed' || status === 'cancelled') && (
-        <div className="results-empty">
-          This run {status === 'failed' ? 'failed' : 'was cancelled'}
-          {run.error ? `: ${run.error}` : '.'}
+      <RunInputs run={run} />
+      {going && !stages.headline && (
+        <div className="results-empty" data-testid="run-waiting">
+          {status === 'queued' ? 'Queued: another analysis is running.' : 'Analysing… the headline numbers appear here as soon as they are ready, then the depth curve, then the spans.'}
+          {status === 'running' && (!p || p.done === 0) && <FirstRunNote />}
         </div>
       )}
-      {run.status === 'done' && run.result && <ResultsDashboard result={run.result} />}
+      {(status === 'failed' || status === 'cancelled') && (
+        <div className="results-empty" data-testid="run-ended">
+          This run {status === 'failed' ? 'failed' : 'was cancelled'}
+          {run.error ? `: ${run.error}` : '.'}
+          {stages.headline ? ' The stages it finished are shown below.' : ''}
+        </div>
+      )}
+      {stages.headline && <ResultsDashboard runId={run.id} stages={{ ...stages, headline: stages.headline }} live={going} />}
     </div>
   );
 }

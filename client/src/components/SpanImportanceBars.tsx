@@ -8,9 +8,12 @@ import { axisStyle, escapeHtml, tooltipStyle } from './chartBits';
 import { ROWS_BOTTOM, ROWS_TOP, rowsHeight } from './promptRows';
 
 interface Props {
-  result: AnalysisResult;
+  result: Pick<AnalysisResult, 'spans' | 'prompt' | 'p'>;
   selectedSpan: number | null;
   onSelectSpan?: (span: number) => void;
+  /** K axis limits; give several charts the same to compare them (default: this chart's own range). */
+  range?: [number, number];
+  testId?: string;
 }
 
 interface RenderApi {
@@ -19,12 +22,12 @@ interface RenderApi {
   size: (v: [number, number]) => [number, number];
 }
 
-export function SpanImportanceBars({ result, selectedSpan, onSelectSpan }: Props) {
+export function SpanImportanceBars({ result, selectedSpan, onSelectSpan, range, testId = 'span-importance-chart' }: Props) {
   const { spans, prompt, p } = result;
   const option = useMemo<ChartOption>(() => {
     const values = spans.flatMap((s) => [s.kAllLayers, s.kFromLayer1]);
-    const lo = Math.min(0, ...values);
-    const hi = Math.max(0, ...values, 1e-6);
+    const lo = range ? range[0] : Math.min(0, ...values);
+    const hi = range ? range[1] : Math.max(0, ...values, 1e-6);
     // Items: [tokenStart, tokenEnd, k, which, spanIndex]; which 0 = all layers, 1 = layers >= 1, 2 = selection band.
     const data: number[][] = [];
     spans.forEach((s, i) => {
@@ -79,13 +82,13 @@ export function SpanImportanceBars({ result, selectedSpan, onSelectSpan }: Props
         },
       ],
     };
-  }, [spans, prompt, selectedSpan]);
+  }, [spans, prompt, selectedSpan, range]);
 
   return (
     <EChart
       option={option}
       height={rowsHeight(p)}
-      testId="span-importance-chart"
+      testId={testId}
       label="Span importance"
       onItemClick={(e) => {
         if (e.componentType === 'series' && Array.isArray(e.value)) onSelectSpan?.((e.value as number[])[4]);

@@ -2,7 +2,7 @@
 import { useMemo, useState } from 'react';
 import type { InputTokenResult } from '@shared/analysis.js';
 import { nats, pct, showToken, signedNats } from '../format';
-import { benefitColor, benefitTextColor } from '../theme';
+import { benefitColor, benefitTextColor, isClipped, robustScale } from '../theme';
 
 interface Props {
   tokens: InputTokenResult[];
@@ -26,7 +26,9 @@ function TopList({ title, items }: { title: string; items: InputTokenResult['top
 
 export function TokenBenefitText({ tokens }: Props) {
   const [hover, setHover] = useState<number | null>(null);
-  const scale = useMemo(() => Math.max(0.5, ...tokens.map((t) => Math.abs(t.benefit))), [tokens]);
+  // The 95th percentile of |B_t|: one extreme token (often x₁) saturates instead of washing out the rest.
+  const scale = useMemo(() => robustScale(tokens.map((t) => t.benefit)), [tokens]);
+  const clipped = tokens.filter((x) => isClipped(x.benefit, scale)).length;
   const t = hover === null ? null : tokens[hover];
 
   return (
@@ -35,9 +37,10 @@ export function TokenBenefitText({ tokens }: Props) {
         {tokens.map((tok, k) => (
           <span
             key={k}
-            className={`tok ${hover === k ? 'hovered' : ''}`}
+            className={`tok ${hover === k ? 'hovered' : ''} ${isClipped(tok.benefit, scale) ? 'clipped' : ''}`}
             tabIndex={0}
             data-benefit={tok.benefit.toFixed(4)}
+            data-clipped={isClipped(tok.benefit, scale) || undefined}
             style={{ backgroundColor: benefitColor(tok.benefit, scale), color: benefitTextColor(tok.benefit, scale) }}
             onMouseEnter={() => setHover(k)}
             onFocus={() => setHover(k)}
@@ -51,7 +54,15 @@ export function TokenBenefitText({ tokens }: Props) {
       <div className="token-legend">
         <span className="muted">prompt raises loss</span>
         <span className="legend-ramp" style={{ background: `linear-gradient(90deg, ${benefitColor(-scale, scale)}, #fff, ${benefitColor(scale, scale)})` }} />
-        <span className="muted">prompt lowers loss · ±{scale.toFixed(2)} nats</span>
+        <span className="muted">
+          prompt lowers loss · ±{scale.toFixed(2)} nats (95th percentile of |B_t|)
+          {clipped > 0 && (
+            <span data-testid="clipped-note">
+              {' '}
+              · <span className="tok clipped legend-clipped">▲</span> {clipped} token{clipped === 1 ? '' : 's'} beyond, drawn at full colour
+            </span>
+          )}
+        </span>
       </div>
       <div className="token-tip" data-testid="token-tip" aria-live="polite">
         {t ? (

@@ -9,9 +9,10 @@ import { nats, pct, shortId, signedNats, snippet } from '../format';
 import { HELP } from '../metricHelp';
 import { useWorkbench, type LiveRun } from '../state/store';
 import { cancelTwins, isLiveStatus } from '../state/useRunAction';
-import { COLORS } from '../theme';
+import { variantStyle } from '../theme';
+import { piVerdict } from '@shared/format.js';
 import { Card } from './Card';
-import { DepthCurveChart, type CurveSeries } from './DepthCurveChart';
+import { DepthCurveChart, variantCurve, type CurveSeries } from './DepthCurveChart';
 import { ExportMenu, type ExportGroup } from './ExportMenu';
 import { LayerSelector } from './LayerSelector';
 import { ReadMapHeatmap } from './ReadMapHeatmap';
@@ -20,7 +21,7 @@ import { ReadShareCompareChart, TokenDiffChart } from './VariantCompare';
 import { spanOfToken } from './promptRows';
 
 /** Vanilla keeps the run colour used everywhere; the myopic twin gets the second variant colour. */
-export const TWIN_COLORS = [COLORS.knockout, '#db2777'] as const;
+export const TWIN_COLORS = [variantStyle(0).color, variantStyle(1).color] as const;
 const ROLES = ['vanilla', 'myopic'] as const;
 
 const toLive = (r: RunDetail): LiveRun => ({ id: r.id, status: r.status, progress: r.progress, error: r.error });
@@ -70,14 +71,14 @@ function TwinsDashboard({ runs, results }: { runs: RunDetail[]; results: Analysi
   const selectLayer = useWorkbench((s) => s.selectLayer);
   const selectSpan = useWorkbench((s) => s.selectSpan);
   const names = useMemo(() => runs.map((r, k) => `${ROLES[k]} · ${r.modelId}`), [runs]);
-  const depth: CurveSeries[] = useMemo(() => results.map((r, k) => ({ name: names[k], color: TWIN_COLORS[k], values: r.depthCurve })), [results, names]);
+  const depth: CurveSeries[] = useMemo(() => results.map((r, k) => variantCurve(k, names[k], r.depthCurve)), [results, names]);
   const max = useMemo(() => readMapMax(results), [results]);
   const [a, b] = results;
   const span = selection.span !== null ? a.spans[selection.span] : undefined;
   const selectedTokens: [number, number] | null = span && span.tokenEnd > span.tokenStart ? [span.tokenStart, span.tokenEnd] : null;
 
   // π = D(1)/D(0) reads as a share only when 0 ≤ D(1) ≤ D(0); a small D(0) or opposite signs make it meaningless.
-  const oddPi = results.some((r) => r.summary.precomputationShare === null || r.summary.precomputationShare < 0 || r.summary.precomputationShare > 1);
+  const oddPi = results.some((r) => !piVerdict(r.depthCurve[0], r.summary.precomputationShare).ok);
   const rows: { label: string; help: string; unit: string; get: (r: AnalysisResult) => number; fmt: (v: number) => string; diff: (v: number) => string }[] = [
     { label: 'Loss with prompt', help: HELP.lossWithPrompt, unit: 'nats/token', get: (r) => r.summary.meanLossWithPrompt, fmt: (v) => nats(v), diff: (v) => signedNats(v) },
     { label: 'Loss without prompt', help: HELP.lossNoPrompt, unit: 'nats/token', get: (r) => r.summary.meanLossNoPrompt, fmt: (v) => nats(v), diff: (v) => signedNats(v) },
@@ -135,7 +136,7 @@ function TwinsDashboard({ runs, results }: { runs: RunDetail[]; results: Analysi
         </div>
         {oddPi && (
           <p className="muted small twins-foot" data-testid="twins-pi-note">
-            π outside 0–100% means D(0) is small or D(1) and D(0) have opposite signs, so it is no share; compare D(1) in nats instead.
+            π is no share for {results.filter((r) => !piVerdict(r.depthCurve[0], r.summary.precomputationShare).ok).length === 2 ? 'either model' : 'one of the models'}: D(0) is below 0.02 nats or negative, or π leaves 0–100%; compare D(1) in nats instead.
           </p>
         )}
         <p className="muted small twins-foot">

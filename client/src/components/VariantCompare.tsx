@@ -4,12 +4,14 @@ import type { Comparison, ComparisonReportTable } from '@shared/api.js';
 import { EChart, type ChartOption } from '../charts/EChart';
 import { api, useComparison } from '../data/api';
 import { nats, pct, shortId, showToken, signedNats, snippet } from '../format';
+import { piVerdict } from '@shared/format.js';
 import { HELP } from '../metricHelp';
 import { useWorkbench } from '../state/store';
-import { benefitColor, benefitTextColor, VARIANT_COLORS } from '../theme';
+import { benefitColor, benefitTextColor, robustScale, VARIANT_COLORS, variantLineStyle, variantStyle } from '../theme';
 import { Card } from './Card';
 import { axisStyle, blockLabel, layerAxisLabel, escapeHtml, tooltipStyle, type AxisParam } from './chartBits';
-import { DepthCurveChart, type CurveSeries } from './DepthCurveChart';
+import { CompareReadMaps, CompareTextDiff, useCompareRuns } from './CompareTexts';
+import { DepthCurveChart, variantCurve, type CurveSeries } from './DepthCurveChart';
 import { ExportMenu, type ExportGroup } from './ExportMenu';
 import { LayerProfileChart } from './LayerProfileChart';
 
@@ -57,7 +59,15 @@ export function ReadShareCompareChart({ cmp, names, colors, testId = 'compare-re
       },
       xAxis: { type: 'category', data: cmp.runs[0].normWeightedShare.map((_, l) => blockLabel(l)), name: 'layer', nameLocation: 'middle', nameGap: 44, ...axisStyle, axisLabel: layerAxisLabel(cmp.runs[0].normWeightedShare.length) },
       yAxis: { type: 'value', min: 0, max: 1, ...axisStyle, axisLabel: { ...axisStyle.axisLabel, formatter: (v: number) => `${Math.round(v * 100)}%` } },
-      series: cmp.runs.map((r, k) => ({ name: seriesName(cmp, k, names), type: 'line', color: colorOf(k, colors), symbolSize: 6, data: r.normWeightedShare })),
+      series: cmp.runs.map((r, k) => ({
+        name: seriesName(cmp, k, names),
+        type: 'line',
+        color: colorOf(k, colors),
+        symbol: variantStyle(k).symbol,
+        symbolSize: 7,
+        lineStyle: { ...variantLineStyle(k), color: colorOf(k, colors) },
+        data: r.normWeightedShare,
+      })),
     }),
     [cmp, names, colors],
   );
@@ -66,8 +76,8 @@ export function ReadShareCompareChart({ cmp, names, colors, testId = 'compare-re
 
 function TokenDiffRows({ cmp }: { cmp: Comparison }) {
   const [hover, setHover] = useState<number | null>(null);
-  const scale = Math.max(0.5, ...cmp.tokens.flatMap((t) => t.benefitVsFirst.map(Math.abs)));
-  const bscale = Math.max(0.5, ...cmp.tokens.map((t) => Math.abs(t.benefit[0])));
+  const scale = robustScale(cmp.tokens.flatMap((t) => t.benefitVsFirst.slice(1)));
+  const bscale = robustScale(cmp.tokens.map((t) => t.benefit[0]));
   return (
     <div className="diff-rows" data-testid="compare-token-diff" onMouseLeave={() => setHover(null)}>
       {cmp.runs.map((r, k) => (
@@ -135,8 +145,9 @@ export function VariantCompare({ ids }: { ids: string[] }) {
   const closeView = useWorkbench((s) => s.closeView);
   const selection = useWorkbench((s) => s.selection);
   const selectLayer = useWorkbench((s) => s.selectLayer);
-  const depth: CurveSeries[] = useMemo(() => cmp?.runs.map((r, k) => ({ name: runName(r, k), color: VARIANT_COLORS[k], values: r.depthCurve })) ?? [], [cmp]);
-  const profile: CurveSeries[] = useMemo(() => cmp?.runs.map((r, k) => ({ name: runName(r, k), color: VARIANT_COLORS[k], values: r.layerProfile })) ?? [], [cmp]);
+  const depth: CurveSeries[] = useMemo(() => cmp?.runs.map((r, k) => variantCurve(k, runName(r, k), r.depthCurve)) ?? [], [cmp]);
+  const profile: CurveSeries[] = useMemo(() => cmp?.runs.map((r, k) => variantCurve(k, runName(r, k), r.layerProfile)) ?? [], [cmp]);
+  const fullRuns = useCompareRuns(ids);
 
   if (isLoading) return <div className="results-empty">Comparing…</div>;
   if (error || !cmp)
@@ -200,7 +211,10 @@ export function VariantCompare({ ids }: { ids: string[] }) {
                   </td>
                   <td className="num">{nats(r.summary.meanLossWithPrompt)}</td>
                   <td className="num">{signedNats(r.summary.meanBenefit)}</td>
-                  <td className="num">{pct(r.summary.precomputationShare)}</td>
+                  <td className="num" title={piVerdict(r.depthCurve[0], r.summary.precomputationShare).ok ? undefined : 'π is no share for this run: D(0) is small or negative, or π leaves 0–100%'}>
+                    {pct(r.summary.precomputationShare)}
+                    {!piVerdict(r.depthCurve[0], r.summary.precomputationShare).ok && <span className="pi-flag"> ⚠</span>}
+                  </td>
                   <td className="num">{r.p}</td>
                 </tr>
               ))}
@@ -208,6 +222,7 @@ export function VariantCompare({ ids }: { ids: string[] }) {
           </table>
         </div>
       </Card>
+      <CompareTextDiff runs={fullRuns} />
       <Card title="Per-token benefit differences" help="Row A: A's prompt benefit per token; rows B–D: how much lower each variant's loss is than A's on that token (nats)." className="wide" testId="card-compare-tokens">
         <TokenDiffRows cmp={cmp} />
         <TokenDiffChart cmp={cmp} />
@@ -221,6 +236,7 @@ export function VariantCompare({ ids }: { ids: string[] }) {
       <Card title="Norm-weighted read share per layer" help={HELP.readShare} className="wide" testId="card-compare-readshare">
         <ReadShareCompareChart cmp={cmp} />
       </Card>
+      <CompareReadMaps runs={fullRuns} />
     </div>
   );
 }

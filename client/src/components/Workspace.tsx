@@ -1,6 +1,6 @@
 // The left-hand form: model, prompt, input, options, label and Run; each field shows its own error.
 import { useWorkbench, type SpanChoice } from '../state/store';
-import { useRun } from '../data/api';
+import { useChosenModel, useRun } from '../data/api';
 import { cancelTwins } from '../state/useRunAction';
 import { shortId } from '../format';
 import { segmentCount } from '../data/markers';
@@ -50,6 +50,8 @@ export function Workspace({ selectedRange }: { selectedRange: TextRange | null }
   const editDraft = useWorkbench((s) => s.editDraft);
   const clearParent = useWorkbench((s) => s.clearParent);
   const openRun = useWorkbench((s) => s.openRun);
+  const { chosen } = useChosenModel();
+  const maxWindow = chosen ? Math.max(0, chosen.config.nLayer - 1) : undefined;
   const known = new Set(['body', 'model', 'prompt', 'input', 'label', 'parentId', 'options.spans', 'options.layerWindow']);
   const other = Object.entries(errors).filter(([k]) => !known.has(k));
 
@@ -86,20 +88,24 @@ export function Workspace({ selectedRange }: { selectedRange: TextRange | null }
           <FieldError field="options.spans" message={errors['options.spans']} />
         </div>
         <div className="field narrow">
-          <label htmlFor="layerWindow" title="Layer profile: K of layers l−r..l+r">
+          <label htmlFor="layerWindow" title={`Layer profile: K of layers l−r..l+r${maxWindow !== undefined ? `; 0–${maxWindow} on this model` : ''}`}>
             Window r
           </label>
+          {/* Sent exactly as typed: a value the model cannot use gets the server's error beside this field, never a silent clamp. */}
           <input
             id="layerWindow"
+            data-testid="window-input"
             type="number"
             min={0}
-            max={64}
-            value={draft.layerWindow}
-            onChange={(e) => editDraft({ layerWindow: Math.max(0, Math.min(64, Math.round(Number(e.target.value) || 0))) })}
+            max={maxWindow}
+            step={1}
+            value={Number.isFinite(draft.layerWindow) ? draft.layerWindow : ''}
+            aria-invalid={!!errors['options.layerWindow']}
+            onChange={(e) => editDraft({ layerWindow: e.target.value === '' ? NaN : Number(e.target.value) })}
           />
-          <FieldError field="options.layerWindow" message={errors['options.layerWindow']} />
         </div>
       </div>
+      <FieldError field="options.layerWindow" message={errors['options.layerWindow']} />
       <div className="field">
         <label htmlFor="label">Label</label>
         <input id="label" data-testid="label-input" type="text" value={draft.label} maxLength={200} placeholder="optional name in the history" onChange={(e) => editDraft({ label: e.target.value })} />

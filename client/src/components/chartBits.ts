@@ -12,6 +12,8 @@ export const axisStyle = {
 };
 
 export const tooltipStyle = {
+  // Kept inside the chart's box, so a tooltip near the left edge is never cut off.
+  confine: true,
   backgroundColor: 'rgba(255,255,255,0.97)',
   borderColor: COLORS.grid,
   textStyle: { color: COLORS.text, fontSize: 12 },

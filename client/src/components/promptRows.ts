@@ -1,7 +1,7 @@
 // Row geometry shared by the read map and the span bars beside it, so prompt token rows line up across both charts.
 export const ROW_H = 18;
 export const ROWS_TOP = 30;
-export const ROWS_BOTTOM = 44;
+export const ROWS_BOTTOM = 66;
 
 export function rowsHeight(p: number): number {
   return ROWS_TOP + ROWS_BOTTOM + Math.max(1, p) * ROW_H;

@@ -1,9 +1,12 @@
-// Follows live runs through their SSE streams (progress + status) and refreshes the cached run when one ends:
+// Follows live runs through their SSE streams (progress, finished stages, status) and refreshes the cached run when one
+// ends:
 // the run started with Run (store.live) and the two started with "Run on both twins" (store.twinsLive).
-import type { AnalysisProgress } from '@shared/analysis.js';
-import type { RunStatus } from '@shared/api.js';
+import type { AnalysisProgress, PartialEvent } from '@shared/analysis.js';
+import type { RunDetail, RunStatus } from '@shared/api.js';
 import { useWorkbench, type LiveRun } from '../state/store';
 import { keys, queryClient } from './api';
+import { withPartial } from './stages';
+import { announce } from './tabSync';
 
 const FINAL: RunStatus[] = ['done', 'failed', 'cancelled'];
 
@@ -22,7 +25,13 @@ function follow(id: string, patch: (p: Partial<LiveRun>) => void, slot: Slot): v
     patch({ status, error });
     void queryClient.invalidateQueries({ queryKey: keys.run(id) });
     void queryClient.invalidateQueries({ queryKey: keys.allRuns });
+    announce({ kind: 'runs-changed' });
   };
+  // Each finished stage goes straight into the cached run, so its views draw before the run ends.
+  es.addEventListener('partial', (e) => {
+    const ev = JSON.parse((e as MessageEvent<string>).data) as PartialEvent;
+    queryClient.setQueryData<RunDetail>(keys.run(id), (old) => (old ? withPartial(old, ev) : old));
+  });
   es.addEventListener('progress', (e) => {
     patch({ progress: JSON.parse((e as MessageEvent<string>).data) as AnalysisProgress });
   });

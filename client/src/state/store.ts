@@ -1,6 +1,6 @@
 // Workbench state outside the components: the draft being edited, the live run, the open view and the linked selection.
 import { create } from 'zustand';
-import { persist } from 'zustand/middleware';
+import { createJSONStorage, persist, type StateStorage } from 'zustand/middleware';
 import type { AnalysisProgress } from '@shared/analysis.js';
 import type { RunDetail, RunStatus } from '@shared/api.js';
 import type { SpanMode } from '@shared/metrics/spans.js';
@@ -42,6 +42,8 @@ export interface Selection {
 interface WorkbenchState {
   draft: Draft;
   fieldErrors: Record<string, string>;
+  /** True from the moment Run is pressed until the server answers: a second press in between is ignored. */
+  starting: boolean;
   live: LiveRun | null;
   twinsLive: TwinsLive | null;
   view: View;
@@ -52,6 +54,7 @@ interface WorkbenchState {
   forkRun: (run: RunDetail) => void;
   clearParent: () => void;
   setFieldErrors: (errors: Record<string, string>) => void;
+  setStarting: (starting: boolean) => void;
   setLive: (live: LiveRun | null) => void;
   patchLive: (id: string, patch: Partial<LiveRun>) => void;
   setTwinsLive: (twins: TwinsLive | null) => void;
@@ -79,11 +82,27 @@ export const EXAMPLE_DRAFT: Draft = {
   layerWindow: 1,
 };
 
+/**
+ * Each tab keeps its own draft (sessionStorage survives a reload of that tab only); the last draft written by any tab
+ * (localStorage) seeds a new tab, so two tabs never overwrite each other's prompt.
+ */
+const tabDraftStorage: StateStorage = {
+  getItem: (k) => sessionStorage.getItem(k) ?? localStorage.getItem(k),
+  setItem: (k, v) => {
+    sessionStorage.setItem(k, v);
+    localStorage.setItem(k, v);
+  },
+  removeItem: (k) => {
+    sessionStorage.removeItem(k);
+  },
+};
+
 export const useWorkbench = create<WorkbenchState>()(
   persist(
     (set) => ({
       draft: EXAMPLE_DRAFT,
       fieldErrors: {},
+      starting: false,
       live: null,
       twinsLive: null,
       view: { kind: 'empty' },
@@ -116,6 +135,7 @@ export const useWorkbench = create<WorkbenchState>()(
         }),
       clearParent: () => set((s) => ({ draft: { ...s.draft, parentId: null } })),
       setFieldErrors: (fieldErrors) => set({ fieldErrors }),
+      setStarting: (starting) => set({ starting }),
       setLive: (live) => set({ live }),
       patchLive: (id, patch) => set((s) => (s.live && s.live.id === id ? { live: { ...s.live, ...patch } } : {})),
       setTwinsLive: (twinsLive) => set({ twinsLive }),
@@ -157,6 +177,7 @@ export const useWorkbench = create<WorkbenchState>()(
     {
       name: 'precache-lens.workbench',
       version: 1,
+      storage: createJSONStorage(() => tabDraftStorage),
       // Only the draft survives a reload; the open view comes from the URL hash, runs from the server.
       partialize: (s) => ({ draft: s.draft }),
     },

@@ -5,6 +5,7 @@ import { ApiError, type CreateRunRequest, type TwinsRequest } from '@shared/api.
 import { api, keys, queryClient } from '../data/api';
 import { markerError } from '../data/markers';
 import { watchRun, watchTwins } from '../data/runEvents';
+import { announce } from '../data/tabSync';
 import { useWorkbench } from './store';
 
 export const isLiveStatus = (s: string | undefined) => s === 'queued' || s === 'running';
@@ -23,23 +24,35 @@ export function draftToRequest(): CreateRunRequest {
   };
 }
 
+/** On a narrow screen the results sit below the form: bring them into view once a run starts. */
+function revealResults(): void {
+  if (typeof window === 'undefined' || !window.matchMedia('(max-width: 900px)').matches) return;
+  window.requestAnimationFrame(() => document.getElementById('results')?.scrollIntoView({ behavior: 'smooth', block: 'start' }));
+}
+
 export async function startRun(): Promise<void> {
   const s = useWorkbench.getState();
-  if (s.live && isLiveStatus(s.live.status)) return;
+  // `starting` is set before the request goes out, so a second Ctrl+Enter while it is in flight cannot start a twin run.
+  if (s.starting || (s.live && isLiveStatus(s.live.status))) return;
   const local = markerError(s.draft.prompt);
   if (local) {
     s.setFieldErrors({ prompt: local });
     return;
   }
   s.setFieldErrors({});
+  s.setStarting(true);
   try {
     const { id } = await api.createRun(draftToRequest());
     watchRun(id);
     useWorkbench.getState().openRun(id);
     void queryClient.invalidateQueries({ queryKey: keys.allRuns });
+    announce({ kind: 'runs-changed' });
+    revealResults();
   } catch (e) {
     if (e instanceof ApiError) s.setFieldErrors({ [e.field ?? 'body']: e.message });
     else s.setFieldErrors({ body: `could not reach the server: ${(e as Error).message}` });
+  } finally {
+    useWorkbench.getState().setStarting(false);
   }
 }
 
@@ -76,6 +89,8 @@ export async function startTwins(): Promise<void> {
     watchTwins({ id: vanilla.id, status: vanilla.status, progress: null, error: null }, { id: myopic.id, status: myopic.status, progress: null, error: null });
     useWorkbench.getState().openTwins([vanilla.id, myopic.id]);
     void queryClient.invalidateQueries({ queryKey: keys.allRuns });
+    announce({ kind: 'runs-changed' });
+    revealResults();
   } catch (e) {
     if (e instanceof ApiError) s.setFieldErrors({ [e.field ?? 'body']: e.message });
     else s.setFieldErrors({ body: `could not reach the server: ${(e as Error).message}` });

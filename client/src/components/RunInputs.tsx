@@ -1,0 +1,92 @@
+// What produced a run: its prompt and input text, model and options, shown with its results so no number is credited
+// to whatever draft happens to sit in the editor.
+import type { RunDetail } from '@shared/api.js';
+import { scanMarkers } from '../data/markers';
+import { useWorkbench } from '../state/store';
+import { segmentColor } from '../theme';
+import { Card } from './Card';
+
+function MarkedPrompt({ raw }: { raw: string }) {
+  if (raw === '') return <span className="muted">(empty prompt)</span>;
+  return (
+    <>
+      {scanMarkers(raw).map((p, k) =>
+        p.kind === 'open' || p.kind === 'close' ? (
+          <span key={k} className="hl-marker" style={{ color: segmentColor(p.segment) }}>
+            {p.raw}
+          </span>
+        ) : p.kind === 'inside' ? (
+          <span key={k} className="hl-inside" style={{ boxShadow: `inset 0 -2px 0 ${segmentColor(p.segment)}` }}>
+            {p.raw}
+          </span>
+        ) : (
+          <span key={k}>{p.raw}</span>
+        ),
+      )}
+    </>
+  );
+}
+
+export function RunInputs({ run }: { run: RunDetail }) {
+  const draft = useWorkbench((s) => s.draft);
+  const forkRun = useWorkbench((s) => s.forkRun);
+  const same = draft.prompt === run.prompt && draft.input === run.input;
+  const opts = run.options as { spans?: string; layerWindow?: number };
+  return (
+    <Card
+      title="What this run measured"
+      className="wide run-inputs"
+      testId="run-inputs"
+      subtitle={
+        <>
+          model <span className="mono">{run.modelId}</span>
+          {run.modelHash && <span className="mono muted"> ({run.modelHash.slice(0, 12)})</span>} · spans {opts.spans ?? 'auto'} · layer window ±{opts.layerWindow ?? 1}
+        </>
+      }
+      actions={
+        same ? (
+          <span className="muted small" data-testid="draft-matches">
+            the editor holds this prompt and input
+          </span>
+        ) : (
+          <button
+            type="button"
+            className="btn small"
+            data-testid="load-into-editor"
+            title="Replace the editor's draft with this run's prompt and input (as a fork of this run)"
+            onClick={() => {
+              forkRun(run);
+              document.getElementById('prompt')?.focus();
+            }}
+          >
+            Edit a copy in the workspace
+          </button>
+        )
+      }
+    >
+      <div className="run-texts">
+        <div>
+          <div className="run-text-label">
+            Prompt <b>P</b>
+          </div>
+          <pre className="run-text" data-testid="run-prompt">
+            <MarkedPrompt raw={run.prompt} />
+          </pre>
+        </div>
+        <div>
+          <div className="run-text-label">
+            Input <b>X</b>
+          </div>
+          <pre className="run-text" data-testid="run-input">
+            {run.input}
+          </pre>
+        </div>
+      </div>
+      {!same && (
+        <p className="muted small draft-differs" data-testid="draft-differs">
+          The editor on the left holds a different draft; the numbers below belong to the prompt and input shown here.
+        </p>
+      )}
+    </Card>
+  );
+}
