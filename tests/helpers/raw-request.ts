@@ -12,7 +12,7 @@ export interface RawResponse {
 export function rawRequest(base: string, method: string, path: string, headers: Record<string, string> = {}, body?: Buffer | string): Promise<RawResponse> {
   const u = new URL(base);
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: u.hostname, port: u.port, method, path, headers, setHost: !('host' in headers) }, (res) => {
+    const req = http.request({ host: u.hostname, port: u.port, method, path, headers, setHost: !('host' in headers), agent: false }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => {
