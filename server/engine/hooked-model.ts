@@ -6,7 +6,7 @@ import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { decodeModel, encodeModel, type ModelProto } from './onnx-graph.js';
 import { externalizeWeights } from './external-data.js';
-import { prepareGraph } from './prepare-graph.js';
+import { embeddingRows, prepareGraph } from './prepare-graph.js';
 import { addAttentionBias, addHooks, addLogitRows, addTargetLogprobs, LOGIT_ROWS_INPUT, TARGET_IDS_INPUT, TARGET_LOGPROBS_OUTPUT, analyzeModel, GraphStructureError, inputDims, type ModelStructure } from './surgery.js';
 import { validateHookNames } from '../../shared/hooks.js';
 import { openModelDir, type ModelDir } from '../model/model-dir.js';
@@ -209,9 +209,10 @@ export class HookedModel {
   /** The graph as surgery reads it: fused attention and norms expanded into standard ops (prepare-graph.ts). */
   private decodePrepared(): ModelProto {
     const m = decodeModel(this.graphBytes);
-    const r = prepareGraph(m, this.md.graphPath);
+    const tied = this.md.config.raw.tie_word_embeddings;
+    const r = prepareGraph(m, this.md.graphPath, { tiedEmbeddings: typeof tied === 'boolean' ? tied : null });
     this.prepareProblem = r.problem;
-    this.prepareChanged = r.unfused.length > 0;
+    this.prepareChanged = r.unfused.length > 0 || r.changes.length > 0;
     return m;
   }
 
@@ -500,6 +501,27 @@ export class HookedModel {
     return Math.max(0, P);
   }
 
+  private embeddingSize: number | null | undefined;
+
+  /**
+   * Refuses token ids the graph's embedding has no row for (a tokenizer larger than the model's embedding, or a
+   * config.json vocab_size larger than the graph's), which onnxruntime would report as an obscure Gather error.
+   */
+  private checkEmbedding(tokens: number[][]): void {
+    if (this.embeddingSize === undefined) this.embeddingSize = embeddingRows(this.model());
+    const rows = this.embeddingSize;
+    if (rows === null) return;
+    for (const row of tokens) {
+      for (const t of row) {
+        if (t >= rows) {
+          throw new EngineInputError(
+            `tokens: id ${t} has no row in the model's embedding (${rows} rows in ${this.md.graphPath}; config.json says vocab_size ${this.md.config.vocabSize}): the tokenizer's vocabulary is larger than the model's`,
+          );
+        }
+      }
+    }
+  }
+
   private feeds(
     session: ort.InferenceSession,
     tokens: number[][],
@@ -514,8 +536,15 @@ export class HookedModel {
     const i64 = (rows: number[][]) => new ort.Tensor('int64', BigInt64Array.from(rows.flat(), (v) => BigInt(v)), [B, T]);
     const feeds: Record<string, ort.Tensor> = {};
     for (const name of session.inputNames) {
-      if (name === 'input_ids') feeds[name] = i64(tokens);
-      else if (name === 'position_ids') feeds[name] = i64(pos);
+      if (name === 'input_ids') {
+        this.checkEmbedding(tokens);
+        feeds[name] = i64(tokens);
+      } else if (name === 'position_ids') feeds[name] = i64(pos);
+      else if (name === 'logits_to_keep' || name === 'num_logits_to_keep') {
+        // Keep every new row: exports slice hidden[:, -k:], and logits rows are picked later by surgery.
+        const rank = inputDims(this.model(), name)?.length ?? 0;
+        feeds[name] = new ort.Tensor('int64', BigInt64Array.from([BigInt(T)]), rank === 0 ? [] : [1]);
+      }
       else if (name === 'attention_mask') feeds[name] = new ort.Tensor('int64', new BigInt64Array(B * (pastLen + T)).fill(1n), [B, pastLen + T]);
       else if (name === 'use_cache_branch') feeds[name] = new ort.Tensor('bool', [false], [1]);
       else if (name.startsWith('past_key_values.') || name.startsWith('past.')) {

@@ -1,20 +1,137 @@
-// Brings an export into the form graph surgery reads: fused operators expanded into standard ONNX ops.
-import type { ModelProto } from './onnx-graph.js';
+// Brings an export into the form graph surgery reads: a merged decoder reduced to its no-cache branch, fused
+// operators expanded into standard ONNX ops, and logits appended to a graph that outputs only hidden states.
+import { GraphIndex, TensorType, onnx, type GraphProto, type ModelProto, type NodeProto } from './onnx-graph.js';
 import { UnfuseError, unfuseModel, type UnfusedNode } from './unfuse/index.js';
+
+export interface PrepareOptions {
+  /** config.json's tie_word_embeddings (null when it does not say): whether the embedding may serve as the unembedding. */
+  tiedEmbeddings: boolean | null;
+}
 
 export interface PreparedGraph {
   /** Fused nodes replaced by their definitions. */
   unfused: UnfusedNode[];
+  /** Other rewrites, in words (for logs and tests). */
+  changes: string[];
   /** Why a fused node could not be expanded (names the node, the attribute and the file); the graph is then as exported. */
   problem: string | null;
 }
 
-/** Edits `model` in place. Never throws for an operator it cannot expand: that is reported in `problem`. */
-export function prepareGraph(model: ModelProto, file: string): PreparedGraph {
-  try {
-    return { unfused: unfuseModel(model, file), problem: null };
-  } catch (e) {
-    if (e instanceof UnfuseError) return { unfused: [], problem: e.message };
-    throw e;
+export class PrepareError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'GraphStructureError';
   }
+}
+
+/**
+ * Edits `model` in place. Never throws for an operator it cannot expand (that is reported in `problem`); throws a
+ * PrepareError when the graph cannot be used at all (no logits and no tied embedding to make them).
+ */
+export function prepareGraph(model: ModelProto, file: string, opts: PrepareOptions = { tiedEmbeddings: null }): PreparedGraph {
+  const changes: string[] = [];
+  const merged = inlineNoCacheBranch(model, file);
+  if (merged) changes.push(merged);
+  let unfused: UnfusedNode[] = [];
+  let problem: string | null = null;
+  try {
+    unfused = unfuseModel(model, file);
+  } catch (e) {
+    if (!(e instanceof UnfuseError)) throw e;
+    problem = e.message;
+  }
+  const logits = appendTiedUnembedding(model, file, opts);
+  if (logits) changes.push(logits);
+  return { unfused, changes, problem };
+}
+
+// ------------------------------------------------------------------------------------------ merged decoders
+
+function usesAny(g: GraphProto, names: ReadonlySet<string>): boolean {
+  for (const n of g.node ?? []) {
+    if ((n.input ?? []).some((i) => names.has(i))) return true;
+    for (const a of n.attribute ?? []) for (const sub of [...(a.g ? [a.g] : []), ...(a.graphs ?? [])]) if (usesAny(sub, names)) return true;
+  }
+  return false;
+}
+
+/**
+ * Optimum's decoder_model_merged.onnx wraps two decoders in `If(use_cache_branch)`: one reads past_key_values, one
+ * does not. The graph keeps only the one that does not (inlined at top level), and drops the inputs it no longer
+ * reads, so the engine runs it as a plain decoder (past_key_values are then not offered for reuse).
+ */
+function inlineNoCacheBranch(model: ModelProto, file: string): string | null {
+  const g = model.graph;
+  if (!g?.node) return null;
+  const inputs = new Set((g.input ?? []).map((i) => i.name ?? ''));
+  const at = g.node.findIndex((n) => n.opType === 'If' && !n.domain && inputs.has(n.input?.[0] ?? ''));
+  if (at < 0) return null;
+  const ifNode = g.node[at];
+  const past = new Set([...inputs].filter((n) => n.startsWith('past_key_values.') || n.startsWith('past.')));
+  if (!past.size) return null;
+  const branches = (ifNode.attribute ?? []).filter((a) => (a.name === 'then_branch' || a.name === 'else_branch') && a.g).map((a) => ({ name: a.name!, g: a.g! }));
+  const noCache = branches.filter((b) => !usesAny(b.g, past));
+  if (branches.length !== 2 || noCache.length !== 1) {
+    throw new PrepareError(`${file}: If node "${ifNode.name ?? ''}" does not look like a merged decoder (expected exactly one branch that reads no past_key_values)`);
+  }
+  const branch = noCache[0].g;
+  const outs = branch.output ?? [];
+  if (outs.length !== (ifNode.output ?? []).length) throw new PrepareError(`${file}: If node "${ifNode.name ?? ''}": its ${noCache[0].name} has ${outs.length} outputs for ${ifNode.output?.length} node outputs`);
+  const renames = outs.map((o, i) => onnx.NodeProto.create({ opType: 'Identity', name: `precache_lens/merged/${i}`, input: [o.name!], output: [ifNode.output![i]] }));
+  g.node.splice(at, 1, ...(branch.node ?? []), ...renames);
+  g.initializer = [...(g.initializer ?? []), ...(branch.initializer ?? [])];
+  g.valueInfo = [...(g.valueInfo ?? []), ...(branch.valueInfo ?? [])];
+  const cond = ifNode.input![0];
+  const read = new Set<string>();
+  for (const n of g.node) for (const i of n.input ?? []) read.add(i);
+  for (const n of g.node) for (const a of n.attribute ?? []) for (const sub of [...(a.g ? [a.g] : []), ...(a.graphs ?? [])]) for (const m of sub.node ?? []) for (const i of m.input ?? []) read.add(i);
+  g.input = (g.input ?? []).filter((i) => read.has(i.name ?? '') || !(past.has(i.name ?? '') || i.name === cond));
+  return `merged decoder: kept If "${ifNode.name ?? ''}" ${noCache[0].name} (no past)`;
+}
+
+// ------------------------------------------------------------------------------------------ hidden states only
+
+/** The embedding matrix: the initializer [V, d] that a Gather indexes with input_ids. */
+function embedding(g: GraphProto): { name: string; dims: number[]; type: number } | null {
+  const ix = new GraphIndex(g);
+  for (const n of g.node ?? []) {
+    if (n.opType !== 'Gather' || n.input?.[1] !== 'input_ids') continue;
+    const t = ix.initializers.get(n.input[0] ?? '');
+    const dims = ix.constantDims(n.input[0] ?? '');
+    if (dims?.length === 2) return { name: n.input[0]!, dims, type: t?.dataType ?? TensorType.FLOAT };
+  }
+  return null;
+}
+
+/** Rows of the embedding matrix Gather(input_ids) reads, or null when it cannot be found. */
+export function embeddingRows(model: ModelProto): number | null {
+  return model.graph ? (embedding(model.graph)?.dims[0] ?? null) : null;
+}
+
+/**
+ * A graph without a `logits` output whose first output is the final hidden state (GPT2Model, `last_hidden_state`):
+ * appends logits = hidden @ embedding^T when the embedding is tied (the usual case for GPT-2), else refuses.
+ */
+function appendTiedUnembedding(model: ModelProto, file: string, opts: PrepareOptions): string | null {
+  const g = model.graph;
+  if (!g?.output?.length || g.output.some((o) => o.name === 'logits')) return null;
+  const hidden = g.output.find((o) => o.name === 'last_hidden_state') ?? g.output[0];
+  const name = hidden.name ?? '';
+  if (!/hidden/i.test(name)) return null;
+  const emb = embedding(g);
+  const why = (reason: string) =>
+    new PrepareError(`${file}: the graph has no logits output (its output "${name}" is the hidden state) and ${reason}; export the model with its language-model head (e.g. Optimum --task text-generation)`);
+  if (opts.tiedEmbeddings === false) throw why('config.json says tie_word_embeddings is false, so the unembedding is not in the graph');
+  if (!emb) throw why('no embedding matrix Gather(input_ids) was found to use as the tied unembedding');
+  const wT = 'precache_lens/tied_unembedding/weight_t';
+  const nodes: NodeProto[] = [
+    onnx.NodeProto.create({ opType: 'Transpose', name: 'precache_lens/tied_unembedding/transpose', input: [emb.name], output: [wT], attribute: [onnx.AttributeProto.create({ name: 'perm', ints: [1, 0], type: onnx.AttributeProto.AttributeType.INTS })] }),
+    onnx.NodeProto.create({ opType: 'MatMul', name: 'precache_lens/tied_unembedding/matmul', input: [name, wT], output: ['logits'] }),
+  ];
+  g.node = [...(g.node ?? []), ...nodes];
+  g.output = [
+    onnx.ValueInfoProto.create({ name: 'logits', type: onnx.TypeProto.create({ tensorType: onnx.TypeProto.Tensor.create({ elemType: emb.type }) }) }),
+    ...g.output,
+  ];
+  return `appended logits = ${name} @ ${emb.name}^T (tied unembedding)`;
 }

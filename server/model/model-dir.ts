@@ -2,8 +2,21 @@
 import fs from 'node:fs';
 import path from 'node:path';
 
-/** Where transformers.js and Optimum exports put the decoder graph, in the order we look. */
-export const GRAPH_CANDIDATES = ['onnx/model.onnx', 'onnx/decoder_model.onnx', 'model.onnx', 'decoder_model.onnx'];
+/**
+ * Where transformers.js and Optimum exports put the decoder graph, in the order we look. A merged decoder comes last:
+ * only its no-cache branch is used (see prepare-graph.ts).
+ */
+export const GRAPH_CANDIDATES = [
+  'onnx/model.onnx',
+  'onnx/decoder_model.onnx',
+  'model.onnx',
+  'decoder_model.onnx',
+  'onnx/decoder_model_merged.onnx',
+  'decoder_model_merged.onnx',
+];
+
+/** onnxruntime-genai's model folder: this file names the graph and gives the model's shape. */
+export const GENAI_CONFIG = 'genai_config.json';
 
 export class ModelDirError extends Error {
   constructor(message: string) {
@@ -30,6 +43,7 @@ export interface ModelConfig {
 export interface ModelDir {
   dir: string;
   name: string;
+  /** config.json, or genai_config.json for an onnxruntime-genai folder. */
   configPath: string;
   graphPath: string;
   tokenizerPath: string;
@@ -89,26 +103,83 @@ export function parseConfig(raw: Record<string, unknown>, file: string): ModelCo
   };
 }
 
-/** Reads and checks a model directory. Throws a ModelDirError naming the missing or bad file. */
-export function openModelDir(dir: string): ModelDir {
-  const abs = path.resolve(dir);
-  if (!fs.existsSync(abs) || !fs.statSync(abs).isDirectory()) throw new ModelDirError(`${abs}: not a model directory`);
+/**
+ * Model shape from an onnxruntime-genai `genai_config.json` (`model.decoder.*`, `model.context_length`,
+ * `model.vocab_size`, `model.bos_token_id`, `model.eos_token_id`).
+ */
+export function parseGenaiConfig(raw: Record<string, unknown>, file: string): ModelConfig & { graphFile: string } {
+  const model = raw.model as Record<string, unknown> | undefined;
+  const dec = model?.decoder as Record<string, unknown> | undefined;
+  if (!model || typeof model !== 'object' || !dec || typeof dec !== 'object') throw new ModelDirError(`${file}: needs a "model.decoder" object`);
+  const graphFile = dec.filename;
+  if (typeof graphFile !== 'string' || !graphFile) throw new ModelDirError(`${file}: needs "model.decoder.filename" naming the ONNX graph`);
+  const flat: Record<string, unknown> = {
+    model_type: model.type,
+    num_hidden_layers: dec.num_hidden_layers,
+    num_attention_heads: dec.num_attention_heads,
+    num_key_value_heads: dec.num_key_value_heads,
+    hidden_size: dec.hidden_size,
+    head_dim: dec.head_size,
+    max_position_embeddings: model.context_length,
+    vocab_size: model.vocab_size,
+    bos_token_id: model.bos_token_id,
+    eos_token_id: model.eos_token_id,
+  };
+  return { ...parseConfig(flat, file), raw, graphFile };
+}
+
+function missing(file: string, what: string): ModelDirError {
+  return new ModelDirError(`${file}: missing (${what})`);
+}
+
+/**
+ * Reads and checks a model: a directory in Hugging Face layout, an onnxruntime-genai folder (genai_config.json, no
+ * config.json needed), or an ONNX graph file given directly (config and tokenizer next to it or one level up, as
+ * in `onnx/model_q8.onnx`). Throws a ModelDirError naming the missing or bad file.
+ */
+export function openModelDir(dirOrGraph: string): ModelDir {
+  const abs = path.resolve(dirOrGraph);
+  if (!fs.existsSync(abs)) throw new ModelDirError(`${abs}: no such model directory or ONNX file`);
+  if (fs.statSync(abs).isFile()) return openGraphFile(abs);
+  const genai = path.join(abs, GENAI_CONFIG);
   const configPath = path.join(abs, 'config.json');
-  if (!fs.existsSync(configPath)) throw new ModelDirError(`${configPath}: missing (a model directory needs config.json)`);
+  if (!fs.existsSync(configPath) && fs.existsSync(genai)) return openGenai(abs, genai);
+  if (!fs.existsSync(configPath)) throw missing(configPath, `a model directory needs config.json, or ${GENAI_CONFIG} for an onnxruntime-genai folder`);
   const tokenizerPath = path.join(abs, 'tokenizer.json');
-  if (!fs.existsSync(tokenizerPath)) throw new ModelDirError(`${tokenizerPath}: missing (a model directory needs tokenizer.json)`);
-  const tc = path.join(abs, 'tokenizer_config.json');
+  if (!fs.existsSync(tokenizerPath)) throw missing(tokenizerPath, 'a model directory needs tokenizer.json');
   const graphRel = GRAPH_CANDIDATES.find((g) => fs.existsSync(path.join(abs, g)));
   if (!graphRel) throw new ModelDirError(`${abs}: no ONNX graph; looked for ${GRAPH_CANDIDATES.join(', ')}`);
-  return {
-    dir: abs,
-    name: path.basename(abs),
-    configPath,
-    graphPath: path.join(abs, graphRel),
-    tokenizerPath,
-    tokenizerConfigPath: fs.existsSync(tc) ? tc : null,
-    config: parseConfig(readJson(configPath), configPath),
-  };
+  return assemble(abs, path.basename(abs), configPath, path.join(abs, graphRel), tokenizerPath, parseConfig(readJson(configPath), configPath));
+}
+
+function assemble(dir: string, name: string, configPath: string, graphPath: string, tokenizerPath: string, config: ModelConfig): ModelDir {
+  const tc = path.join(dir, 'tokenizer_config.json');
+  return { dir, name, configPath, graphPath, tokenizerPath, tokenizerConfigPath: fs.existsSync(tc) ? tc : null, config };
+}
+
+function openGenai(dir: string, genai: string): ModelDir {
+  const cfg = parseGenaiConfig(readJson(genai), genai);
+  const graphPath = path.resolve(dir, cfg.graphFile);
+  if (!fs.existsSync(graphPath)) throw missing(graphPath, `${genai} names it as model.decoder.filename`);
+  const tokenizerPath = path.join(dir, 'tokenizer.json');
+  if (!fs.existsSync(tokenizerPath)) throw missing(tokenizerPath, 'an onnxruntime-genai folder needs tokenizer.json next to genai_config.json');
+  return assemble(dir, path.basename(dir), genai, graphPath, tokenizerPath, cfg);
+}
+
+/** A graph file given directly: its folder (or, for `onnx/x.onnx`, the folder above) must hold the config and tokenizer. */
+function openGraphFile(file: string): ModelDir {
+  if (!file.endsWith('.onnx')) throw new ModelDirError(`${file}: not an ONNX graph (expected a .onnx file or a model directory)`);
+  const here = path.dirname(file);
+  const dirs = [here, path.dirname(here)];
+  const dir = dirs.find((d) => fs.existsSync(path.join(d, 'config.json')) || fs.existsSync(path.join(d, GENAI_CONFIG)));
+  if (!dir) throw new ModelDirError(`${file}: no config.json (or ${GENAI_CONFIG}) next to the graph or in ${dirs[1]}; a graph file needs its model's config and tokenizer.json beside it`);
+  const tokenizerPath = path.join(dir, 'tokenizer.json');
+  if (!fs.existsSync(tokenizerPath)) throw missing(tokenizerPath, `the graph ${file} needs its tokenizer.json beside its config`);
+  const stem = path.basename(file, '.onnx');
+  const name = `${path.basename(dir)}-${stem}`;
+  const configPath = path.join(dir, 'config.json');
+  const config = fs.existsSync(configPath) ? parseConfig(readJson(configPath), configPath) : parseGenaiConfig(readJson(path.join(dir, GENAI_CONFIG)), path.join(dir, GENAI_CONFIG));
+  return assemble(dir, name, fs.existsSync(configPath) ? configPath : path.join(dir, GENAI_CONFIG), file, tokenizerPath, config);
 }
 
 export { readJson };

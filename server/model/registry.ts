@@ -14,7 +14,7 @@ export interface RegisteredModel {
   bundled: boolean;
 }
 
-/** Model directories from the PRECACHE_LENS_MODELS environment variable (path-delimiter separated). */
+/** Model directories or ONNX graph files from the PRECACHE_LENS_MODELS environment variable (path-delimiter separated). */
 export function modelsFromEnv(env: NodeJS.ProcessEnv = process.env): string[] {
   const v = env.PRECACHE_LENS_MODELS;
   return v ? v.split(path.delimiter).filter(Boolean) : [];
@@ -28,7 +28,7 @@ export class ModelRegistry {
     const dirs = [...userDirs.map((d) => ({ d, bundled: false })), ...(includeBundled ? BUNDLED_MODELS.filter((d) => fs.existsSync(d)).map((d) => ({ d, bundled: true })) : [])];
     for (const { d, bundled } of dirs) {
       const md = openModelDir(d);
-      if ([...this.byId.values()].some((m) => m.md.dir === md.dir)) continue;
+      if ([...this.byId.values()].some((m) => m.md.graphPath === md.graphPath)) continue;
       let id = md.name;
       for (let k = 2; this.byId.has(id); k++) id = `${md.name}-${k}`;
       this.byId.set(id, { id, md, bundled });
