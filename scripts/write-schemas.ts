@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { reportJsonSchemas } from '../server/report/schema.js';
+import { experimentJsonSchemas } from '../server/experiments/report-schema.js';
 
 export const SCHEMAS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../schemas');
 
@@ -14,7 +15,7 @@ export function schemaFileText(schema: unknown): string {
 const isMain = process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url);
 if (isMain) {
   fs.mkdirSync(SCHEMAS_DIR, { recursive: true });
-  for (const [file, schema] of Object.entries(reportJsonSchemas())) {
+  for (const [file, schema] of Object.entries({ ...reportJsonSchemas(), ...experimentJsonSchemas() })) {
     fs.writeFileSync(path.join(SCHEMAS_DIR, file), schemaFileText(schema));
     console.log(`wrote schemas/${file}`);
   }

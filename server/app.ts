@@ -15,6 +15,8 @@ import { requireWellFormedText } from './api/http.js';
 import { runsRouter } from './api/runs-routes.js';
 import { reportRouter } from './api/report-routes.js';
 import { attentionRouter } from './api/attention-routes.js';
+import { experimentsRouter } from './api/experiments-routes.js';
+import type { ExperimentManager } from './experiments/experiment-manager.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const CLIENT_DIST = path.join(ROOT, 'dist/client');
@@ -24,6 +26,7 @@ export interface AppDeps {
   registry: ModelRegistry;
   store: RunStore;
   runs: RunManager;
+  experiments: ExperimentManager;
   version: string;
   /** Host allow-list, same-origin checks and the access token (server/security.ts). */
   security: SecurityOptions;
@@ -67,6 +70,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.use('/api', runsRouter(deps));
   app.use('/api', reportRouter(deps));
   app.use('/api', attentionRouter(deps));
+  app.use('/api', experimentsRouter(deps));
 
   app.use('/api', (req, _res, next) => next(new HttpError(404, `no such endpoint: ${req.method} ${req.originalUrl}`)));
 

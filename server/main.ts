@@ -8,6 +8,7 @@ import { ModelRegistry, modelsFromEnv } from './model/registry.js';
 import { createApp } from './app.js';
 import { RunStore } from './store/run-store.js';
 import { RunManager } from './runs/run-manager.js';
+import { ExperimentManager } from './experiments/experiment-manager.js';
 import { lockDataDir } from './data-lock.js';
 import { envInt } from './env.js';
 import { generateToken, isLoopback } from './security.js';
@@ -104,10 +105,11 @@ export async function serve(opts: ServeOptions) {
       graphCacheMB: opts.graphCacheMB,
     });
     const runs = new RunManager(store, engine, opts.concurrency, opts.maxBatchMB, opts.maxQueue);
-    const app = createApp({ engine, registry, store, runs, version, security: { host: opts.host, port, token, allowedHosts: opts.allowedHosts } });
+    const experiments = new ExperimentManager({ store, runs, registry, engine });
+    const app = createApp({ engine, registry, store, runs, experiments, version, security: { host: opts.host, port, token, allowedHosts: opts.allowedHosts } });
     server.on('request', app);
     server.on('close', () => lock.release());
-    return { server, engine, registry, store, runs, token, url };
+    return { server, engine, registry, store, runs, experiments, token, url };
   } catch (e) {
     server.close();
     lock.release();
