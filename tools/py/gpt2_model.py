@@ -20,6 +20,19 @@ class Conv1D(nn.Module):
         return torch.addmm(self.bias, x.reshape(-1, x.size(-1)), self.weight).reshape(*x.shape[:-1], -1)
 
 
+def causal_sdpa(q, k, v, dropout_p=0.0):
+    """Causal softmax attention: torch>=2's fused kernel where it exists, else the same maths written out."""
+    if hasattr(F, "scaled_dot_product_attention"):
+        return F.scaled_dot_product_attention(q, k, v, dropout_p=dropout_p, is_causal=True)
+    t, s = q.size(-2), k.size(-2)
+    w = torch.matmul(q, k.transpose(-1, -2)) / math.sqrt(q.size(-1))
+    mask = torch.ones(t, s, dtype=torch.bool, device=q.device).tril(s - t)
+    w = F.softmax(w.masked_fill(~mask, float("-inf")), dim=-1)
+    if dropout_p > 0:
+        w = F.dropout(w, dropout_p)
+    return torch.matmul(w, v)
+
+
 def gelu_new(x):
     return 0.5 * x * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * torch.pow(x, 3.0))))
 
@@ -49,9 +62,11 @@ class Attention(nn.Module):
             k = torch.cat([past[0], k], dim=-2)
             v = torch.cat([past[1], v], dim=-2)
         present = (k, v)
+        p = self.attn_dropout.p if self.training else 0.0
         if self.fast and not self.myopic and past is None and attention_mask is None:
-            p = self.attn_dropout.p if self.training else 0.0
-            out = F.scaled_dot_product_attention(q, k, v, dropout_p=p, is_causal=True)
+            out = causal_sdpa(q, k, v, dropout_p=p)
+        elif self.fast and self.myopic and past is None and attention_mask is None and p == 0.0:
+            out = self.myopic_attention_fast(q, k, v)
         elif self.myopic:
             out = self.myopic_attention(q, k, v)
         else:
@@ -87,6 +102,27 @@ class Attention(nn.Module):
         diag = torch.diagonal(a, dim1=-2, dim2=-1).unsqueeze(-1)
         off = a.masked_fill(eye, 0.0)
         return torch.matmul(off, v.detach()) + diag * v
+
+
+    def myopic_attention_fast(self, q, k, v):
+        """The gradients of myopic_attention (without attention dropout) from a fused causal kernel on detached keys
+        and values plus two terms that are zero in the forward pass and give back the diagonal's gradients:
+        d out_i / d v_i = a_ii, and d out_i / d s_ii = a_ii (v_i - out_i) with s_ii = q_i.k_i / sqrt(dh) reaching
+        k_i only (q already gets its full gradient through the fused kernel). a_ii needs the softmax normaliser,
+        computed without gradient; the [T,T] scores are never kept for the backward pass."""
+        scale = 1.0 / math.sqrt(q.size(-1))
+        out = causal_sdpa(q, k.detach(), v.detach())
+        t = q.size(-2)
+        with torch.no_grad():
+            s = torch.matmul(q, k.transpose(-1, -2)).float() * scale
+            s = s.masked_fill(~self.bias[:, :, :t, :t], float("-inf"))
+            lse = torch.logsumexp(s, dim=-1)
+            del s
+            a_ii = torch.exp((q * k).sum(-1).float() * scale - lse).to(q.dtype).unsqueeze(-1)
+        s_ii = (q.detach() * k).sum(-1, keepdim=True) * scale
+        zero_v = v - v.detach()
+        zero_s = s_ii - s_ii.detach()
+        return out + a_ii * zero_v + zero_s * a_ii * (v.detach() - out.detach())
 
 
 class MLP(nn.Module):
