@@ -7,6 +7,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { HookedModel } from '../server/engine/hooked-model.js';
 import { decodeModel, encodeModel, onnx, type ModelProto, type NodeProto } from '../server/engine/onnx-graph.js';
 import { openModelDir } from '../server/model/model-dir.js';
+import { unknownFields } from '../server/engine/onnx-schema-check.js';
+import protobuf from 'protobufjs/minimal.js';
 import { ModelRegistry } from '../server/model/registry.js';
 import { buildGpt2Onnx, randomGpt2Weights } from '../scripts/make-random-gpt2.js';
 import { FUSED_SHAPE, GOLDEN_INPUT } from '../scripts/make-fused-fixtures.js';
@@ -251,5 +253,70 @@ describe('token ids the embedding has no row for', () => {
     const m = load(dir);
     await expect(m.run({ tokens: [[256, 280]] })).rejects.toThrow(/tokens: id 280 has no row in the model's embedding \(257 rows in .*; config\.json says vocab_size 300\)/);
     expect((await m.run({ tokens: [[256, 200]] })).logits!.dims).toEqual([1, 2, 257]);
+  });
+});
+
+describe('errors about a rewritten graph name the user\'s file', () => {
+  it('onnxruntime refusing the rewritten graph is reported against the model\'s own graph path, not the cache copy', async () => {
+    const dir = variant('unloadable', 'onnx/model.onnx', (m) => {
+      m.graph!.node!.push(onnx.NodeProto.create({ opType: 'NoSuchOp', domain: 'com.example', name: 'mystery', input: ['logits'], output: ['mystery_out'] }));
+      m.graph!.output!.push(onnx.ValueInfoProto.create({ name: 'mystery_out', type: onnx.TypeProto.create({ tensorType: onnx.TypeProto.Tensor.create({ elemType: 1 }) }) }));
+      m.opsetImport!.push(onnx.OperatorSetIdProto.create({ domain: 'com.example', version: 1 }));
+    });
+    const m = load(dir);
+    const err = await m.run({ tokens: [[256, 1]], hooks: ['blocks.0.hook_resid_pre'] }).then(
+      () => null,
+      (e: Error) => e,
+    );
+    expect(err).not.toBeNull();
+    expect(err!.message.startsWith(`${path.join(dir, 'onnx/model.onnx')}: onnxruntime cannot load this graph as rewritten for hooks`)).toBe(true);
+    expect(err!.message).toMatch(/NoSuchOp/);
+    expect(err!.message).not.toContain(path.join(cacheDir, ''));
+  });
+});
+
+describe('IR versions newer than the carried schema', () => {
+  const entry = (w: protobuf.Writer, field: number, key: string, value: string) => {
+    w.uint32((field << 3) | 2).fork().uint32(10).string(key).uint32(18).string(value).ldelim();
+  };
+  /** ModelProto { ir_version, graph { node { op_type Relu, extra node fields }, extra graph fields } , extra model fields }. */
+  function model(ir: number, nodeExtra: (w: protobuf.Writer) => void, modelExtra: (w: protobuf.Writer) => void = () => undefined): Uint8Array {
+    const w = protobuf.Writer.create();
+    w.uint32(8).int64(ir);
+    w.uint32(58).fork(); // graph
+    w.uint32(10).fork(); // node
+    w.uint32(34).string('Relu');
+    nodeExtra(w);
+    w.ldelim();
+    entry(w, 16, 'graph.note', 'x'); // GraphProto.metadata_props (IR 10)
+    w.ldelim();
+    modelExtra(w);
+    return w.finish();
+  }
+
+  it('annotations of newer IR versions (metadata_props) are not counted as lost', () => {
+    expect(unknownFields(model(10, (w) => entry(w, 9, 'pkg.torch.onnx.stack_trace', 'f.py:1')))).toEqual([]);
+  });
+
+  it('fields that change meaning (NodeProto.overload, ModelProto.configuration) are found', () => {
+    const found = unknownFields(model(11, (w) => w.uint32(66).string('v2'), (w) => w.uint32(210).fork().uint32(10).string('cfg').ldelim()));
+    expect(found.map((f) => f.what)).toEqual(['NodeProto.overload (IR 10 function overloads)', 'ModelProto.configuration (IR 11 device configurations)']);
+  });
+
+  it('the engine refuses such a file naming it and the IR versions; a newer IR version using nothing new runs', async () => {
+    const bad = variant('ir11', 'onnx/model.onnx', () => undefined);
+    const file = path.join(bad, 'onnx/model.onnx');
+    const m = decodeModel(fs.readFileSync(file));
+    m.irVersion = 11;
+    const extra = protobuf.Writer.create();
+    extra.uint32(210).fork().uint32(10).string('cfg').ldelim();
+    fs.writeFileSync(file, Buffer.concat([encodeModel(m), extra.finish()]));
+    await expect(load(bad).run({ tokens: [[256, 1]], hooks: ['blocks.0.hook_resid_pre'] })).rejects.toThrow(
+      new RegExp(`${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: IR version 11 is newer than the ONNX schema this build reads \\(IR 8\\).*ModelProto\\.configuration`),
+    );
+    const ok = variant('ir10', 'onnx/model.onnx', (g) => {
+      g.irVersion = 10;
+    });
+    await expectSameAsEager(load(ok));
   });
 });

@@ -6,7 +6,7 @@ import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { decodeModel, encodeModel, type ModelProto } from './onnx-graph.js';
 import { externalizeWeights } from './external-data.js';
-import { embeddingRows, prepareGraph } from './prepare-graph.js';
+import { checkSchema, embeddingRows, prepareGraph } from './prepare-graph.js';
 import { addAttentionBias, addHooks, addLogitRows, addTargetLogprobs, LOGIT_ROWS_INPUT, TARGET_IDS_INPUT, TARGET_LOGPROBS_OUTPUT, analyzeModel, GraphStructureError, inputDims, type ModelStructure } from './surgery.js';
 import { validateHookNames } from '../../shared/hooks.js';
 import { openModelDir, type ModelDir } from '../model/model-dir.js';
@@ -209,6 +209,7 @@ export class HookedModel {
   /** The graph as surgery reads it: fused attention and norms expanded into standard ops (prepare-graph.ts). */
   private decodePrepared(): ModelProto {
     const m = decodeModel(this.graphBytes);
+    checkSchema(m, this.graphBytes, this.md.graphPath);
     const tied = this.md.config.raw.tie_word_embeddings;
     const r = prepareGraph(m, this.md.graphPath, { tiedEmbeddings: typeof tied === 'boolean' ? tied : null });
     this.prepareProblem = r.problem;
@@ -304,6 +305,14 @@ export class HookedModel {
       graphOptimizationLevel: 'all',
       executionProviders: ['cpu'],
     };
+  }
+
+  /** An onnxruntime load error for a rewritten graph, told in terms of the user's file (the cache copy is an implementation detail). */
+  private loadError(e: unknown, file: string): Error {
+    const msg = (e as Error).message ?? String(e);
+    return new GraphStructureError(
+      `${this.md.graphPath}: onnxruntime cannot load this graph as rewritten for hooks and interventions (cached as ${path.basename(file)}): ${msg.split(file).join('<rewritten graph>')}`,
+    );
   }
 
   private async createSession(hooks: string[], bias: boolean, rows: boolean, targets: boolean): Promise<ort.InferenceSession> {

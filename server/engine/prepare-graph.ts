@@ -1,7 +1,9 @@
 // Brings an export into the form graph surgery reads: a merged decoder reduced to its no-cache branch, fused
 // operators expanded into standard ONNX ops, and logits appended to a graph that outputs only hidden states.
 import { GraphIndex, TensorType, onnx, type GraphProto, type ModelProto, type NodeProto } from './onnx-graph.js';
+import { SCHEMA_IR_VERSION, unknownFields } from './onnx-schema-check.js';
 import { UnfuseError, unfuseModel, type UnfusedNode } from './unfuse/index.js';
+import { num } from './onnx-graph.js';
 
 export interface PrepareOptions {
   /** config.json's tie_word_embeddings (null when it does not say): whether the embedding may serve as the unembedding. */
@@ -43,6 +45,23 @@ export function prepareGraph(model: ModelProto, file: string, opts: PrepareOptio
   const logits = appendTiedUnembedding(model, file, opts);
   if (logits) changes.push(logits);
   return { unfused, changes, problem };
+}
+
+/**
+ * Refuses a file of an IR version newer than the carried schema when it holds fields the schema does not know
+ * (other than annotations): a rewritten graph would silently lose them.
+ */
+export function checkSchema(model: ModelProto, bytes: Uint8Array, file: string): void {
+  const ir = num(model.irVersion ?? 0);
+  if (ir <= SCHEMA_IR_VERSION) return;
+  const lost = unknownFields(bytes);
+  if (!lost.length) return;
+  const what = [...new Set(lost.map((f) => f.what))].slice(0, 4).join(', ');
+  throw new PrepareError(
+    `${file}: IR version ${ir} is newer than the ONNX schema this build reads (IR ${SCHEMA_IR_VERSION}), and the file uses fields ` +
+      `it does not know (${what}); rewriting it for hooks would drop them. Re-export with an IR version of ${SCHEMA_IR_VERSION} or older ` +
+      '(e.g. onnx.version_converter / setting model.ir_version when no newer features are used)',
+  );
 }
 
 // ------------------------------------------------------------------------------------------ merged decoders
