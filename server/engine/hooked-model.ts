@@ -324,7 +324,7 @@ export class HookedModel {
         return await ort.InferenceSession.create(file, this.sessionOptions());
       } catch (e) {
         // Another process sharing the cache may have pruned the file just now: write it again, once.
-        if (attempt > 0 || fs.existsSync(file)) throw e;
+        if (attempt > 0 || fs.existsSync(file)) throw this.loadError(e, file);
       } finally {
         HookedModel.graphsInUse.delete(file);
       }
