@@ -24,7 +24,6 @@ const EOT = '<|endoftext|>';
 const EXPECTED_VOCAB_SIZE = 50257;
 const EXPECTED_MERGES = 50000;
 const EOT_ID = 50256;
-const MODEL_MAX_LENGTH = 256;
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const outDir = process.argv[2]
@@ -115,10 +114,20 @@ const tokenizerConfig = {
   bos_token: EOT,
   eos_token: EOT,
   unk_token: EOT,
-  model_max_length: MODEL_MAX_LENGTH,
+  model_max_length: modelMaxLength(),
   tokenizer_class: 'GPT2Tokenizer',
   clean_up_tokenization_spaces: false,
 };
+
+// The model's context (config.json n_positions) when the directory has one; 256, the bundled model's, otherwise.
+function modelMaxLength() {
+  try {
+    const n = JSON.parse(readFileSync(join(outDir, 'config.json'), 'utf8')).n_positions;
+    return Number.isInteger(n) && n > 0 ? n : 256;
+  } catch {
+    return 256;
+  }
+}
 
 mkdirSync(outDir, { recursive: true });
 const tokenizerPath = join(outDir, 'tokenizer.json');

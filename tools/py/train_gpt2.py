@@ -224,9 +224,13 @@ def export_onnx(model, path, opset=14, past=False):
     # do_constant_folding=False: with folding, torch materialises lm_head's Transpose of the tied wte as a second
     # [d, vocab] initializer (+38 MB for the 50257-vocab model). Unfolded, lm_head is MatMul(x, Transpose(wte)) and
     # the tied matrix is stored once (onnxruntime folds the Transpose itself at session load).
+    # torch >= 2.9 exports through dynamo by default (opset >= 18, a different op sequence): ask for the
+    # TorchScript exporter that made the bundled graphs wherever the argument exists.
+    import inspect
+    extra = {"dynamo": False} if "dynamo" in inspect.signature(torch.onnx.export).parameters else {}
     with torch.no_grad():
         torch.onnx.export(Wrap(model), tuple(args), path, input_names=names_in, output_names=names_out,
-                          dynamic_axes=dyn, opset_version=opset, do_constant_folding=False)
+                          dynamic_axes=dyn, opset_version=opset, do_constant_folding=False, **extra)
     check_tied_once(path, cfg)
 
 
