@@ -236,6 +236,8 @@ def main():
     p.add_argument("--repeat-random", type=float, default=0.5, help="share of those whose span is random ids")
     p.add_argument("--compile", action="store_true", help="torch.compile each model (falls back to eager on failure)")
     p.add_argument("--no-check", action="store_true", help="skip the sha256 check of the corpus files")
+    p.add_argument("--max-return-mib", type=float, default=61.0,
+                   help="refuse a config whose two float16 .npz files exceed this (the device call returns 64 MiB)")
     a = p.parse_args()
 
     t_start = time.time()
@@ -247,6 +249,13 @@ def main():
         a.n_layer, a.n_embd, a.n_head, a.ctx = 2, 64, 4, 128
     cfg = dict(vocab_size=50257, n_positions=a.ctx, n_embd=a.n_embd, n_layer=a.n_layer, n_head=a.n_head,
                layer_norm_epsilon=1e-5, embd_pdrop=a.dropout, attn_pdrop=0.0, resid_pdrop=a.dropout)
+    # Each model comes back as float16 (2 bytes a parameter, the tied unembedding stored once): both must fit in
+    # what one device call returns, next to the logs.
+    d, L, V = a.n_embd, a.n_layer, cfg["vocab_size"]
+    n_params = V * d + a.ctx * d + L * (12 * d * d + 13 * d) + 2 * d
+    if 2 * 2 * n_params / 2 ** 20 > a.max_return_mib:
+        raise SystemExit(f"{n_params} parameters: two float16 copies are {4 * n_params / 2 ** 20:.1f} MiB, over "
+                         f"--max-return-mib {a.max_return_mib}")
     man, train, vals, ranges = load_corpus(a.data, check=not a.no_check)
     os.makedirs(a.out, exist_ok=True)
     json.dump(cfg, open(os.path.join(a.out, "cfg.json"), "w"), indent=1)
@@ -272,6 +281,7 @@ def main():
     same_init = all(torch.equal(x, y) for x, y in zip(models["vanilla"].state_dict().values(), models["myopic"].state_dict().values()))
     assert same_init, "twins must start from identical weights"
     batches = Batches(train, ranges, ctx, a.batch, device, a.seed, a.repeat_share, a.repeat_random)
+    assert count_params(models["vanilla"]) == n_params, (count_params(models["vanilla"]), n_params)
     log({"event": "start", "cfg": cfg, "params": count_params(models["vanilla"]), "device": device,
          "gpu": torch.cuda.get_device_name(0) if device == "cuda" else None, "torch": torch.__version__,
          "train_tokens": int(len(train)), "sources": batches.names, "rows_with_repeats": batches.n_repeat,
