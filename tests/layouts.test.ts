@@ -65,7 +65,6 @@ async function expectSameAsEager(m: HookedModel) {
   expect(rows.targetLogprobs!.dims).toEqual([1, 2]);
 }
 
-const int = (name: string, v: number) => onnx.AttributeProto.create({ name, i: v, type: onnx.AttributeProto.AttributeType.INT });
 const i64Init = (name: string, values: number[]) =>
   onnx.TensorProto.create({ name, dataType: onnx.TensorProto.DataType.INT64, dims: [values.length], rawData: new Uint8Array(BigInt64Array.from(values, BigInt).buffer) });
 
