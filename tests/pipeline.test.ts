@@ -178,3 +178,48 @@ describe('errors across the worker boundary', () => {
     }
   });
 });
+
+describe('layer entry: knockouts computed from their first blocked layer on', () => {
+  const cases = ['gpt2-past-opset14', 'gpt2-opset14', 'hf-tiny-gpt-neox', 'hf-tiny-llama', 'llama-tiny-gqa-rotary'];
+  for (const name of cases) {
+    it(`${name}: every variant equals the full-depth variant to 1e-5, and calls really start above layer 0`, async () => {
+      const { m, tok } = open(path.join(FIXTURES, name));
+      expect(m.layerEntryProblem()).toBeNull();
+      const entries: number[] = [];
+      const run = m.run.bind(m);
+      m.run = (req) => {
+        if (req.targets) entries.push(req.entry?.layer ?? 0);
+        return run(req);
+      };
+      const args = { modelId: name, prompt: 'One two. Three four five. ', input: 'six seven eight', options: { layerWindow: 0 }, maxRowsPerCall: 2 };
+      const full = await analyze(m, tok, { ...args, layerEntry: false });
+      expect(entries.every((e) => e === 0)).toBe(true);
+      entries.length = 0;
+      const entered = await analyze(m, tok, { ...args, layerEntry: true });
+      expect(Math.max(...entries)).toBe(m.config.nLayer - 1);
+      expect(entered.variants.map((v) => v.label)).toEqual(full.variants.map((v) => v.label));
+      entered.variants.forEach((v, i) => expect(Math.abs(v.meanLoss - full.variants[i].meanLoss)).toBeLessThanOrEqual(1e-5));
+      entered.depthCurve.forEach((d, k) => expect(Math.abs(d - full.depthCurve[k])).toBeLessThanOrEqual(1e-5));
+      entered.spans.forEach((s, k) => expect(Math.abs(s.kFromLayer1 - full.spans[k].kFromLayer1)).toBeLessThanOrEqual(1e-5));
+      m.run = run;
+    });
+  }
+
+  it('the engine starts at the given stream: the right one reproduces the full run, another one does not; skipped hooks are empty', async () => {
+    const { m } = open(path.join(FIXTURES, 'gpt2-opset14'));
+    const seq = [0, 5, 6, 7, 8, 9];
+    const targets = [[...seq.slice(1), 1]];
+    const hooks = Array.from({ length: m.config.nLayer }, (_, l) => `blocks.${l}.hook_resid_pre`);
+    const variant = { hooks, bias: true, rows: true, targets: true, entry: true };
+    const full = await m.run({ tokens: [seq], hooks, variant, targets, logits: false });
+    const resid = full.cache.get('blocks.2.hook_resid_pre')!;
+    const same = await m.run({ tokens: [seq], hooks, targets, logits: false, entry: { layer: 2, resid }, variant });
+    const zero = await m.run({ tokens: [seq], targets, logits: false, entry: { layer: 2, resid: { data: new Float32Array(resid.data.length), dims: resid.dims } }, variant });
+    const diff = (a: Float32Array, b: Float32Array) => Math.max(...Array.from(a, (x, i) => Math.abs(x - b[i])));
+    expect(diff(same.targetLogprobs!.data, full.targetLogprobs!.data)).toBeLessThanOrEqual(1e-5);
+    expect(diff(zero.targetLogprobs!.data, full.targetLogprobs!.data)).toBeGreaterThan(0.1);
+    expect(same.cache.get('blocks.0.hook_resid_pre')!.data.length).toBe(0);
+    expect(same.cache.get('blocks.2.hook_resid_pre')!.dims).toEqual(resid.dims);
+    await expect(m.run({ tokens: [seq], entry: { layer: 2, resid: { data: new Float32Array(3), dims: [1, 1, 3] } }, variant })).rejects.toThrow(/entry.resid: dims \[1,1,3\] must be \[B=1, T=6, d\]/);
+  });
+});

@@ -20,6 +20,13 @@ export interface AnalyzeArgs {
    * X -> P' never changes the prompt's columns, so each knockout only computes X's columns.
    */
   reusePrefix?: boolean;
+  /**
+   * Start each knockout at its first blocked layer from the with-prompt run's residual stream (default true, where
+   * the graph allows it): below that layer nothing is blocked, so nothing there can differ.
+   */
+  layerEntry?: boolean;
+  /** At most this many knockout variants per engine call (default: as many as the memory bound allows). */
+  maxRowsPerCall?: number;
 }
 
 export interface AnalyzeHooks {
@@ -43,6 +50,8 @@ export async function analyze(m: HookedModel, tok: TextTokenizer, args: AnalyzeA
   const exec = new Executor(m, plan, {
     maxBatchMB: args.maxBatchMB ?? settings().maxBatchMB,
     reusePrefix: args.reusePrefix !== false,
+    layerEntry: args.layerEntry !== false,
+    maxRowsPerCall: args.maxRowsPerCall,
     isCancelled: hooks.isCancelled ?? (() => false),
   });
   const firstSpans = plan.hasKnockouts && plan.options.spanKnockouts ? spanVariants(plan.spans, c.nLayer) : [];

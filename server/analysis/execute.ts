@@ -25,6 +25,10 @@ export interface ExecuteOptions {
   maxBatchMB: number;
   /** Reuse the prompt's keys/values for the knockouts when the graph takes a KV cache. */
   reusePrefix: boolean;
+  /** Start each knockout at its first blocked layer from the with-prompt run's stream, when the graph allows it. */
+  layerEntry: boolean;
+  /** At most this many variants per engine call (default: as many as the memory bound allows). */
+  maxRowsPerCall?: number;
   isCancelled: () => boolean;
 }
 
@@ -49,6 +53,10 @@ export class Executor {
   private readonly pairs: { past: string; present: string }[] | null;
   private prefix: Map<string, Tensor> | null = null;
   private readonly masks = new Map<string, Float32Array>();
+  /** The with-prompt run's residual stream entering each layer, [T, d] (for layer entry). */
+  private residPre: Tensor[] | null = null;
+  /** Whether knockouts start at their first blocked layer (see server/engine/layer-entry.ts). */
+  readonly layerEntry: boolean;
 
   constructor(
     private readonly m: HookedModel,
@@ -56,10 +64,15 @@ export class Executor {
     private readonly o: ExecuteOptions,
   ) {
     const c = m.config;
-    const hooks = range(0, c.nLayer).flatMap((l) => [hookName(l, 'attn.hook_pattern'), hookName(l, 'attn.hook_value_norm')]);
     const knock = plan.hasKnockouts;
+    this.layerEntry = o.layerEntry && knock && c.nLayer > 1 && m.layerEntryProblem() === null;
+    const hooks = range(0, c.nLayer).flatMap((l) => [
+      hookName(l, 'attn.hook_pattern'),
+      hookName(l, 'attn.hook_value_norm'),
+      ...(this.layerEntry ? [hookName(l, 'hook_resid_pre')] : []),
+    ]);
     // One graph variant serves every call of the analysis, so the runtime holds one extra copy of the weights.
-    this.graph = { hooks, bias: knock, rows: true, targets: knock };
+    this.graph = { hooks, bias: knock, rows: true, targets: knock, entry: this.layerEntry };
     this.pairs = o.reusePrefix && knock ? m.pastPairs() : null;
     const maxBytes = o.maxBatchMB * 1024 * 1024;
     const rowBytes = estimateRowBytes(c, plan.T, Math.max(1, plan.n - 1), true);
@@ -72,7 +85,7 @@ export class Executor {
         'input',
       );
     }
-    this.rowsPerCall = Math.max(1, Math.floor((maxBytes - weightBytes) / rowBytes));
+    this.rowsPerCall = Math.max(1, Math.min(o.maxRowsPerCall ?? Infinity, Math.floor((maxBytes - weightBytes) / rowBytes)));
   }
 
   private checkCancel(): void {
@@ -90,6 +103,7 @@ export class Executor {
     const logits = batchItem(r.logits!, 0);
     const patterns = range(0, L).map((l) => batchItem(r.cache.get(hookName(l, 'attn.hook_pattern'))!, 0));
     const norms = range(0, L).map((l) => batchItem(r.cache.get(hookName(l, 'attn.hook_value_norm'))!, 0));
+    if (this.layerEntry) this.residPre = range(0, L).map((l) => batchItem(r.cache.get(hookName(l, 'hook_resid_pre'))!, 0));
     this.checkCancel();
     return { lossWith: targetLosses(logits, inputIds), logits, patterns, norms };
   }
@@ -129,9 +143,12 @@ export class Executor {
     // reaches. So K averages over the tokens X's own columns predict (x_2..x_n): there K(all layers) = mean B exactly.
     const readTargets = inputIds.slice(1);
     const R = readTargets.length;
-    for (let start = 0; start < variants.length; start += this.rowsPerCall) {
-      const batch = variants.slice(start, start + this.rowsPerCall);
+    // With layer entry, variants that first block at similar layers share a call, which starts at the lowest of them.
+    const ordered = this.layerEntry ? [...variants].sort((a, b) => a.layers[0] - b.layers[0]) : variants;
+    for (let start = 0; start < ordered.length; start += this.rowsPerCall) {
+      const batch = ordered.slice(start, start + this.rowsPerCall);
       const B = batch.length;
+      const entryLayer = this.layerEntry ? Math.min(...batch.map((v) => v.layers[0])) : 0;
       const attentionBias: Record<number, Tensor> = {};
       // With a reused prefix the queries are X's n columns only: the mask's rows p+1..p+n, all T keys.
       const Q = this.prefix ? n : T;
@@ -154,6 +171,7 @@ export class Executor {
       }
       // Only the targets' log-probabilities leave the runtime (computed in-graph), not [B, n-1, vocab] logits.
       const targets = batch.map(() => readTargets);
+      const entry = entryLayer > 0 ? { layer: entryLayer, resid: this.entryStream(entryLayer, firstRow, Q, B) } : undefined;
       const r = this.prefix
         ? await this.m.run({
             tokens: batch.map(() => inputIds),
@@ -163,9 +181,10 @@ export class Executor {
             logitRows: range(0, n - 1),
             targets,
             logits: false,
+            entry,
             variant: this.graph,
           })
-        : await this.m.run({ tokens: batch.map(() => seq), attentionBias, logitRows: readRows, targets, logits: false, variant: this.graph });
+        : await this.m.run({ tokens: batch.map(() => seq), attentionBias, logitRows: readRows, targets, logits: false, entry, variant: this.graph });
       this.calls++;
       const lp = r.targetLogprobs!;
       batch.forEach((v, b) => out.set(v.id, Array.from(lp.data.subarray(b * R, (b + 1) * R), (x) => -x)));
@@ -173,6 +192,16 @@ export class Executor {
       this.checkCancel();
     }
     return out;
+  }
+
+  /** The with-prompt stream entering `layer` at positions first..first+Q-1, repeated for B rows: [B, Q, d]. */
+  private entryStream(layer: number, first: number, Q: number, B: number): Tensor {
+    const t = this.residPre![layer];
+    const d = t.dims[1];
+    const rows = t.data.subarray(first * d, (first + Q) * d);
+    const data = new Float32Array(B * Q * d);
+    for (let b = 0; b < B; b++) data.set(rows, b * Q * d);
+    return { data, dims: [B, Q, d] };
   }
 
   private maskFor(v: Variant): Float32Array {

@@ -9,6 +9,7 @@ import { externalizeWeights } from './external-data.js';
 import { checkSchema, embeddingRows, prepareGraph } from './prepare-graph.js';
 import { addAttentionBias, addHooks, addLogitRows, addTargetLogprobs, LOGIT_ROWS_INPUT, TARGET_IDS_INPUT, TARGET_LOGPROBS_OUTPUT, analyzeModel, GraphStructureError, inputDims, type ModelStructure } from './surgery.js';
 import { validateHookNames } from '../../shared/hooks.js';
+import { addLayerEntry, ENTRY_LAYER_INPUT, ENTRY_RESID_INPUT, layerEntryProblem } from './layer-entry.js';
 import { openModelDir, type ModelDir } from '../model/model-dir.js';
 
 /** Bump when surgery output changes, so cached rewritten graphs from older versions are not reused. */
@@ -40,6 +41,13 @@ export interface RunRequest {
   /** Also return the graph's `present.*` outputs (the keys/values to pass as `past` later). */
   presents?: boolean;
   /**
+   * Layer entry: compute the new columns from layer `layer` on, starting from `resid` (the residual stream entering
+   * that layer, [B, T, d]); layers below are skipped (their hooks and presents come back empty). Needs a graph
+   * variant with `entry` (see `layerEntryProblem`). Exact when nothing below `layer` differs from the run the
+   * stream was taken from.
+   */
+  entry?: { layer: number; resid: Tensor };
+  /**
    * Per batch row, the token id each logits row should have predicted: returns `targetLogprobs` [B,R] computed
    * inside the graph (log softmax, then the target's entry). Usually with `logits: false`.
    */
@@ -58,6 +66,8 @@ export interface GraphVariant {
   bias: boolean;
   rows: boolean;
   targets: boolean;
+  /** Inputs `entry_layer` and `resid_entry` (server/engine/layer-entry.ts). */
+  entry?: boolean;
 }
 
 export interface RunResult {
@@ -175,6 +185,20 @@ export class HookedModel {
     return pairs.every((q) => outs.has(q.present)) ? pairs : null;
   }
 
+  private entryProblem: string | null | undefined;
+
+  /**
+   * Why this graph cannot take layer entry (RunRequest.entry), or null when it can: each block must be a region of
+   * the graph that only the next residual stream, hooks and present outputs leave.
+   */
+  layerEntryProblem(): string | null {
+    if (this.entryProblem === undefined) {
+      const s = this.analyze();
+      this.entryProblem = s.attentionProblem ?? layerEntryProblem(this.model(), s);
+    }
+    return this.entryProblem;
+  }
+
   /** True when the graph takes a KV cache, so a shared prefix can be computed once and reused. */
   get supportsPast(): boolean {
     return this.pastPairs() !== null;
@@ -217,11 +241,11 @@ export class HookedModel {
     return m;
   }
 
-  private async session(hooks: string[], bias: boolean, rows: boolean, targets: boolean): Promise<ort.InferenceSession> {
-    const key = JSON.stringify({ hooks, bias, rows, targets });
+  private async session(hooks: string[], bias: boolean, rows: boolean, targets: boolean, layerEntry = false): Promise<ort.InferenceSession> {
+    const key = JSON.stringify({ hooks, bias, rows, targets, ...(layerEntry ? { entry: true } : {}) });
     let e = this.sessions.get(key);
     if (!e) {
-      const entry: SessionEntry = { owner: this, key, bytes: 2 * this.weightBytes, promise: this.createSession(hooks, bias, rows, targets), busy: 0, evicted: false };
+      const entry: SessionEntry = { owner: this, key, bytes: 2 * this.weightBytes, promise: this.createSession(hooks, bias, rows, targets, layerEntry), busy: 0, evicted: false };
       entry.promise.catch(() => this.dropSession(entry));
       this.sessions.set(key, entry);
       e = entry;
@@ -315,10 +339,10 @@ export class HookedModel {
     );
   }
 
-  private async createSession(hooks: string[], bias: boolean, rows: boolean, targets: boolean): Promise<ort.InferenceSession> {
-    if (hooks.length === 0 && !bias && !rows && !targets && !this.preparedDiffers) return ort.InferenceSession.create(this.md.graphPath, this.sessionOptions());
+  private async createSession(hooks: string[], bias: boolean, rows: boolean, targets: boolean, entry: boolean): Promise<ort.InferenceSession> {
+    if (hooks.length === 0 && !bias && !rows && !targets && !entry && !this.preparedDiffers) return ort.InferenceSession.create(this.md.graphPath, this.sessionOptions());
     for (let attempt = 0; ; attempt++) {
-      const file = this.rewrittenGraph(hooks, bias, rows, targets);
+      const file = this.rewrittenGraph(hooks, bias, rows, targets, entry);
       HookedModel.graphsInUse.add(file);
       try {
         return await ort.InferenceSession.create(file, this.sessionOptions());
@@ -335,9 +359,9 @@ export class HookedModel {
    * Writes (or reuses) the rewritten graph for this hook set on disk; returns its path. The graph file is small:
    * its weights are external data in one `<model hash>.weights` file shared by every hook set of the model.
    */
-  private rewrittenGraph(hooks: string[], bias: boolean, rows: boolean, targets: boolean): string {
+  private rewrittenGraph(hooks: string[], bias: boolean, rows: boolean, targets: boolean, entry: boolean): string {
     const dir = this.opts.cacheDir ?? path.join(os.tmpdir(), 'precache-lens-graphs');
-    const key = sha256(JSON.stringify({ v: SURGERY_VERSION, model: this.modelHash, hooks, bias, rows, targets })).slice(0, 32);
+    const key = sha256(JSON.stringify({ v: SURGERY_VERSION, model: this.modelHash, hooks, bias, rows, targets, ...(entry ? { entry } : {}) })).slice(0, 32);
     const file = path.join(dir, `${this.modelHash.slice(0, 16)}-${key}.onnx`);
     HookedModel.livePrefixes.add(this.modelHash.slice(0, 16));
     if (fs.existsSync(file)) {
@@ -353,6 +377,7 @@ export class HookedModel {
     if (bias) addAttentionBias(m, fresh);
     if (rows) addLogitRows(m, fresh);
     if (targets) addTargetLogprobs(m, fresh);
+    if (entry) addLayerEntry(m, fresh);
     fs.mkdirSync(dir, { recursive: true });
     externalizeWeights(m, originalNames, path.dirname(this.md.graphPath), dir, this.modelHash.slice(0, 16));
     const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
@@ -453,22 +478,36 @@ export class HookedModel {
       if (targets.length !== B || targets.some((r) => r.length !== R)) throw new EngineInputError(`targets: must be [B=${B}][R=${R}], one id per logits row`);
       for (const row of targets) for (const t of row) if (!Number.isInteger(t) || t < 0 || t >= c.vocabSize) throw new EngineInputError(`targets: id ${t} is outside the vocabulary 0..${c.vocabSize - 1}`);
     }
+    const entry = req.entry;
+    if (entry) {
+      if (!Number.isInteger(entry.layer) || entry.layer < 0 || entry.layer >= c.nLayer) throw new EngineInputError(`entry.layer: ${entry.layer} is not a layer (0..${c.nLayer - 1})`);
+      const d = entry.resid.dims;
+      if (d.length !== 3 || d[0] !== B || d[1] !== T || entry.resid.data.length !== B * T * d[2]) {
+        throw new EngineInputError(`entry.resid: dims [${d.join(',')}] must be [B=${B}, T=${T}, d] (the stream entering layer ${entry.layer})`);
+      }
+      const problem = this.layerEntryProblem();
+      if (problem) throw new GraphStructureError(`${this.md.graphPath}: layer entry is unavailable: ${problem}`);
+    }
     const v = req.variant;
     let session: ort.InferenceSession;
     if (v) {
       const vHooks = this.checkHooks(v.hooks).filter((h) => h !== 'logits');
       const missing = sessionHooks.find((h) => !vHooks.includes(h));
-      if (missing || (useBias && !v.bias) || (rows && !v.rows) || (targets && !v.targets)) {
+      if (missing || (useBias && !v.bias) || (rows && !v.rows) || (targets && !v.targets) || (entry && !v.entry)) {
         throw new EngineInputError(`variant: does not include what the request uses${missing ? ` (hook ${missing})` : ''}`);
       }
-      session = await this.session(vHooks, v.bias, v.rows, v.targets);
+      session = await this.session(vHooks, v.bias, v.rows, v.targets, !!v.entry);
     } else {
-      session = await this.session(sessionHooks, useBias, !!rows, !!targets);
+      session = await this.session(sessionHooks, useBias, !!rows, !!targets, !!entry);
     }
     const feeds = this.feeds(session, req.tokens, pos, useBias ? req.attentionBias! : {}, req.past ?? {}, pastLen);
     if (session.inputNames.includes(LOGIT_ROWS_INPUT)) {
       const r = rows ?? Array.from({ length: T }, (_, i) => i);
       feeds[LOGIT_ROWS_INPUT] = new ort.Tensor('int64', BigInt64Array.from(r, (x) => BigInt(x)), [r.length]);
+    }
+    if (session.inputNames.includes(ENTRY_LAYER_INPUT)) {
+      feeds[ENTRY_LAYER_INPUT] = new ort.Tensor('int64', BigInt64Array.from([BigInt(entry?.layer ?? 0)]), []);
+      feeds[ENTRY_RESID_INPUT] = entry ? new ort.Tensor('float32', entry.resid.data, [...entry.resid.dims]) : new ort.Tensor('float32', new Float32Array(1), [1, 1, 1]);
     }
     if (session.inputNames.includes(TARGET_IDS_INPUT)) {
       feeds[TARGET_IDS_INPUT] = targets
@@ -567,7 +606,7 @@ export class HookedModel {
         const kv = dims[1] > 0 ? dims[1] : c.nKvHead;
         const dh = dims[3] > 0 ? dims[3] : c.dHead;
         feeds[name] = new ort.Tensor('float32', new Float32Array(0), [B, kv, 0, dh]);
-      } else if (name === LOGIT_ROWS_INPUT || name === TARGET_IDS_INPUT) {
+      } else if (name === LOGIT_ROWS_INPUT || name === TARGET_IDS_INPUT || name === ENTRY_LAYER_INPUT || name === ENTRY_RESID_INPUT) {
         continue; // filled by run()
       } else if (name.startsWith('attention_bias.')) {
         const l = Number(name.slice('attention_bias.'.length));

@@ -298,7 +298,7 @@ export function analyzeModel(model: ModelProto, opts: AnalyzeOptions): ModelStru
   };
 }
 
-function floatOutput(name: string) {
+export function floatOutput(name: string) {
   return onnx.ValueInfoProto.create({
     name,
     type: onnx.TypeProto.create({ tensorType: onnx.TypeProto.Tensor.create({ elemType: TensorType.FLOAT }) }),
@@ -306,7 +306,7 @@ function floatOutput(name: string) {
 }
 
 /** A graph input of the given element type whose dims are all symbolic (named by `dimParams`). */
-function symbolicInput(name: string, elemType: number, dimParams: string[]) {
+export function symbolicInput(name: string, elemType: number, dimParams: string[]) {
   return onnx.ValueInfoProto.create({
     name,
     type: onnx.TypeProto.create({
@@ -318,7 +318,7 @@ function symbolicInput(name: string, elemType: number, dimParams: string[]) {
   });
 }
 
-function node(opType: string, inputs: string[], outputs: string[], name: string, attrs: Record<string, number[] | number> = {}) {
+export function node(opType: string, inputs: string[], outputs: string[], name: string, attrs: Record<string, number[] | number> = {}) {
   const attribute = Object.entries(attrs).map(([k, v]) =>
     Array.isArray(v)
       ? onnx.AttributeProto.create({ name: k, ints: v, type: onnx.AttributeProto.AttributeType.INTS })
@@ -327,7 +327,7 @@ function node(opType: string, inputs: string[], outputs: string[], name: string,
   return onnx.NodeProto.create({ opType, input: inputs, output: outputs, name, attribute });
 }
 
-function int64Init(name: string, values: number[]) {
+export function int64Init(name: string, values: number[]) {
   const data = new BigInt64Array(values.map((v) => BigInt(v)));
   return onnx.TensorProto.create({ name, dataType: TensorType.INT64, dims: [values.length], rawData: new Uint8Array(data.buffer) });
 }
