@@ -12,6 +12,7 @@ import { DEFAULT_MODEL_DIR, ModelRegistry, modelsFromEnv } from './model/registr
 import { announce, DEFAULT_DATA_DIR, serve, serveOptionsFromEnv } from './main.js';
 import type { AnalyzeJobArgs } from './worker/jobs.js';
 import { addReportCommands } from './cli-report.js';
+import { addExperimentCommand } from './cli-experiment.js';
 
 const int = (name: string) => (v: string) => {
   const n = Number(v);
@@ -193,6 +194,7 @@ export function buildProgram(): Command {
       }
     });
   addReportCommands(program);
+  addExperimentCommand(program);
   return program;
 }
 
