@@ -71,10 +71,14 @@ export async function analyze(m: HookedModel, tok: TextTokenizer, args: AnalyzeA
   const tForward = performance.now();
   const model = { id: args.modelId, name: m.md.name, hash: m.modelHash, nLayer: c.nLayer, nHead: c.nHead, dModel: c.dModel, nCtx: c.nCtx, vocabSize: c.vocabSize };
   const headline: HeadlineStage = headlineStage(plan, model, tok, withRun, no);
+  const lossWithRead = withRun.lossWith.slice(1);
+  // The attention patterns ([L][H,T,T], the largest tensors of an analysis) are not needed past the headline.
+  withRun.patterns.length = 0;
+  withRun.norms.length = 0;
   emit('headline', headline);
 
   // --- depth: D(k) and the layer profile
-  const ko = plan.hasKnockouts ? new KnockoutLosses(withRun.lossWith.slice(1)) : null;
+  const ko = plan.hasKnockouts ? new KnockoutLosses(lossWithRead) : null;
   const ran: Variant[] = [];
   const runVariants = async (vs: Variant[]) => {
     if (!ko || !vs.length) return;
