@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { EngineClient } from './worker/engine-client.js';
 import { RemoteError } from './worker/protocol.js';
+import { InputError } from '../shared/errors.js';
 import type { ModelRegistry } from './model/registry.js';
 import type { RunStore } from './store/run-store.js';
 import type { RunManager } from './runs/run-manager.js';
@@ -106,8 +107,9 @@ export function createApp(deps: AppDeps): express.Express {
       const encoding = req.headers['content-encoding'];
       const what = encoding ? `body: cannot be decoded as Content-Encoding ${encoding}: ${e.message}` : `body: ${e.message}`;
       res.status(e.status).json({ error: what, field: 'body' });
-    } else if (err instanceof RemoteError && err.isInputError) {
-      res.status(422).json({ error: err.message });
+    } else if ((err instanceof RemoteError && err.isInputError) || err instanceof InputError) {
+      // Input errors keep their field across the worker boundary (server/worker/protocol.ts).
+      res.status(422).json({ error: err.message, ...(err.field ? { field: err.field } : {}) });
     } else {
       console.error(err);
       res.status(500).json({ error: `internal error: ${e.message ?? String(err)}` });
