@@ -37,8 +37,9 @@ export function securityHeaders(_req: Request, res: Response, next: NextFunction
   res.setHeader('Content-Security-Policy', APP_CSP);
   res.setHeader('X-Frame-Options', 'DENY');
   res.setHeader('X-Content-Type-Options', 'nosniff');
-  // The token may sit in the address bar for a moment; never send the URL to anyone else.
-  res.setHeader('Referrer-Policy', 'no-referrer');
+  // The token may sit in the address bar for a moment: never send a URL to another origin. (Same-origin referrers
+  // stay, so that browsers send a real Origin, not "null", with the app's own form posts.)
+  res.setHeader('Referrer-Policy', 'same-origin');
   res.setHeader('Cross-Origin-Opener-Policy', 'same-origin');
   res.setHeader('Cross-Origin-Resource-Policy', 'same-origin');
   next();
@@ -102,10 +103,13 @@ function sameOriginCheck(req: Request, _res: Response, next: NextFunction): void
   const site = req.headers['sec-fetch-site'];
   const origin = req.headers.origin;
   if (!SAFE_METHODS.has(req.method)) {
-    if (site !== undefined && site !== 'same-origin' && site !== 'none') {
-      return next(new HttpError(403, `origin: cross-site ${req.method} refused (Sec-Fetch-Site: ${site}); use the workbench's own page or a script`, 'origin'));
-    }
-    if (origin !== undefined && !sameHost(origin, req.headers.host)) {
+    // Sec-Fetch-Site is set by the browser and cannot be forged by a page, so it decides when present; Origin is the
+    // fallback for browsers without it.
+    if (site !== undefined) {
+      if (site !== 'same-origin' && site !== 'none') {
+        return next(new HttpError(403, `origin: cross-site ${req.method} refused (Sec-Fetch-Site: ${site}); use the workbench's own page or a script`, 'origin'));
+      }
+    } else if (origin !== undefined && !sameHost(origin, req.headers.host)) {
       return next(new HttpError(403, `origin: ${req.method} from ${origin} refused; only this server's own pages may change or start anything`, 'origin'));
     }
   } else if (req.path.startsWith('/api/') && site === 'cross-site' && req.headers['sec-fetch-mode'] !== 'navigate') {

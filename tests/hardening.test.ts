@@ -111,14 +111,14 @@ describe('who may talk to the server', () => {
     expect([get.status, get.headers.allow]).toEqual([405, 'POST']);
   });
 
-  it('every response forbids framing and sniffing, sets a CSP and sends no referrer', async () => {
+  it('every response forbids framing and sniffing, sets a CSP and keeps referrers within the origin', async () => {
     for (const p of ['/', '/api/health', '/api/nope']) {
       const r = await req('GET', p);
       expect(r.headers['x-frame-options']).toBe('DENY');
       expect(r.headers['content-security-policy']).toContain("frame-ancestors 'none'");
       expect(r.headers['content-security-policy']).toContain("script-src 'self'");
       expect(r.headers['x-content-type-options']).toBe('nosniff');
-      expect(r.headers['referrer-policy']).toBe('no-referrer');
+      expect(r.headers['referrer-policy']).toBe('same-origin');
     }
     const html = await req('GET', `/api/runs/${runA}/report.html?inline=1`);
     expect(html.status).toBe(200);
