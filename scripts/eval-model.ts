@@ -13,8 +13,12 @@
 //   samples  continuations of fixed prompts (BOS + prompt): greedy, and temperature 0.8 top-k 40 (mulberry32 seed).
 //   repeat   in-context repeat test: 20 random sequences of 50 ids uniform in [1000, 20000) (mulberry32 seed 1234),
 //            each fed as BOS + seq + seq; mean loss on the second copy vs the first copy.
+//   sources  with --corpus DIR (tools/prepare-corpus.ts output): the same windowed loss on each source's held-out
+//            file DIR/val/<source>.bin (--max-windows-per-source K: its first K windows), and the token-weighted
+//            mean over the sources; the unigram baseline then comes from DIR/train.bin.
 // Options: --threads N (ORT intra-op threads; default all cores), --batch B (windows per engine run, default 8),
-//          --val/--train/--slice paths, --skip-val (no full-split pass; slice, unigram, samples, repeat only).
+//          --val/--train/--slice paths, --skip-val (no full-split pass; slice, unigram, samples, repeat only),
+//          --ctx N (windows of N tokens instead of the model's context, e.g. 256 to compare with a 256-token model).
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -60,15 +64,18 @@ async function main() {
   const dir = String(args.model ?? 'models/precache-gpt2-8l');
   const threads = args.threads ? Number(args.threads) : os.availableParallelism();
   const batch = args.batch ? Number(args.batch) : 8;
-  const valPath = String(args.val ?? 'data/val.bin');
-  const trainPath = String(args.train ?? 'data/train.bin');
+  const corpus = args.corpus ? String(args.corpus) : undefined;
+  const perSource = args['max-windows-per-source'] ? Number(args['max-windows-per-source']) : undefined;
+  const valPath = String(args.val ?? (corpus ? path.join(corpus, 'val.bin') : 'data/val.bin'));
+  const trainPath = String(args.train ?? (corpus ? path.join(corpus, 'train.bin') : 'data/train.bin'));
   const slicePath = String(args.slice ?? 'tests/fixtures/val-slice.bin');
   const maxWindows = args['max-windows'] ? Number(args['max-windows']) : undefined;
 
   const md = openModelDir(dir);
   const tok = loadTokenizer(md);
   const model = HookedModel.load(dir, { threads });
-  const ctx = md.config.nCtx;
+  const ctx = args.ctx ? Number(args.ctx) : md.config.nCtx;
+  if (!Number.isInteger(ctx) || ctx < 2 || ctx > md.config.nCtx) throw new Error(`--ctx must be an integer in [2, ${md.config.nCtx}]`);
   const V = md.config.vocabSize;
   const tStart = performance.now();
   const result: Record<string, unknown> = {
@@ -91,7 +98,8 @@ async function main() {
   // Validation-slice loss (the test's figure).
   if (fs.existsSync(slicePath)) {
     const slice = readTokenFile(slicePath);
-    const s = await windowLoss(model, slice, { ctx, batch: Math.min(batch, 4) });
+    // Always at the model's own context: tests/default-model.test.ts checks this figure that way.
+    const s = await windowLoss(model, slice, { ctx: md.config.nCtx, batch: Math.min(batch, 4) });
     result.slice = { file: slicePath, tokens: slice.length, windows: s.windows, predicted: s.predicted, loss: r4(s.loss), lossExact: s.loss, perplexity: r4(s.perplexity), seconds: r4(s.seconds) };
     console.log(`slice   ${slicePath}: loss ${s.loss.toFixed(4)} nats/token over ${s.predicted} tokens (${s.windows} windows), ${s.seconds.toFixed(1)} s`);
   } else console.log(`slice   ${slicePath}: missing, skipped`);
@@ -137,6 +145,25 @@ async function main() {
       };
       console.log(`val     loss ${v.loss.toFixed(4)} nats/token, ppl ${v.perplexity.toFixed(2)} over ${v.predicted} tokens (${v.windows}/${y.length} windows), ${v.seconds.toFixed(1)} s`);
     }
+  }
+
+  // Per-source held-out loss (corpus manifest).
+  if (corpus) {
+    const manifest = JSON.parse(fs.readFileSync(path.join(corpus, 'manifest.json'), 'utf8')) as { sources: { info: { name: string }; valFile: string }[] };
+    const sources: Record<string, { file: string; windows: number; predicted: number; loss: number; lossExact: number; seconds: number }> = {};
+    let sum = 0;
+    let n = 0;
+    for (const src of manifest.sources) {
+      const file = path.join(corpus, src.valFile);
+      const v = await windowLoss(model, readTokenFile(file), { ctx, batch, maxWindows: perSource });
+      if (v.predicted === 0) continue;
+      sources[src.info.name] = { file, windows: v.windows, predicted: v.predicted, loss: r4(v.loss), lossExact: v.loss, seconds: r4(v.seconds) };
+      sum += v.loss * v.predicted;
+      n += v.predicted;
+      console.log(`source  ${src.info.name.padEnd(9)} loss ${v.loss.toFixed(4)} over ${v.predicted} tokens (${v.windows} windows), ${v.seconds.toFixed(1)} s`);
+    }
+    result.sources = { ctx, maxWindowsPerSource: perSource ?? 'all', perSource: sources, overall: r4(sum / n), overallExact: sum / n, predicted: n };
+    console.log(`sources overall ${(sum / n).toFixed(4)} nats/token over ${n} tokens`);
   }
 
   // Samples.

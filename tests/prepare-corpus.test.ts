@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { brownText, dictdEntries, dictdNumber, devilText, fortuneCookies, gcideText, groupEntries, kjvChapters, type LoadedSource } from '../tools/corpus/sources.js';
-import { buildCorpus, EOT, formatInputs, inputPassage, isHeldOut } from '../tools/corpus/build.js';
+import { buildCorpus, EOT, formatInputs, inputPassage, isHeldOut, passages } from '../tools/corpus/build.js';
 import { readTokenFile } from '../scripts/lib/lm-eval.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pl-corpus-test-'));
@@ -80,6 +80,14 @@ describe('held-out split and input passages', () => {
     expect(long.length).toBeLessThanOrEqual(900);
     expect(long.endsWith('here.')).toBe(true);
     expect(formatInputs(['x', '', 'y\nz'])).toBe('x\n---\ny\nz\n');
+  });
+
+  it('takes consecutive passages of one document that together are its opening text', () => {
+    const lines = Array.from({ length: 12 }, (_, i) => `Line ${i} `.padEnd(120, 'x'));
+    const ps = passages(lines.join('\n'), 3, 300, 900);
+    expect(ps).toHaveLength(3);
+    expect(ps.join('\n')).toBe(lines.slice(0, 9).join('\n'));
+    expect(passages('short', 5)).toEqual(['short']);
   });
 });
 

@@ -51,25 +51,52 @@ export interface Manifest {
   totals: { train: number; val: number; documents: { train: number; val: number } };
 }
 
-/** The opening passage of a held-out document as an experiment input: whole lines until at least `min` characters, at most `max`. */
-export function inputPassage(text: string, min = 300, max = 900): string {
-  const lines = text.split('\n');
-  let out = '';
-  for (const line of lines) {
-    const next = out ? `${out}\n${line}` : line;
-    if (next.length > max) {
-      if (out.length >= min / 2) break;
-      // One long line: cut it at the last sentence end that fits, else at the last space.
-      const room = next.slice(0, max);
+/**
+ * The opening passage of a text as an experiment input: whole lines until at least `min` characters, at most `max`
+ * (a longer line is cut at its last sentence end, else its last space, that fits). Returns it and the text after it.
+ */
+export function takePassage(text: string, min = 300, max = 900): { passage: string; rest: string } {
+  let pos = 0;
+  let end = 0;
+  while (pos < text.length) {
+    const nl = text.indexOf('\n', pos);
+    const lineEnd = nl < 0 ? text.length : nl;
+    if (lineEnd > max) {
+      if (end >= min / 2) break;
+      const room = text.slice(0, max);
       const cut = Math.max(room.lastIndexOf('. '), room.lastIndexOf('? '), room.lastIndexOf('! '));
-      out = cut > min / 2 ? room.slice(0, cut + 1) : room.slice(0, room.lastIndexOf(' ') > 0 ? room.lastIndexOf(' ') : max);
+      const space = room.lastIndexOf(' ');
+      end = cut > min / 2 ? cut + 1 : space > 0 ? space : max;
       break;
     }
-    out = next;
-    if (out.length >= min) break;
+    end = lineEnd;
+    pos = lineEnd + 1;
+    if (end >= min) break;
   }
-  // The batch file format separates texts by lines holding only "---": such a line inside a text would split it.
-  return out
+  return { passage: clean(text.slice(0, end)), rest: text.slice(end).replace(/^\s+/, '') };
+}
+
+/** Up to `count` consecutive passages from the start of a text. */
+export function passages(text: string, count: number, min = 300, max = 900): string[] {
+  const out: string[] = [];
+  let rest = text;
+  while (out.length < count && rest.trim()) {
+    const p = takePassage(rest, min, max);
+    if (p.passage) out.push(p.passage);
+    if (p.rest.length >= rest.length) break;
+    rest = p.rest;
+  }
+  return out;
+}
+
+/** The first passage of a text (see takePassage). */
+export function inputPassage(text: string, min = 300, max = 900): string {
+  return takePassage(text, min, max).passage;
+}
+
+// The batch file format separates texts by lines holding only "---": such a line inside a text would split it.
+function clean(passage: string): string {
+  return passage
     .split('\n')
     .map((l) => (/^\s*---\s*$/.test(l) ? l.replace('---', '- - -') : l))
     .join('\n')
@@ -113,7 +140,7 @@ function keepDocs(docs: Doc[], tokens: Map<string, number>, maxTokens: number | 
  *                        document, or the end of one and the start of the next of the same source (uint16 LE)
  *   val.bin              all held-out documents (the sources' val files concatenated in source order)
  *   val/<source>.bin     each source's held-out documents
- *   inputs/<source>.txt  one passage per held-out document, in the batch --inputs format
+ *   inputs/<source>.txt  passages of the held-out documents (1-5 each, at most maxInputs), in the batch --inputs format
  *   manifest.json
  */
 export function buildCorpus(plans: SourcePlan[], encode: Encode, outDir: string, opts: { maxInputs?: number; tokenizer: string; log?: (s: string) => void }): Manifest {
@@ -159,9 +186,12 @@ export function buildCorpus(plans: SourcePlan[], encode: Encode, outDir: string,
     const valFile = `val/${info.name}.bin`;
     record(valFile, valBuf);
     valAll.push(valBuf);
-    const passages = valDocs.slice(0, opts.maxInputs ?? 200).map((d) => inputPassage(d.text)).filter(Boolean);
+    // One passage per held-out document, more (consecutive ones, up to 5) where a source has few documents.
+    const maxInputs = opts.maxInputs ?? 200;
+    const perDoc = Math.min(5, Math.max(1, Math.ceil(maxInputs / Math.max(1, valDocs.length))));
+    const inputs = valDocs.flatMap((d) => passages(d.text, perDoc)).slice(0, maxInputs);
     const inputsFile = `inputs/${info.name}.txt`;
-    fs.writeFileSync(path.join(outDir, inputsFile), formatInputs(passages));
+    fs.writeFileSync(path.join(outDir, inputsFile), formatInputs(inputs));
     const droppedTokens = dropped.reduce((a, d) => a + lengths.get(d.id)!, 0);
     results.push({
       info,
@@ -170,7 +200,7 @@ export function buildCorpus(plans: SourcePlan[], encode: Encode, outDir: string,
       trainRange: [start, trainLen],
       valFile,
       inputsFile,
-      inputs: passages.length,
+      inputs: inputs.length,
     });
     log(`${info.name.padEnd(9)} train ${String(trainDocs.length).padStart(5)} docs ${String(trainLen - start).padStart(9)} tokens | val ${String(valDocs.length).padStart(4)} docs ${String(val.length).padStart(8)} tokens${dropped.length ? ` | capped: ${dropped.length} docs, ${droppedTokens} tokens left out` : ''}`);
   }

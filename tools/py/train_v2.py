@@ -229,6 +229,8 @@ def main():
     p.add_argument("--steps", type=int, default=None, help="fixed number of steps (else sized to --time-budget)")
     p.add_argument("--time-budget", type=float, default=400.0, help="seconds for the training loop, evaluations included")
     p.add_argument("--calib-steps", type=int, default=20)
+    p.add_argument("--max-epochs", type=float, default=16.0,
+                   help="cap on the calibrated schedule: passes over the training tokens (0: none)")
     p.add_argument("--eval-every", type=int, default=250)
     p.add_argument("--eval-windows", type=int, default=48, help="validation windows per source in periodic evaluations")
     p.add_argument("--final-windows", type=int, default=None, help="validation windows per source at the end (default all)")
@@ -358,7 +360,9 @@ def main():
         do_eval(step, t_loop)
         eval_s = time.time() - t_e
         remaining = deadline - time.time()
-        total = step + int(remaining / (per + eval_s / a.eval_every))
+        total = max(step, step + int(remaining / (per + eval_s / a.eval_every)))
+        if a.max_epochs:
+            total = max(step, min(total, int(a.max_epochs * len(train) / (a.batch * ctx))))
         log({"event": "calibrated", "step_s": round(per, 4), "eval_s": round(eval_s, 2), "steps": total,
              "tokens_per_model": total * a.batch * ctx})
     stopped_early = False
