@@ -32,6 +32,8 @@ export class PrepareError extends Error {
  */
 export function prepareGraph(model: ModelProto, file: string, opts: PrepareOptions = { tiedEmbeddings: null }): PreparedGraph {
   const changes: string[] = [];
+  const io = float32Interface(model);
+  if (io) changes.push(io);
   const merged = inlineNoCacheBranch(model, file);
   if (merged) changes.push(merged);
   let unfused: UnfusedNode[] = [];
@@ -62,6 +64,48 @@ export function checkSchema(model: ModelProto, bytes: Uint8Array, file: string):
       `it does not know (${what}); rewriting it for hooks would drop them. Re-export with an IR version of ${SCHEMA_IR_VERSION} or older ` +
       '(e.g. onnx.version_converter / setting model.ir_version when no newer features are used)',
   );
+}
+
+// ------------------------------------------------------------------------------------------ fp16 graphs
+
+const HALF = new Set<number>([TensorType.FLOAT16, TensorType.BFLOAT16]);
+
+/**
+ * fp16/bf16 graph inputs and outputs become float32 with a Cast at the boundary (as onnxruntime's keep_io_types
+ * does), so the engine feeds and reads float32 whatever precision the graph computes in.
+ */
+function float32Interface(model: ModelProto): string | null {
+  const g = model.graph;
+  if (!g) return null;
+  const changed: string[] = [];
+  const cast = (from: string, to: string, type: number, name: string) =>
+    onnx.NodeProto.create({ opType: 'Cast', name, input: [from], output: [to], attribute: [onnx.AttributeProto.create({ name: 'to', i: type, type: onnx.AttributeProto.AttributeType.INT })] });
+  const front: NodeProto[] = [];
+  for (const vi of g.input ?? []) {
+    const tt = vi.type?.tensorType;
+    if (!vi.name || !tt?.elemType || !HALF.has(tt.elemType)) continue;
+    const inner = `precache_lens/io/${vi.name}/half`;
+    for (const n of g.node ?? []) n.input = (n.input ?? []).map((i) => (i === vi.name ? inner : i));
+    front.push(cast(vi.name, inner, tt.elemType, `precache_lens/io/${vi.name}/cast`));
+    tt.elemType = TensorType.FLOAT;
+    changed.push(vi.name);
+  }
+  const back: NodeProto[] = [];
+  for (const vi of g.output ?? []) {
+    const tt = vi.type?.tensorType;
+    if (!vi.name || !tt?.elemType || !HALF.has(tt.elemType)) continue;
+    const inner = `precache_lens/io/${vi.name}/half`;
+    for (const n of g.node ?? []) {
+      n.output = (n.output ?? []).map((o) => (o === vi.name ? inner : o));
+      n.input = (n.input ?? []).map((i) => (i === vi.name ? inner : i));
+    }
+    back.push(cast(inner, vi.name, TensorType.FLOAT, `precache_lens/io/${vi.name}/cast`));
+    tt.elemType = TensorType.FLOAT;
+    changed.push(vi.name);
+  }
+  if (!changed.length) return null;
+  g.node = [...front, ...(g.node ?? []), ...back];
+  return `float32 interface for ${changed.length} fp16/bf16 inputs and outputs`;
 }
 
 // ------------------------------------------------------------------------------------------ merged decoders

@@ -3,7 +3,6 @@
 import {
   GraphIndex,
   TensorType,
-  attrInt,
   findFusedAttention,
   num,
   onnx,
@@ -11,6 +10,9 @@ import {
   type NodeProto,
 } from './onnx-graph.js';
 import { parseHookName, type LayerHookKind } from '../../shared/hooks.js';
+import { dequantizedWeight, floatTypeOf, projectionOf, type WeightRef } from './precision.js';
+import { UnfuseContext } from './unfuse/context.js';
+import path from 'node:path';
 
 export class GraphStructureError extends Error {
   constructor(message: string) {
@@ -27,8 +29,11 @@ export interface LayerStructure {
   vOperand: string | null;
   /** Fused attention: the op that hides the pattern. */
   fused: { opType: string; name: string } | null;
-  /** The attention output projection's weight as the graph uses it, and whether it is stored [out, in]. */
-  wO: { tensor: string; transposed: boolean } | null;
+  /**
+   * The attention output projection's weight as the graph uses it, and whether it is stored [out, in]; `quantized`
+   * when the projection is an integer or 4-bit one (the weight is then dequantised for hook_value_norm).
+   */
+  wO: { tensor: string; transposed: boolean; quantized?: WeightRef } | null;
   residPre: string | null;
   /** Null when the block has no such tensor (parallel attention/MLP): then it is synthesised as pre + attn_out. */
   residMid: string | null;
@@ -71,14 +76,15 @@ function probsMatmul(ix: GraphIndex, tensor: string): NodeProto | null {
   return null;
 }
 
-/** From the attention core's output, walks through head-merging shape ops to the output projection. */
-function findOutputProjection(ix: GraphIndex, coreOut: string): { node: NodeProto; weight: string; transposed: boolean } | null {
+/** From the attention core's output, walks through head-merging shape ops to the output projection (float or quantised). */
+function findOutputProjection(ix: GraphIndex, coreOut: string): { out: string; wO: NonNullable<LayerStructure['wO']> } | null {
   let t = coreOut;
   for (let hops = 0; hops < 8; hops++) {
     const cs = ix.consumersOf(t);
-    const proj = cs.find((c) => (c.opType === 'MatMul' || c.opType === 'Gemm') && c.input?.[0] === t && c.input?.[1]);
+    const proj = projectionOf(ix, t);
     if (proj) {
-      return { node: proj, weight: proj.input![1]!, transposed: proj.opType === 'Gemm' && attrInt(proj, 'transB', 0) === 1 };
+      const w = proj.weight;
+      return { out: proj.out, wO: w.kind === 'float' ? { tensor: w.tensor, transposed: w.transposed } : { tensor: w.weight, transposed: false, quantized: w } };
     }
     const next = single(cs.filter((c) => SHAPE_OPS.has(c.opType ?? '')));
     if (!next?.output?.[0]) return null;
@@ -135,8 +141,8 @@ function traceLayer(ix: GraphIndex, layer: number, coreOut: string, coreInput: s
   const base = { layer, wO: null, residPre: null, residMid: null, attnOut: null, residPost: null, parallel: false };
   const proj = findOutputProjection(ix, coreOut);
   // Without a recognisable output projection (some fused exports), the core's own output is the attention output.
-  const wO = proj ? { tensor: proj.weight, transposed: proj.transposed } : null;
-  const attnOut = attentionOutput(ix, proj?.node.output?.[0] ?? coreOut);
+  const wO = proj ? proj.wO : null;
+  const attnOut = attentionOutput(ix, proj?.out ?? coreOut);
   // Sequential block: x + attn_out, where x feeds the attention itself.
   const r1 = residualAdd(ix, attnOut, () => true);
   const r1Out = r1?.node.output?.[0];
@@ -218,7 +224,9 @@ export const TARGET_LOGPROBS_OUTPUT = 'target_logprobs';
 export function addTargetLogprobs(model: ModelProto, s: ModelStructure): void {
   const g = model.graph!;
   const p = 'precache_lens/target_logprobs';
-  g.node!.push(node('LogSoftmax', [s.logits], [`${p}/logsm`], `${p}/logsoftmax`, { axis: -1 }));
+  const logits = floatTypeOf(g, s.logits) === TensorType.FLOAT ? s.logits : `${p}/logits_f32`;
+  if (logits !== s.logits) g.node!.push(node('Cast', [s.logits], [logits], `${p}/cast`, { to: TensorType.FLOAT }));
+  g.node!.push(node('LogSoftmax', [logits], [`${p}/logsm`], `${p}/logsoftmax`, { axis: -1 }));
   g.node!.push(node('GatherElements', [`${p}/logsm`, TARGET_IDS_INPUT], [TARGET_LOGPROBS_OUTPUT], `${p}/gather`, { axis: 2 }));
   g.output!.push(floatOutput(TARGET_LOGPROBS_OUTPUT));
   g.input!.push(symbolicInput(TARGET_IDS_INPUT, TensorType.INT64, ['target_batch', 'target_rows', 'target_one']));
@@ -346,9 +354,18 @@ export function addHooks(model: ModelProto, s: ModelStructure, names: readonly s
   const g = model.graph!;
   const newNodes: NodeProto[] = [];
   const existingOutputs = new Set((g.output ?? []).map((o) => o.name));
+  // Hooks are float32 whatever the graph computes in (fp16 exports): one Cast where needed.
+  const types = new UnfuseContext(g, s.file, 17);
+  const isF32 = (t: string) => types.floatType(t) === TensorType.FLOAT;
   const expose = (tensor: string, hook: string) => {
-    newNodes.push(node('Identity', [tensor], [hook], `precache_lens/${hook}`));
+    newNodes.push(isF32(tensor) ? node('Identity', [tensor], [hook], `precache_lens/${hook}`) : node('Cast', [tensor], [hook], `precache_lens/${hook}`, { to: TensorType.FLOAT }));
     g.output!.push(floatOutput(hook));
+  };
+  const asF32 = (tensor: string, tag: string) => {
+    if (isF32(tensor)) return tensor;
+    const out = `precache_lens/${tag}/f32`;
+    newNodes.push(node('Cast', [tensor], [out], `precache_lens/${tag}/cast`, { to: TensorType.FLOAT }));
+    return out;
   };
   for (const name of names) {
     const ref = parseHookName(name);
@@ -382,7 +399,7 @@ export function addHooks(model: ModelProto, s: ModelStructure, names: readonly s
         if (L.residMid) expose(L.residMid, name);
         else if (L.residPre && L.attnOut) {
           // Parallel blocks never form x + attn_out; compute it so the hook means the same in every family.
-          newNodes.push(node('Add', [L.residPre, L.attnOut], [name], `precache_lens/${name}`));
+          newNodes.push(node('Add', [asF32(L.residPre, `${name}/pre`), asF32(L.attnOut, `${name}/attn`)], [name], `precache_lens/${name}`));
           g.output!.push(floatOutput(name));
         } else throw missing();
         break;
@@ -391,25 +408,38 @@ export function addHooks(model: ModelProto, s: ModelStructure, names: readonly s
         break;
       case 'attn.hook_v':
         // The probs@V operand is [B,H,T,dh]; TransformerLens's hook_v is [B,T,H,dh].
-        newNodes.push(node('Transpose', [L.vOperand!], [name], `precache_lens/${name}`, { perm: [0, 2, 1, 3] }));
+        newNodes.push(node('Transpose', [asF32(L.vOperand!, name)], [name], `precache_lens/${name}`, { perm: [0, 2, 1, 3] }));
         g.output!.push(floatOutput(name));
         break;
       case 'attn.hook_value_norm': {
         if (!L.wO) throw missing();
         const p = `precache_lens/${name}`;
-        let w = L.wO.tensor;
-        if (L.wO.transposed) {
-          newNodes.push(node('Transpose', [w], [`${p}/w_t`], `${p}/transpose`, { perm: [1, 0] }));
-          w = `${p}/w_t`;
+        let w: string;
+        let dOut: number;
+        const ix = new GraphIndex(g);
+        if (L.wO.quantized || !isF32(L.wO.tensor)) {
+          // Integer, 4-bit or fp16 weights: W_O read back as a float32 [in, out] constant.
+          const ref: WeightRef = L.wO.quantized ?? { kind: 'float', tensor: L.wO.tensor, transposed: L.wO.transposed };
+          const deq = dequantizedWeight(ix, ref, path.dirname(s.file));
+          if (!deq) throw new GraphStructureError(`${s.file}: hook "${name}": the attention output projection's weight (${L.wO.tensor}) cannot be read as a matrix`);
+          w = `${p}/w_f32`;
+          g.initializer!.push(floatInit(w, deq.dims, deq.data));
+          dOut = deq.dims[1];
+        } else {
+          w = L.wO.tensor;
+          if (L.wO.transposed) {
+            newNodes.push(node('Transpose', [w], [`${p}/w_t`], `${p}/transpose`, { perm: [1, 0] }));
+            w = `${p}/w_t`;
+          }
+          const dims = ix.constantDims(L.wO.tensor);
+          dOut = dims ? (L.wO.transposed ? dims[0] : dims[1]) : s.nHead * s.dHead;
         }
-        const dims = new GraphIndex(g).constantDims(L.wO.tensor);
-        const dOut = dims ? (L.wO.transposed ? dims[0] : dims[1]) : s.nHead * s.dHead;
         g.initializer!.push(int64Init(`${p}/shape`, [s.nHead, s.dHead, dOut]));
         g.initializer!.push(floatInit(`${p}/ones`, [dOut, 1], new Float32Array(dOut).fill(1)));
         g.initializer!.push(int64Init(`${p}/out_shape`, [0, 0, -1]));
         // ||v_j^h W_O^h||: [B,H,T,dh] @ [H,dh,d] -> [B,H,T,d], squared, summed by a ones-vector MatMul, sqrt.
         newNodes.push(node('Reshape', [w, `${p}/shape`], [`${p}/w_heads`], `${p}/reshape_w`));
-        newNodes.push(node('MatMul', [L.vOperand!, `${p}/w_heads`], [`${p}/vo`], `${p}/vo`));
+        newNodes.push(node('MatMul', [asF32(L.vOperand!, `${name}/v`), `${p}/w_heads`], [`${p}/vo`], `${p}/vo`));
         newNodes.push(node('Mul', [`${p}/vo`, `${p}/vo`], [`${p}/sq`], `${p}/sq`));
         newNodes.push(node('MatMul', [`${p}/sq`, `${p}/ones`], [`${p}/sum`], `${p}/sum`));
         newNodes.push(node('Sqrt', [`${p}/sum`], [`${p}/norm`], `${p}/sqrt`));
@@ -437,10 +467,13 @@ export function addAttentionBias(model: ModelProto, s: ModelStructure): string[]
     const name = biasInputName(L.layer);
     const scores = L.softmax.input![0]!;
     const biased = `precache_lens/${name}/scores`;
-    const add = node('Add', [scores, name], [biased], `precache_lens/${name}/add`);
+    // The input is float32; fp16 graphs add it in their own type (-inf stays -inf).
+    const scoreType = floatTypeOf(g, scores);
+    const bias = scoreType === TensorType.FLOAT ? name : `precache_lens/${name}/cast`;
+    const add = node('Add', [scores, bias], [biased], `precache_lens/${name}/add`);
     L.softmax.input![0] = biased;
     const at = g.node!.indexOf(L.softmax);
-    g.node!.splice(at, 0, add);
+    g.node!.splice(at, 0, ...(bias === name ? [] : [node('Cast', [name], [bias], `precache_lens/${name}/cast_node`, { to: scoreType })]), add);
     g.input!.push(symbolicInput(name, TensorType.FLOAT, ['bias_batch', 'bias_heads', 'bias_queries', 'bias_keys']));
     names.push(name);
   }
