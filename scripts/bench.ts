@@ -1,7 +1,10 @@
 // Speed benchmark: plain forward vs hooked forward vs full analysis, as ratios measured in one process.
 //
 //   npm run bench [-- --json FILE] [--skip-small] [--long] [--threads 2] [--reps 5] [--analysis-reps 1] [--full-warmup]
-//                 [--model DIR]
+//                 [--model DIR] [--experiment [--experiment-inputs 50]]
+//
+// --experiment: only the experiment bench (scripts/bench-experiment.ts): 4 prompts x N inputs as one experiment
+// against the same cells as separate analyses in this process.
 //
 // Models: (a) the default model (models/precache-gpt2-8l, or --model DIR); (b) a GPT-2-small-shaped random-weight
 // export (12 layers, d 768, 12 heads, ctx 1024, vocab 50257, 124M params), generated on demand by
@@ -32,6 +35,7 @@ import { loadTokenizer, type TextTokenizer } from '../server/model/tokenizer.js'
 import { hookName } from '../shared/hooks.js';
 import { isUpToDate, type WriteOptions } from './make-random-gpt2.js';
 import { mulberry32 } from '../shared/random.js';
+import { benchExperiment } from './bench-experiment.js';
 
 const require = createRequire(import.meta.url);
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -50,10 +54,12 @@ interface Args {
   fullWarmup: boolean;
   model: string;
   long: boolean;
+  experiment: boolean;
+  experimentInputs: number;
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { json: null, skipSmall: false, threads: 2, reps: 5, analysisReps: 1, fullWarmup: false, model: path.join(REPO, 'models/precache-gpt2-8l'), long: false };
+  const a: Args = { json: null, skipSmall: false, threads: 2, reps: 5, analysisReps: 1, fullWarmup: false, model: path.join(REPO, 'models/precache-gpt2-8l'), long: false, experiment: false, experimentInputs: 50 };
   const num = (flag: string, v: string | undefined) => {
     const n = Number(v);
     if (!Number.isInteger(n) || n < 1) throw new Error(`${flag} needs a positive integer, got ${v}`);
@@ -64,13 +70,15 @@ function parseArgs(argv: string[]): Args {
     if (f === '--skip-small') a.skipSmall = true;
     else if (f === '--long') a.long = true;
     else if (f === '--full-warmup') a.fullWarmup = true;
+    else if (f === '--experiment') a.experiment = true;
+    else if (f === '--experiment-inputs') a.experimentInputs = num(f, argv[++i]);
     else if (f === '--json') a.json = argv[++i] ?? (() => { throw new Error('--json needs a file'); })();
     else if (f === '--model') a.model = argv[++i] ?? (() => { throw new Error('--model needs a directory'); })();
     else if (f === '--threads') a.threads = num(f, argv[++i]);
     else if (f === '--reps') a.reps = num(f, argv[++i]);
     else if (f === '--analysis-reps') a.analysisReps = num(f, argv[++i]);
     else if (f === '--help' || f === '-h') {
-      console.log('usage: npm run bench -- [--json FILE] [--skip-small] [--long] [--threads 2] [--reps 5] [--analysis-reps 1] [--full-warmup] [--model DIR]');
+      console.log('usage: npm run bench -- [--json FILE] [--skip-small] [--long] [--threads 2] [--reps 5] [--analysis-reps 1] [--full-warmup] [--model DIR] [--experiment [--experiment-inputs 50]]');
       process.exit(0);
     } else throw new Error(`unknown argument ${f}`);
   }
@@ -369,6 +377,13 @@ async function main() {
   console.log(`machine: ${machine.cpu} x ${machine.cores} cores, ${machine.memGiB} GiB, ${machine.platform}; load average ${machine.loadavg.join(' ')}`);
   console.log(`node ${process.version}, onnxruntime-node ${ortVersion} (CPU EP), ORT intra-op threads: ${args.threads}; commit ${commit}`);
   console.log(`input: [BOS] + P + X of random single-token words (seed ${TEXT_SEED}); forwards: median of ${args.reps} (plain and hooked alternating) after 1 warm-up each`);
+  if (args.experiment) {
+    const r = await benchExperiment({ model: args.model, threads: args.threads, graphCache: GRAPH_CACHE, inputs: args.experimentInputs });
+    const line = JSON.stringify({ bench: 'precache-lens/experiment', date: new Date().toISOString(), commit, machine, threads: args.threads, ...r });
+    console.log(line);
+    if (args.json) fs.writeFileSync(args.json, `${line}\n`);
+    return;
+  }
   const sampler = new RssSampler();
   const results: ModelBench[] = [];
   const tAll = performance.now();
