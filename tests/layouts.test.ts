@@ -195,15 +195,19 @@ describe('onnxruntime-genai folders', () => {
 });
 
 describe('a graph file given directly', () => {
-  it('onnx/<file>.onnx uses the config and tokenizer one level up, and is a model of its own next to the directory', () => {
+  it('onnx/<file>.onnx uses the config and tokenizer one level up, and is a model of its own next to the directory', async () => {
     const dir = variant('direct', 'onnx/model.onnx', () => undefined);
     fs.copyFileSync(path.join(dir, 'onnx/model.onnx'), path.join(dir, 'onnx/model_other.onnx'));
     const md = openModelDir(path.join(dir, 'onnx/model_other.onnx'));
     expect(md.graphPath).toBe(path.join(dir, 'onnx/model_other.onnx'));
     expect(md.configPath).toBe(path.join(dir, 'config.json'));
     expect(md.name).toBe('direct-model_other');
+    // md.dir is what the worker threads reopen: it must lead back to this graph, not the directory's default one.
+    expect(openModelDir(md.dir).graphPath).toBe(md.graphPath);
     const reg = new ModelRegistry([dir, path.join(dir, 'onnx/model_other.onnx')], false);
     expect(reg.list().map((m) => m.id)).toEqual(['direct', 'direct-model_other']);
+    const r = await load(md.dir).run({ tokens: [GOLDEN_INPUT] });
+    expect(maxDiff(r.logits!.data, (await eagerReference()).logits!.data)).toBeLessThan(TOL);
   });
 
   it('a graph file with no config.json near it is refused saying what is missing', () => {

@@ -41,6 +41,10 @@ export interface ModelConfig {
 }
 
 export interface ModelDir {
+  /**
+   * What the user named: the model directory, or the graph file itself when one was given directly. Either way
+   * openModelDir(dir) opens this same model again (the worker threads rely on that).
+   */
   dir: string;
   name: string;
   /** config.json, or genai_config.json for an onnxruntime-genai folder. */
@@ -152,9 +156,9 @@ export function openModelDir(dirOrGraph: string): ModelDir {
   return assemble(abs, path.basename(abs), configPath, path.join(abs, graphRel), tokenizerPath, parseConfig(readJson(configPath), configPath));
 }
 
-function assemble(dir: string, name: string, configPath: string, graphPath: string, tokenizerPath: string, config: ModelConfig): ModelDir {
+function assemble(dir: string, name: string, configPath: string, graphPath: string, tokenizerPath: string, config: ModelConfig, given = dir): ModelDir {
   const tc = path.join(dir, 'tokenizer_config.json');
-  return { dir, name, configPath, graphPath, tokenizerPath, tokenizerConfigPath: fs.existsSync(tc) ? tc : null, config };
+  return { dir: given, name, configPath, graphPath, tokenizerPath, tokenizerConfigPath: fs.existsSync(tc) ? tc : null, config };
 }
 
 function openGenai(dir: string, genai: string): ModelDir {
@@ -179,7 +183,7 @@ function openGraphFile(file: string): ModelDir {
   const name = `${path.basename(dir)}-${stem}`;
   const configPath = path.join(dir, 'config.json');
   const config = fs.existsSync(configPath) ? parseConfig(readJson(configPath), configPath) : parseGenaiConfig(readJson(path.join(dir, GENAI_CONFIG)), path.join(dir, GENAI_CONFIG));
-  return assemble(dir, name, fs.existsSync(configPath) ? configPath : path.join(dir, GENAI_CONFIG), file, tokenizerPath, config);
+  return assemble(dir, name, fs.existsSync(configPath) ? configPath : path.join(dir, GENAI_CONFIG), file, tokenizerPath, config, file);
 }
 
 export { readJson };
