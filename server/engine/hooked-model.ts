@@ -85,8 +85,8 @@ export interface EngineOptions {
   /** Where rewritten graphs are cached; default <tmp>/precache-lens-graphs. */
   cacheDir?: string;
   /**
-   * Memory the runtime sessions of all models may hold, MiB (estimated at twice the weights each: the weights and
-   * onnxruntime's prepacked copies); least recently used idle sessions are released past it. At least one stays.
+   * Memory the runtime sessions of all models may hold, MiB (estimated at twice the weights each, the weights and
+   * onnxruntime's prepacked copies, plus 4 MiB); least recently used idle sessions are released past it. At least one stays.
    * Default PRECACHE_LENS_SESSION_CACHE_MB or 1024.
    */
   sessionCacheMB?: number;
@@ -96,6 +96,8 @@ export interface EngineOptions {
 
 export const DEFAULT_SESSION_CACHE_MB = 1024;
 export const DEFAULT_GRAPH_CACHE_MB = 256;
+/** What a session holds besides the weights (graph, kernels, thread pool): measured ~3 MiB on the tiny fixtures. */
+const SESSION_OVERHEAD_BYTES = 4 * 2 ** 20;
 
 /** One cached runtime session of one graph variant of one model. */
 interface SessionEntry {
@@ -245,7 +247,7 @@ export class HookedModel {
     const key = JSON.stringify({ hooks, bias, rows, targets, ...(layerEntry ? { entry: true } : {}) });
     let e = this.sessions.get(key);
     if (!e) {
-      const entry: SessionEntry = { owner: this, key, bytes: 2 * this.weightBytes, promise: this.createSession(hooks, bias, rows, targets, layerEntry), busy: 0, evicted: false };
+      const entry: SessionEntry = { owner: this, key, bytes: 2 * this.weightBytes + SESSION_OVERHEAD_BYTES, promise: this.createSession(hooks, bias, rows, targets, layerEntry), busy: 0, evicted: false };
       entry.promise.catch(() => this.dropSession(entry));
       this.sessions.set(key, entry);
       e = entry;
