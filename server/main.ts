@@ -1,5 +1,6 @@
 // Server entry point: `npm start` (serve the bundled default model on 127.0.0.1).
 import http from 'node:http';
+import os from 'node:os';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
@@ -129,6 +130,8 @@ export function serveOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Pick<
 /** What a started server prints: the URL to open and, beyond loopback, what the token protects. */
 export function announce(host: string, url: string, token: string | null): void {
   console.log(`Precache Lens is running: open ${url}`);
+  // On every interface, other machines need a name of this one, not 127.0.0.1.
+  if (host === '0.0.0.0' || host === '::') console.log(`  from another machine: ${url.replace('127.0.0.1', os.hostname())}`);
   if (token) console.log('The access token in that URL is needed by every browser and script (header: Authorization: Bearer <token>).');
   else if (!isLoopback(host)) console.warn(`warning: listening on ${host} without an access token: anyone who can reach this address can run analyses and read or delete your run history.`);
 }
