@@ -17,6 +17,7 @@ import { runsRouter } from './api/runs-routes.js';
 import { reportRouter } from './api/report-routes.js';
 import { attentionRouter } from './api/attention-routes.js';
 import { experimentsRouter } from './api/experiments-routes.js';
+import { compareModelsRouter } from './api/compare-models-routes.js';
 import type { ExperimentManager } from './experiments/experiment-manager.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -72,6 +73,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.use('/api', reportRouter(deps));
   app.use('/api', attentionRouter(deps));
   app.use('/api', experimentsRouter(deps));
+  app.use('/api', compareModelsRouter(deps));
 
   app.use('/api', (req, _res, next) => next(new HttpError(404, `no such endpoint: ${req.method} ${req.originalUrl}`)));
 

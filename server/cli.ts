@@ -13,6 +13,7 @@ import { announce, DEFAULT_DATA_DIR, serve, serveOptionsFromEnv } from './main.j
 import type { AnalyzeJobArgs } from './worker/jobs.js';
 import { addReportCommands } from './cli-report.js';
 import { addExperimentCommand } from './cli-experiment.js';
+import { addCompareModelsCommand } from './cli-compare-models.js';
 
 const int = (name: string) => (v: string) => {
   const n = Number(v);
@@ -195,6 +196,7 @@ export function buildProgram(): Command {
     });
   addReportCommands(program);
   addExperimentCommand(program);
+  addCompareModelsCommand(program);
   return program;
 }
 
