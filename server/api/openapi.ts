@@ -1,6 +1,7 @@
 // The OpenAPI 3.1 document, with request bodies generated from the same zod schemas the server validates with.
 import { z } from 'zod';
 import { CompareSchema, CreateRunSchema, TwinsSchema } from '../../shared/api.js';
+import { CompareModelsSchema } from './compare-models-routes.js';
 
 export function openApiDocument() {
   const json = (schema: z.ZodType) => ({ content: { 'application/json': { schema: z.toJSONSchema(schema) } } });
@@ -56,6 +57,7 @@ export function openApiDocument() {
       '/api/compare/report.html': { post: { summary: 'Self-contained HTML comparison report; also GET ?ids=a,b', requestBody: json(CompareSchema), responses: { 200: { description: 'text/html' }, 400: error, 404: error, 409: error, 422: error } } },
       '/api/compare/report.csv': { post: { summary: 'Comparison CSV (table = summary|tokens|layers|heads|spans); also GET ?ids=a,b&table=', requestBody: json(CompareSchema), responses: { 200: { description: 'text/csv' }, 400: error, 404: error, 409: error, 422: error } } },
       '/api/compare': { post: { summary: 'Align 2 to 4 finished runs on the same input', requestBody: json(CompareSchema), responses: { 200: { description: 'comparison' }, 400: error, 404: error, 409: error, 422: error } } },
+      '/api/compare-models': { post: { summary: 'How far each metric moved between two finished runs of one prompt + input on two models (e.g. q8 vs fp32 exports)', requestBody: json(CompareModelsSchema), responses: { 200: { description: '{runs, models, diff}' }, 400: error, 404: error, 409: error, 422: error } } },
     },
   };
 }
