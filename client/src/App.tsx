@@ -9,6 +9,7 @@ import { RunResults } from './components/RunResults';
 import { TwinsCompare } from './components/TwinsCompare';
 import { VariantCompare } from './components/VariantCompare';
 import { Workspace } from './components/Workspace';
+import { ExperimentsView } from './components/ExperimentsView';
 import type { TextRange } from './components/PromptEditor';
 
 function useRunShortcut() {
@@ -73,6 +74,9 @@ export function App() {
           <h1>Precache Lens</h1>
           <span className="muted tagline">which of the prompt&rsquo;s precomputed activations does the input read?</span>
         </div>
+        <a className="link small" href="#/experiments" data-testid="experiments-link">
+          Experiments
+        </a>
         <a className="link small" href="/api/openapi.json" target="_blank" rel="noreferrer">
           API
         </a>
@@ -86,6 +90,7 @@ export function App() {
           {view.kind === 'run' && <RunResults key={view.id} id={view.id} />}
           {view.kind === 'compare' && <VariantCompare key={view.ids.join(',')} ids={view.ids} />}
           {view.kind === 'twins' && <TwinsCompare key={view.ids.join(',')} ids={view.ids} />}
+          {view.kind === 'experiments' && <ExperimentsView key={view.id ?? ''} id={view.id} />}
           {view.kind === 'empty' && <Intro />}
         </main>
       </div>

@@ -134,8 +134,8 @@ function depthBands(d: ExperimentReport, model: number): string {
         const color = runColor(s.prompt);
         const stack = `band-${s.prompt}`;
         return [
-          { type: 'line', stack, data: s.depthCurve.map((c) => c.lo), lineStyle: { opacity: 0 }, symbol: 'none', silent: true },
-          { type: 'line', stack, data: s.depthCurve.map((c) => c.hi - c.lo), lineStyle: { opacity: 0 }, symbol: 'none', areaStyle: { color, opacity: 0.15 }, silent: true },
+          { type: 'line', stack, stackStrategy: 'all', data: s.depthCurve.map((c) => c.lo), lineStyle: { opacity: 0 }, symbol: 'none', silent: true },
+          { type: 'line', stack, stackStrategy: 'all', data: s.depthCurve.map((c) => c.hi - c.lo), lineStyle: { opacity: 0 }, symbol: 'none', areaStyle: { color, opacity: 0.15 }, silent: true },
           { type: 'line', name: promptLabel(d, s.prompt), data: s.depthCurve.map((c) => c.mean), symbolSize: 5, lineStyle: { width: 2, color }, itemStyle: { color } },
         ];
       }),

@@ -6,10 +6,13 @@ export function viewToHash(v: View): string {
   if (v.kind === 'run') return `#/run/${v.id}`;
   if (v.kind === 'compare') return `#/compare/${v.ids.join(',')}`;
   if (v.kind === 'twins') return `#/twins/${v.ids.join(',')}`;
+  if (v.kind === 'experiments') return v.id ? `#/experiments/${v.id}` : '#/experiments';
   return '';
 }
 
 export function hashToView(hash: string): View {
+  const x = /^#\/experiments(?:\/([0-9a-f-]+))?$/i.exec(hash);
+  if (x) return { kind: 'experiments', id: x[1] ?? null };
   const m = /^#\/(run|compare|twins)\/([0-9a-f,-]+)$/i.exec(hash);
   if (!m) return { kind: 'empty' };
   if (m[1] === 'run') return { kind: 'run', id: m[2] };
@@ -27,6 +30,7 @@ export function startHashSync(): () => void {
     if (v.kind === 'run') s.openRun(v.id);
     else if (v.kind === 'compare') s.openCompare(v.ids);
     else if (v.kind === 'twins') s.openTwins(v.ids);
+    else if (v.kind === 'experiments') s.openExperiments(v.id);
     else s.closeView();
   };
   apply();

@@ -1,0 +1,121 @@
+// Builds an experiment: prompts (blocks separated by ---), inputs pasted or drawn from a bundled set, model or twins.
+import { useState } from 'react';
+import { useQueryClient } from '@tanstack/react-query';
+import { ApiError } from '@shared/api.js';
+import type { CreateExperimentRequest } from '@shared/experiments.js';
+import { useChosenModel } from '../data/api';
+import { experimentKeys, experimentsApi, splitTextBlocks, useInputSets } from '../data/experiments';
+import { useWorkbench } from '../state/store';
+import { Card } from './Card';
+
+export function ExperimentBuilder() {
+  const { chosen, twin } = useChosenModel();
+  const sets = useInputSets().data?.sets ?? [];
+  const open = useWorkbench((s) => s.openExperiments);
+  const qc = useQueryClient();
+  const [label, setLabel] = useState('');
+  const [prompts, setPrompts] = useState('');
+  const [source, setSource] = useState<'set' | 'texts'>('set');
+  const [setId, setSetId] = useState('');
+  const [count, setCount] = useState(20);
+  const [texts, setTexts] = useState('');
+  const [useTwin, setUseTwin] = useState(false);
+  const [resamples, setResamples] = useState(2000);
+  const [error, setError] = useState<{ field?: string; message: string } | null>(null);
+  const [busy, setBusy] = useState(false);
+  const chosenSet = sets.find((s) => s.id === (setId || sets[0]?.id));
+  const promptList = splitTextBlocks(prompts);
+  const inputCount = source === 'set' ? count : splitTextBlocks(texts).length;
+
+  const start = async () => {
+    setError(null);
+    const body: CreateExperimentRequest = {
+      model: chosen?.id,
+      twin: useTwin,
+      ...(label.trim() ? { label: label.trim() } : {}),
+      prompts: promptList.map((text) => ({ text })),
+      inputs: source === 'set' ? { set: chosenSet?.id ?? '', count } : { texts: splitTextBlocks(texts) },
+      options: { spanKnockouts: false, resamples },
+    };
+    setBusy(true);
+    try {
+      const { id } = await experimentsApi.create(body);
+      await qc.invalidateQueries({ queryKey: experimentKeys.list });
+      open(id);
+    } catch (e) {
+      setError(e instanceof ApiError ? { field: e.field, message: e.message } : { message: (e as Error).message });
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <Card title="New experiment" testId="experiment-builder" subtitle={`On ${chosen?.id ?? 'the default model'} (pick another in the workspace); span knockouts are skipped, they are not part of the statistics.`}>
+      <div className="experiment-form">
+        <div className="field">
+          <label htmlFor="exp-label">Label</label>
+          <input id="exp-label" value={label} onChange={(e) => setLabel(e.target.value)} placeholder="optional" />
+        </div>
+        <div className="field">
+          <label htmlFor="exp-prompts">Prompts, separated by lines holding only ---</label>
+          <textarea id="exp-prompts" data-testid="experiment-prompts" rows={5} value={prompts} onChange={(e) => setPrompts(e.target.value)} placeholder={'The following is a speech to Congress.\n---\nOnce upon a time,'} />
+          <span className="muted small">{promptList.length} prompts (1–50)</span>
+        </div>
+        <fieldset className="field">
+          <legend>Inputs</legend>
+          <label>
+            <input type="radio" name="exp-source" checked={source === 'set'} onChange={() => setSource('set')} data-testid="experiment-source-set" /> a bundled set
+          </label>
+          <label>
+            <input type="radio" name="exp-source" checked={source === 'texts'} onChange={() => setSource('texts')} data-testid="experiment-source-texts" /> my texts
+          </label>
+        </fieldset>
+        {source === 'set' ? (
+          <div className="field-row">
+            <div className="field">
+              <label htmlFor="exp-set">Set</label>
+              <select id="exp-set" value={chosenSet?.id ?? ''} onChange={(e) => setSetId(e.target.value)} data-testid="experiment-set">
+                {sets.map((s) => (
+                  <option key={s.id} value={s.id}>
+                    {s.title} ({s.size})
+                  </option>
+                ))}
+              </select>
+            </div>
+            <div className="field narrow">
+              <label htmlFor="exp-count">Count</label>
+              <input id="exp-count" type="number" min={1} max={chosenSet?.size ?? 2000} value={count} onChange={(e) => setCount(Number(e.target.value))} data-testid="experiment-count" />
+            </div>
+          </div>
+        ) : (
+          <div className="field">
+            <label htmlFor="exp-texts">Input texts, separated by lines holding only ---</label>
+            <textarea id="exp-texts" data-testid="experiment-texts" rows={5} value={texts} onChange={(e) => setTexts(e.target.value)} />
+          </div>
+        )}
+        {source === 'set' && chosenSet && <p className="muted small">{chosenSet.provenance} {chosenSet.licence}</p>}
+        <div className="field-row">
+          <label className="check">
+            <input type="checkbox" checked={useTwin} disabled={!twin} onChange={(e) => setUseTwin(e.target.checked)} data-testid="experiment-twin" /> also on the myopic twin
+            {!twin && <span className="muted small"> (this model has none)</span>}
+          </label>
+          <div className="field narrow">
+            <label htmlFor="exp-resamples">Resamples</label>
+            <input id="exp-resamples" type="number" min={100} max={20000} step={100} value={resamples} onChange={(e) => setResamples(Number(e.target.value))} data-testid="experiment-resamples" />
+          </div>
+        </div>
+        {error && (
+          <p className="field-error" role="alert" data-testid="experiment-error">
+            {error.message}
+          </p>
+        )}
+        <div>
+          <button type="button" className="btn primary" disabled={busy || promptList.length === 0} onClick={() => void start()} data-testid="experiment-start">
+            Start {promptList.length} × {inputCount}
+            {useTwin ? ' × 2' : ''} cells
+          </button>
+        </div>
+      </div>
+    </Card>
+  );
+}

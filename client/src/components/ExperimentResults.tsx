@@ -1,0 +1,166 @@
+// One experiment: live progress, the prompt x input matrix, forest plots of mean B and pi, D(k) bands, pairs and twins.
+import { useQueryClient } from '@tanstack/react-query';
+import type { ExperimentDetail, Interval } from '@shared/experiments.js';
+import { experimentKeys, experimentsApi, useExperiment } from '../data/experiments';
+import { useWorkbench } from '../state/store';
+import { variantStyle } from '../theme';
+import { Card } from './Card';
+import { ExperimentDepthBands } from './ExperimentDepthBands';
+import { ExperimentForestPlot } from './ExperimentForestPlot';
+import { ExperimentMatrix } from './ExperimentMatrix';
+import './ExperimentViews.css';
+
+const fmt = (x: number, d = 3) => (Number.isFinite(x) ? x.toFixed(d) : 'n/a');
+const fmtCi = (x: Interval | null, d = 3) => (x ? `${fmt(x.mean, d)} [${fmt(x.lo, d)}, ${fmt(x.hi, d)}]` : 'n/a');
+const fmtP = (p: number) => (p < 0.001 ? p.toExponential(1) : p.toFixed(3));
+
+function eta(s: number | null): string {
+  if (s === null) return 'estimating…';
+  if (s < 60) return `${s} s left`;
+  return `${Math.round(s / 60)} min left`;
+}
+
+function ModelSection({ d, model }: { d: ExperimentDetail; model: number }) {
+  const rows = d.summary.filter((s) => s.model === model);
+  const label = (p: number) => d.prompts[p].label ?? `P${p + 1}`;
+  const pairs = d.pairs.filter((p) => p.model === model);
+  return (
+    <>
+      {d.models.length > 1 && <h3 className="experiment-model">{d.models[model]}</h3>}
+      <Card title="Prompt × input" subtitle="Colour: the cell's mean benefit B. Click a finished cell to open it as a run.">
+        <ExperimentMatrix d={d} model={model} />
+      </Card>
+      <div className="experiment-grid">
+        <Card title="Mean prompt benefit B per prompt" subtitle="Mean over inputs, nats/token, with 95% bootstrap intervals." testId="forest-benefit-card">
+          <ExperimentForestPlot
+            rows={rows.map((s) => ({ label: label(s.prompt), ci: s.meanBenefit, color: variantStyle(s.prompt).color }))}
+            axisLabel="mean B, nats/token"
+            title={`Forest plot of mean prompt benefit B with 95% CIs, ${d.models[model]}`}
+            testId="forest-benefit"
+          />
+        </Card>
+        <Card title="Precomputation share π per prompt" subtitle="A ratio of means, Σ D(1) / Σ D(0), with 95% bootstrap intervals." testId="forest-pi-card">
+          <ExperimentForestPlot
+            rows={rows.map((s) => ({ label: label(s.prompt), ci: s.precomputationShare, color: variantStyle(s.prompt).color }))}
+            axisLabel="π = D(1)/D(0)"
+            title={`Forest plot of the precomputation share π with 95% CIs, ${d.models[model]}`}
+            testId="forest-pi"
+          />
+        </Card>
+      </div>
+      <Card title="Depth curves D(k)" subtitle="Mean over inputs with 95% bands.">
+        <ExperimentDepthBands d={d} model={model} />
+      </Card>
+      {pairs.length > 0 && (
+        <Card title="Pairs" subtitle="Paired difference of mean B on the same inputs; sign-flip permutation p, Holm-adjusted over all pairs." testId="experiment-pairs">
+          <table className="experiment-table">
+            <thead>
+              <tr>
+                <th>a</th>
+                <th>b</th>
+                <th className="num">n</th>
+                <th className="num">mean(B_a − B_b) [95% CI]</th>
+                <th className="num">p</th>
+                <th className="num">p (Holm)</th>
+              </tr>
+            </thead>
+            <tbody>
+              {pairs.map((p) => (
+                <tr key={`${p.a}-${p.b}`} data-testid="pair-row">
+                  <td>{label(p.a)}</td>
+                  <td>{label(p.b)}</td>
+                  <td className="num">{p.n}</td>
+                  <td className="num">{fmtCi(p.meanBenefitDiff, 4)}</td>
+                  <td className="num">{p.meanBenefitDiff ? fmtP(p.meanBenefitDiff.p) : 'n/a'}</td>
+                  <td className="num">{p.meanBenefitDiff ? fmtP(p.meanBenefitDiff.pHolm) : 'n/a'}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </Card>
+      )}
+    </>
+  );
+}
+
+export function ExperimentResults({ id }: { id: string }) {
+  const { data: d, error } = useExperiment(id);
+  const qc = useQueryClient();
+  const back = useWorkbench((s) => s.openExperiments);
+  if (error) return <p className="field-error">{(error as Error).message}</p>;
+  if (!d) return <p className="muted">Loading the experiment…</p>;
+  const pct = d.progress.total ? (100 * (d.progress.done + d.progress.failed)) / d.progress.total : 0;
+  const cancel = async () => {
+    await experimentsApi.cancel(id);
+    await qc.invalidateQueries({ queryKey: experimentKeys.one(id) });
+  };
+  return (
+    <div className="experiments" data-testid="experiment-results">
+      <button type="button" className="link small" onClick={() => back(null)}>
+        ← all experiments
+      </button>
+      <h2>{d.label ?? `Experiment ${d.id.slice(0, 8)}`}</h2>
+      <p className="muted">
+        {d.prompts.length} prompts × {d.inputs.length} inputs on {d.models.join(' and its myopic twin ')} · {d.statistics.resamples} resamples, seed {d.statistics.seed}
+      </p>
+      <div className="experiment-status">
+        <span data-testid="experiment-status" data-status={d.status}>
+          {d.status}
+        </span>
+        <div className="experiment-progress" role="progressbar" aria-label="cells done" aria-valuemin={0} aria-valuemax={d.progress.total} aria-valuenow={d.progress.done}>
+          <div style={{ width: `${pct}%` }} />
+        </div>
+        <span data-testid="experiment-progress">
+          {d.progress.done}/{d.progress.total} cells{d.progress.failed ? `, ${d.progress.failed} failed or cancelled` : ''}
+          {d.status === 'running' ? ` · ${eta(d.progress.etaS)}` : ''}
+        </span>
+        {d.status === 'running' && (
+          <button type="button" className="btn small" onClick={() => void cancel()} data-testid="experiment-cancel">
+            Cancel
+          </button>
+        )}
+        <a className="btn small" href={`/api/experiments/${d.id}/report.html`} target="_blank" rel="noreferrer">
+          HTML report
+        </a>
+        <a className="btn small" href={`/api/experiments/${d.id}/report.json`}>
+          JSON
+        </a>
+        {(['cells', 'prompts', 'pairs'] as const).map((t) => (
+          <a key={t} className="btn small" href={`/api/experiments/${d.id}/report.csv?table=${t}`}>
+            {t}.csv
+          </a>
+        ))}
+      </div>
+      {d.error && <p className="muted">{d.error}</p>}
+      {d.models.map((_, m) => (
+        <ModelSection key={m} d={d} model={m} />
+      ))}
+      {d.twins && (
+        <Card title="Myopic twin" subtitle="Myopia gap: mean loss of the myopic twin minus the model's on the same inputs (paired), with and without the prompt." testId="experiment-twins">
+          <table className="experiment-table">
+            <thead>
+              <tr>
+                <th>prompt</th>
+                <th className="num">n</th>
+                <th className="num">gap with prompt</th>
+                <th className="num">gap without</th>
+                <th className="num">π(myopic) − π(model)</th>
+              </tr>
+            </thead>
+            <tbody>
+              {d.twins.map((t) => (
+                <tr key={t.prompt}>
+                  <td>{d.prompts[t.prompt].label ?? `P${t.prompt + 1}`}</td>
+                  <td className="num">{t.n}</td>
+                  <td className="num">{fmtCi(t.myopiaGap)}</td>
+                  <td className="num">{fmtCi(t.myopiaGapNoPrompt)}</td>
+                  <td className="num">{fmtCi(t.precomputationShareDiff)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </Card>
+      )}
+    </div>
+  );
+}

@@ -1,0 +1,100 @@
+// Browser end-to-end test of experiments: build one in the UI, watch it fill, read its forest plot and pairs, open a cell as a run.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createRequire } from 'node:module';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ExperimentDetail } from '../../shared/experiments.js';
+import { startServer } from '../helpers/server.js';
+import { openBrowser, prepareBrowserTests, shot } from './harness.js';
+
+const require = createRequire(import.meta.url);
+const AXE = require.resolve('axe-core/axe.min.js');
+
+let srv: Awaited<ReturnType<typeof startServer>>;
+let dataDir: string;
+let browser: Browser;
+let page: Page;
+let pageErrors: string[] = [];
+
+async function axeProblems(p: Page): Promise<string[]> {
+  if (!(await p.evaluate(() => 'axe' in window))) await p.evaluate(fs.readFileSync(AXE, 'utf8'));
+  return p.evaluate(async () => {
+    const axe = (window as unknown as { axe: { run: (ctx: Document, o: object) => Promise<{ violations: { id: string; impact: string; nodes: { target: string[] }[] }[] }> } }).axe;
+    const r = await axe.run(document, { resultTypes: ['violations'] });
+    return r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id} (${v.impact}): ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(' | ')}`);
+  });
+}
+
+beforeAll(async () => {
+  prepareBrowserTests();
+  dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pl-e2e-exp-'));
+  srv = await startServer({ dataDir });
+  ({ browser, page, pageErrors } = await openBrowser());
+}, 180_000);
+
+afterAll(async () => {
+  await browser?.close();
+  srv?.experiments.close();
+  await srv?.close();
+  if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
+});
+
+describe('experiments in headless Chromium', () => {
+  let id = '';
+
+  it('builds an experiment of two prompts on pasted texts and watches it finish', async () => {
+    await page.goto(srv.base);
+    await page.getByTestId('experiments-link').click();
+    await page.getByTestId('experiment-builder').waitFor();
+    expect(await axeProblems(page)).toEqual([]);
+    await page.getByTestId('experiment-prompts').fill('The President said to the Congress:\n---\nOnce upon a time,');
+    await page.getByTestId('experiment-source-texts').check();
+    await page.getByTestId('experiment-texts').fill('The state of the Union is strong.\n---\nWe must balance the budget.\n---\nShe opened the door.');
+    await page.getByTestId('experiment-resamples').fill('300');
+    expect(await page.getByTestId('experiment-start').textContent()).toContain('2 × 3');
+    await page.getByTestId('experiment-start').click();
+    await expect.poll(() => page.evaluate(() => window.location.hash), { timeout: 10_000 }).toMatch(/^#\/experiments\/[0-9a-f-]{36}$/);
+    id = (await page.evaluate(() => window.location.hash)).split('/')[2];
+    await expect.poll(() => page.getByTestId('experiment-status').getAttribute('data-status'), { timeout: 120_000, interval: 500 }).toBe('done');
+    expect(await page.getByTestId('experiment-progress').textContent()).toContain('6/6 cells');
+    expect(await page.getByTestId('matrix-cell').count()).toBe(6);
+    await shot(page, 'experiment-results');
+  }, 180_000);
+
+  it('draws a forest plot whose rows are the API summary: mean B with its 95% interval per prompt', async () => {
+    const d = (await (await fetch(`${srv.base}/api/experiments/${id}`)).json()) as ExperimentDetail;
+    const rows = page.getByTestId('forest-benefit').getByTestId('forest-row');
+    expect(await rows.count()).toBe(2);
+    for (let k = 0; k < 2; k++) {
+      const row = rows.nth(k);
+      const ci = d.summary[k].meanBenefit!;
+      expect(Number(await row.getAttribute('data-mean'))).toBe(ci.mean);
+      expect(Number(await row.getAttribute('data-lo'))).toBe(ci.lo);
+      expect(Number(await row.getAttribute('data-hi'))).toBe(ci.hi);
+      expect(await row.getAttribute('data-summary')).toBe(`P${k + 1}: ${ci.mean.toFixed(3)} [${ci.lo.toFixed(3)}, ${ci.hi.toFixed(3)}]`);
+    }
+    expect(await page.getByTestId('forest-benefit').locator('desc').textContent()).toContain(`P1: ${d.summary[0].meanBenefit!.mean.toFixed(3)}`);
+    expect(await page.getByTestId('forest-pi').getByTestId('forest-row').count()).toBe(2);
+    expect(await page.getByTestId('pair-row').count()).toBe(1);
+    expect(await page.getByTestId('pair-row').textContent()).toContain(d.pairs[0].meanBenefitDiff!.p.toFixed(3));
+    expect(await axeProblems(page)).toEqual([]);
+  });
+
+  it('opens a cell of the matrix as an ordinary run', async () => {
+    const d = (await (await fetch(`${srv.base}/api/experiments/${id}`)).json()) as ExperimentDetail;
+    await page.getByTestId('matrix-cell').first().click();
+    await expect.poll(() => page.evaluate(() => window.location.hash)).toBe(`#/run/${d.cells.find((c) => c.prompt === 0 && c.input === 0)!.runId}`);
+    await page.goBack();
+    await page.getByTestId('experiment-results').waitFor();
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('shows a refused request beside the builder, naming the problem', async () => {
+    await page.goto(`${srv.base}/#/experiments`);
+    await page.getByTestId('experiment-prompts').fill('{{unclosed');
+    await page.getByTestId('experiment-start').click();
+    await expect.poll(() => page.getByTestId('experiment-error').textContent()).toMatch(/prompts\.0\.text/);
+  });
+});
