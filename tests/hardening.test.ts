@@ -255,13 +255,20 @@ describe('limits and access', () => {
   });
 });
 
-/** Runs `npm start`'s entry point in a child process; resolves with its exit code and output. */
-function startChild(env: Record<string, string>): Promise<{ code: number | null; out: string }> {
+/**
+ * Runs `npm start`'s entry point in a child process; resolves with its exit code and output. `onOutput` sees the
+ * output so far and may kill the child.
+ */
+function startChild(env: Record<string, string>, onOutput?: (out: string, child: ReturnType<typeof spawn>) => void): Promise<{ code: number | null; out: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'server/main.ts')], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    const seen = (d: Buffer) => {
+      out += d.toString();
+      onOutput?.(out, child);
+    };
+    child.stdout!.on('data', seen);
+    child.stderr!.on('data', seen);
     const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
     child.on('exit', (code) => {
       clearTimeout(timer);
@@ -283,6 +290,22 @@ describe('one server per port and per data directory', () => {
       expect(out).not.toContain('is running');
     } finally {
       holder.close();
+      fs.rmSync(data, { recursive: true, force: true });
+    }
+  }, 90_000);
+
+  it('a server killed with SIGKILL leaves no lock behind: the next one starts on the same data directory', async () => {
+    const data = fs.mkdtempSync(path.join(os.tmpdir(), 'pl-kill-'));
+    try {
+      const { out } = await startChild({ PORT: '0', PRECACHE_LENS_DATA: data, PRECACHE_LENS_HOST: '127.0.0.1' }, (o, child) => {
+        if (o.includes('is running')) child.kill('SIGKILL');
+      });
+      expect(out).toContain('is running');
+      const next = await serve({ host: '127.0.0.1', port: 0, models: [], dataDir: data });
+      next.server.close();
+      await next.engine.close();
+      next.store.close();
+    } finally {
       fs.rmSync(data, { recursive: true, force: true });
     }
   }, 90_000);
