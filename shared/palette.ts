@@ -19,17 +19,19 @@ export const COLORS = {
 } as const;
 
 /**
- * Variant colours (Okabe & Ito 2008: distinct under deuteranopia, protanopia and tritanopia), each paired with its own
- * line style and marker so variants stay apart in greyscale print too. The first is the reference run.
+ * Variant colours from Okabe & Ito (2008), the first four picked to stay apart under simulated deuteranopia and
+ * protanopia (tests/format-palette.test.ts), each with its own line style and marker so variants stay apart in
+ * greyscale print too. The first is the reference run. `text` is a darker shade of the same hue for text on white
+ * (>= 4.5:1); `color` is for lines, bars and swatches.
  */
 export const VARIANT_STYLES = [
-  { color: '#0072b2', line: 'solid', dash: null, symbol: 'circle' },
-  { color: '#d55e00', line: 'dashed', dash: [8, 4], symbol: 'triangle' },
-  { color: '#009e73', line: 'dotted', dash: [2, 3], symbol: 'rect' },
-  { color: '#cc79a7', line: 'dashdot', dash: [10, 3, 2, 3], symbol: 'diamond' },
-  { color: '#e69f00', line: 'solid', dash: null, symbol: 'pin' },
-  { color: '#56b4e9', line: 'dashed', dash: [8, 4], symbol: 'roundRect' },
-  { color: '#000000', line: 'dotted', dash: [2, 3], symbol: 'arrow' },
+  { color: '#0072b2', text: '#0072b2', line: 'solid', dash: null, symbol: 'circle' },
+  { color: '#d55e00', text: '#b34700', line: 'dashed', dash: [8, 4], symbol: 'triangle' },
+  { color: '#009e73', text: '#00785a', line: 'dotted', dash: [2, 3], symbol: 'rect' },
+  { color: '#000000', text: '#000000', line: 'dashdot', dash: [10, 3, 2, 3], symbol: 'diamond' },
+  { color: '#e69f00', text: '#8a5d00', line: 'solid', dash: null, symbol: 'pin' },
+  { color: '#cc79a7', text: '#a8457f', line: 'dashed', dash: [8, 4], symbol: 'roundRect' },
+  { color: '#56b4e9', text: '#1f6f9e', line: 'dotted', dash: [2, 3], symbol: 'arrow' },
 ] as const;
 
 export type VariantStyle = (typeof VARIANT_STYLES)[number];
@@ -49,8 +51,8 @@ export function variantLineStyle(k: number, width = 2.2): { color: string; width
 /** Sequential ramp for read maps and head grids (white -> violet). */
 export const READ_RAMP = ['#ffffff', '#ede9fe', '#c4b5fd', '#8b5cf6', '#5b21b6'];
 
-/** Segment colours in the prompt editor and span bars (by segment index). */
-export const SEGMENT_COLORS = ['#0072b2', '#d55e00', '#009e73', '#cc79a7', '#7c3aed', '#0891b2', '#be123c', '#4d7c0f'] as const;
+/** Segment colours in the prompt editor and span bars (by segment index); dark enough for marker text on white. */
+export const SEGMENT_COLORS = ['#0072b2', '#b34700', '#00785a', '#a8457f', '#6d28d9', '#0e7490', '#be123c', '#4d7c0f'] as const;
 
 export function segmentColor(k: number): string {
   return SEGMENT_COLORS[k % SEGMENT_COLORS.length];

@@ -12,7 +12,7 @@ import { COLORS, READ_RAMP, robustScale, variantStyle } from '../theme';
 import { axisStyle, mono, tooltipStyle } from './chartBits';
 import { Card } from './Card';
 
-const ROLE_COLOR = { bos: COLORS.sink, prompt: variantStyle(0).color, input: variantStyle(1).color } as const;
+const ROLE_COLOR = { bos: COLORS.sink, prompt: variantStyle(0).text, input: variantStyle(1).text } as const;
 const ROLE_TEXT = { bos: 'BOS (sink)', prompt: 'prompt', input: 'input' } as const;
 
 interface Props {

@@ -55,7 +55,7 @@ export function CompareTextDiff({ runs }: { runs: (RunDetail | undefined)[] }) {
           {runs.map((r, k) =>
             r ? (
               <div key={r.id} className="diff-variant" data-testid="compare-prompt-diff">
-                <div className="diff-label" style={{ color: variantStyle(k).color }}>
+                <div className="diff-label" style={{ color: variantStyle(k).text }}>
                   {variantLetter(k)} · {r.label ?? shortId(r.id)}
                   <span className="muted small">{k === 0 ? 'reference prompt' : `changes from A’s prompt`}</span>
                 </div>
@@ -104,7 +104,7 @@ export function CompareReadMaps({ runs }: { runs: (RunDetail | undefined)[] }) {
         <div className="compare-readmaps" tabIndex={0} role="region" aria-label="Read maps of the variants (scrolls sideways)" style={{ gridTemplateColumns: `repeat(${results.length}, minmax(260px, 1fr))` }}>
           {(results as AnalysisResult[]).map((r, k) => (
             <div key={runs[k]!.id} className="compare-readmap" data-testid={`compare-readmap-${variantLetter(k)}`}>
-              <h4 style={{ color: variantStyle(k).color }}>
+              <h4 style={{ color: variantStyle(k).text }}>
                 {variantLetter(k)} · {runs[k]!.label ?? shortId(runs[k]!.id)}
               </h4>
               {r.p === 0 ? (

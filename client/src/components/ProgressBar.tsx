@@ -37,7 +37,7 @@ export function ProgressBar() {
           </button>
         )}
       </div>
-      <div className="progress-track" role="progressbar" aria-valuemin={0} aria-valuemax={100} aria-valuenow={Math.round(frac * 100)}>
+      <div className="progress-track" role="progressbar" aria-label="Run progress" aria-valuemin={0} aria-valuemax={100} aria-valuenow={Math.round(frac * 100)}>
         <div className="progress-fill" style={{ width: `${Math.round(frac * 100)}%` }} />
       </div>
       {running && live.status === 'running' && (!p || p.done === 0) && <FirstRunNote />}

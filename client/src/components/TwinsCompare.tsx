@@ -22,6 +22,7 @@ import { spanOfToken } from './promptRows';
 
 /** Vanilla keeps the run colour used everywhere; the myopic twin gets the second variant colour. */
 export const TWIN_COLORS = [variantStyle(0).color, variantStyle(1).color] as const;
+const TWIN_TEXT = [variantStyle(0).text, variantStyle(1).text] as const;
 const ROLES = ['vanilla', 'myopic'] as const;
 
 const toLive = (r: RunDetail): LiveRun => ({ id: r.id, status: r.status, progress: r.progress, error: r.error });
@@ -106,7 +107,7 @@ function TwinsDashboard({ runs, results }: { runs: RunDetail[]; results: Analysi
               <tr>
                 <th />
                 {runs.map((r, k) => (
-                  <th key={r.id} className="num" data-testid={`twins-col-${ROLES[k]}`} style={{ color: TWIN_COLORS[k] }}>
+                  <th key={r.id} className="num" data-testid={`twins-col-${ROLES[k]}`} style={{ color: TWIN_TEXT[k] }}>
                     {ROLES[k]}
                     <div className="mono small">{r.modelId}</div>
                   </th>
@@ -170,7 +171,7 @@ function TwinsDashboard({ runs, results }: { runs: RunDetail[]; results: Analysi
           <div className="twins-readmaps">
             {results.map((r, k) => (
               <div key={runs[k].id} className="twins-readmap" data-testid={`twins-readmap-${ROLES[k]}`}>
-                <h4 style={{ color: TWIN_COLORS[k] }}>
+                <h4 style={{ color: TWIN_TEXT[k] }}>
                   {ROLES[k]} <span className="mono small">{runs[k].modelId}</span>
                 </h4>
                 <ReadMapHeatmap

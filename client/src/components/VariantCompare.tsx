@@ -82,7 +82,7 @@ function TokenDiffRows({ cmp }: { cmp: Comparison }) {
     <div className="diff-rows" data-testid="compare-token-diff" onMouseLeave={() => setHover(null)}>
       {cmp.runs.map((r, k) => (
         <div key={r.id} className="diff-row">
-          <div className="diff-label" style={{ color: VARIANT_COLORS[k] }}>
+          <div className="diff-label" style={{ color: variantStyle(k).text }}>
             {runName(r, k)}
             <span className="muted small">{k === 0 ? 'benefit B_t' : `vs A: loss(A) − loss(${String.fromCharCode(65 + k)})`}</span>
           </div>
@@ -201,7 +201,7 @@ export function VariantCompare({ ids }: { ids: string[] }) {
               {cmp.runs.map((r, k) => (
                 <tr key={r.id}>
                   <td>
-                    <button type="button" className="link" style={{ color: VARIANT_COLORS[k] }} onClick={() => openRun(r.id)}>
+                    <button type="button" className="link" style={{ color: variantStyle(k).text }} onClick={() => openRun(r.id)}>
                       {runName(r, k)}
                     </button>
                   </td>

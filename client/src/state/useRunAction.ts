@@ -1,9 +1,10 @@
 // Starting and cancelling a run (or a twin pair): validates the draft, posts it, follows it over SSE, files errors by
 // field.
 import { useCallback } from 'react';
+import { checkAnalysisRequest } from '@shared/analysis-input.js';
 import { ApiError, type CreateRunRequest, type TwinsRequest } from '@shared/api.js';
+import { InputError } from '@shared/errors.js';
 import { api, keys, queryClient } from '../data/api';
-import { markerError } from '../data/markers';
 import { watchRun, watchTwins } from '../data/runEvents';
 import { announce } from '../data/tabSync';
 import { useWorkbench } from './store';
@@ -30,13 +31,25 @@ function revealResults(): void {
   window.requestAnimationFrame(() => document.getElementById('results')?.scrollIntoView({ behavior: 'smooth', block: 'start' }));
 }
 
+/** The server's own text-level checks (markers, empty prompt or input), run here first so the error shows at once. */
+function localError(): Record<string, string> | null {
+  const req = draftToRequest();
+  try {
+    checkAnalysisRequest({ prompt: req.prompt, input: req.input, options: req.options?.spans ? { spans: req.options.spans } : undefined });
+    return null;
+  } catch (e) {
+    if (e instanceof InputError) return { [e.field ?? 'body']: e.message };
+    return { prompt: (e as Error).message };
+  }
+}
+
 export async function startRun(): Promise<void> {
   const s = useWorkbench.getState();
   // `starting` is set before the request goes out, so a second Ctrl+Enter while it is in flight cannot start a twin run.
   if (s.starting || (s.live && isLiveStatus(s.live.status))) return;
-  const local = markerError(s.draft.prompt);
+  const local = localError();
   if (local) {
-    s.setFieldErrors({ prompt: local });
+    s.setFieldErrors(local);
     return;
   }
   s.setFieldErrors({});
@@ -76,9 +89,9 @@ export const twinsBusy = () => {
 export async function startTwins(): Promise<void> {
   const s = useWorkbench.getState();
   if (twinsBusy()) return;
-  const local = markerError(s.draft.prompt);
+  const local = localError();
   if (local) {
-    s.setFieldErrors({ prompt: local });
+    s.setFieldErrors(local);
     return;
   }
   s.setFieldErrors({});
