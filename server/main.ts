@@ -5,14 +5,16 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { EngineClient } from './worker/engine-client.js';
-import { ModelRegistry, modelsFromEnv } from './model/registry.js';
+import { ModelRegistry } from './model/registry.js';
 import { createApp } from './app.js';
 import { RunStore } from './store/run-store.js';
 import { RunManager } from './runs/run-manager.js';
 import { ExperimentManager } from './experiments/experiment-manager.js';
 import { lockDataDir } from './data-lock.js';
-import { envInt } from './env.js';
+import { settings } from './settings.js';
 import { generateToken, isLoopback } from './security.js';
+import { PoolBackend } from './pool/pool-backend.js';
+import { checkRedisUrl, POOL_CELL_WINDOW, POOL_IN_FLIGHT, redisUrlFromEnv } from './pool/config.js';
 
 const require = createRequire(import.meta.url);
 const { version } = require('../package.json') as { version: string };
@@ -40,9 +42,14 @@ export interface ServeOptions {
   sessionCacheMB?: number;
   /** Disk the rewritten-graph cache may use, MiB (default PRECACHE_LENS_GRAPH_CACHE_MB or 256). */
   graphCacheMB?: number;
+  /**
+   * Redis of a worker pool (serve --redis, default PRECACHE_LENS_REDIS): runs and experiment cells become jobs that
+   * `precache-lens worker`s run; null or unset without the variable: they run in this process.
+   */
+  redis?: string | null;
 }
 
-export const DEFAULT_DATA_DIR = process.env.PRECACHE_LENS_DATA ?? path.resolve('.precache-lens');
+export const DEFAULT_DATA_DIR = settings().dataDir;
 
 /** The token a server on `host` requires: explicit, disabled, or generated when it listens beyond loopback. */
 export function resolveToken(host: string, token: string | false | undefined): string | null {
@@ -105,12 +112,17 @@ export async function serve(opts: ServeOptions) {
       sessionCacheMB: opts.sessionCacheMB,
       graphCacheMB: opts.graphCacheMB,
     });
-    const runs = new RunManager(store, engine, opts.concurrency, opts.maxBatchMB, opts.maxQueue);
-    const experiments = new ExperimentManager({ store, runs, registry, engine });
-    const app = createApp({ engine, registry, store, runs, experiments, version, security: { host: opts.host, port, token, allowedHosts: opts.allowedHosts } });
+    const redis = opts.redis === undefined ? redisUrlFromEnv() : opts.redis;
+    const pool = redis ? new PoolBackend(checkRedisUrl(redis), engine, store.db) : null;
+    const runs = new RunManager(store, pool ?? engine, opts.concurrency ?? (pool ? POOL_IN_FLIGHT : undefined), opts.maxBatchMB, opts.maxQueue);
+    const experiments = new ExperimentManager({ store, runs, registry, engine }, pool ? POOL_CELL_WINDOW : undefined);
+    const app = createApp({ engine, registry, store, runs, experiments, pool, version, security: { host: opts.host, port, token, allowedHosts: opts.allowedHosts } });
     server.on('request', app);
-    server.on('close', () => lock.release());
-    return { server, engine, registry, store, runs, experiments, token, url };
+    server.on('close', () => {
+      lock.release();
+      void pool?.close();
+    });
+    return { server, engine, registry, store, runs, experiments, pool, token, url };
   } catch (e) {
     server.close();
     lock.release();
@@ -120,11 +132,8 @@ export async function serve(opts: ServeOptions) {
 
 /** The environment's serve settings (PRECACHE_LENS_*), for `npm start` and as defaults of `serve`. */
 export function serveOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Pick<ServeOptions, 'token' | 'allowedHosts'> {
-  const noToken = env.PRECACHE_LENS_NO_TOKEN === '1' || env.PRECACHE_LENS_NO_TOKEN === 'true';
-  return {
-    token: noToken ? false : env.PRECACHE_LENS_TOKEN || undefined,
-    allowedHosts: (env.PRECACHE_LENS_ALLOWED_HOSTS ?? '').split(',').map((s) => s.trim()).filter(Boolean),
-  };
+  const s = settings(env);
+  return { token: s.token, allowedHosts: s.allowedHosts };
 }
 
 /** What a started server prints: the URL to open and, beyond loopback, what the token protects. */
@@ -138,10 +147,10 @@ export function announce(host: string, url: string, token: string | null): void 
 
 const isMain = process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href;
 if (isMain) {
-  const host = process.env.PRECACHE_LENS_HOST ?? '127.0.0.1';
   Promise.resolve()
-    .then(() => serve({ host, port: envInt('PORT', 5177), models: modelsFromEnv(), ...serveOptionsFromEnv() }))
-    .then(({ url, token }) => announce(host, url, token))
+    .then(() => settings())
+    .then((s) => serve({ host: s.host, port: s.port, models: s.models, ...serveOptionsFromEnv() }))
+    .then(({ url, token }) => announce(settings().host, url, token))
     .catch((e: Error) => {
       console.error(`precache-lens: ${e.message}`);
       process.exit(1);

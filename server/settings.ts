@@ -1,8 +1,9 @@
-// Environment settings, read in one place. Each call reads the environment afresh (tests and operators may change it).
+// Environment settings, read in one place. Each call reads the environment afresh (tests and operators may change
+// it between requests); a malformed value is an error naming the variable, never a silent default.
 import path from 'node:path';
 
 export interface Settings {
-  /** PRECACHE_LENS_DATA: run history, graph cache, locks. */
+  /** PRECACHE_LENS_DATA: run history, graph cache, lock (default ./.precache-lens). */
   dataDir: string;
   /** PRECACHE_LENS_HOST and PORT: where `npm start` listens. */
   host: string;
@@ -11,27 +12,69 @@ export interface Settings {
   models: string[];
   /** PRECACHE_LENS_CONCURRENCY: analyses run at once. */
   concurrency: number;
+  /** PRECACHE_LENS_MAX_QUEUE: runs that may wait for a free slot before the API answers 429. */
+  maxQueue: number;
   /** PRECACHE_LENS_MAX_BATCH_MB: memory bound of one engine call of an analysis (MiB, estimated). */
   maxBatchMB: number;
   /** PRECACHE_LENS_MAX_EXPORT_MB: size limit of a raw-activations export (MiB). */
   maxExportMB: number;
+  /** PRECACHE_LENS_SESSION_CACHE_MB: memory the cached runtime sessions of all models may hold (MiB). */
+  sessionCacheMB: number;
+  /** PRECACHE_LENS_GRAPH_CACHE_MB: disk the rewritten-graph cache may use (MiB). */
+  graphCacheMB: number;
+  /** PRECACHE_LENS_TOKEN / PRECACHE_LENS_NO_TOKEN=1: the access token (undefined: the default for the host). */
+  token: string | false | undefined;
+  /** PRECACHE_LENS_ALLOWED_HOSTS: more names the Host header may carry (comma separated). */
+  allowedHosts: string[];
 }
 
-export const DEFAULTS = { port: 5177, host: '127.0.0.1', concurrency: 1, maxBatchMB: 2048, maxExportMB: 512 } as const;
+export const DEFAULTS = {
+  host: '127.0.0.1',
+  port: 5177,
+  concurrency: 1,
+  maxQueue: 32,
+  maxBatchMB: 2048,
+  maxExportMB: 512,
+  sessionCacheMB: 1024,
+  graphCacheMB: 256,
+} as const;
 
-function positive(v: string | undefined, fallback: number, integer = false): number {
+function raw(env: NodeJS.ProcessEnv, name: string): string | undefined {
+  const v = env[name];
+  return v === undefined || v.trim() === '' ? undefined : v.trim();
+}
+
+/** A whole number >= min from `name`, or `fallback` when unset or empty. */
+function whole(env: NodeJS.ProcessEnv, name: string, fallback: number, min = 1): number {
+  const v = raw(env, name);
+  if (v === undefined) return fallback;
+  if (!/^\d{1,9}$/.test(v) || Number(v) < min) throw new Error(`${name}=${JSON.stringify(env[name])}: expected a whole number >= ${min}`);
+  return Number(v);
+}
+
+/** A positive number of MiB (fractions allowed) from `name`, or `fallback` when unset or empty. */
+function mib(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const v = raw(env, name);
+  if (v === undefined) return fallback;
   const n = Number(v);
-  return v !== undefined && v.trim() !== '' && Number.isFinite(n) && n > 0 && (!integer || Number.isInteger(n)) ? n : fallback;
+  if (!/^\d+(\.\d+)?$/.test(v) || !(n > 0)) throw new Error(`${name}=${JSON.stringify(env[name])}: expected a positive number of MiB`);
+  return n;
 }
 
 export function settings(env: NodeJS.ProcessEnv = process.env): Settings {
+  const noToken = raw(env, 'PRECACHE_LENS_NO_TOKEN');
   return {
-    dataDir: env.PRECACHE_LENS_DATA ? path.resolve(env.PRECACHE_LENS_DATA) : path.resolve('.precache-lens'),
-    host: env.PRECACHE_LENS_HOST || DEFAULTS.host,
-    port: positive(env.PORT, DEFAULTS.port, true),
-    models: env.PRECACHE_LENS_MODELS ? env.PRECACHE_LENS_MODELS.split(path.delimiter).filter(Boolean) : [],
-    concurrency: positive(env.PRECACHE_LENS_CONCURRENCY, DEFAULTS.concurrency, true),
-    maxBatchMB: positive(env.PRECACHE_LENS_MAX_BATCH_MB, DEFAULTS.maxBatchMB),
-    maxExportMB: positive(env.PRECACHE_LENS_MAX_EXPORT_MB, DEFAULTS.maxExportMB),
+    dataDir: path.resolve(raw(env, 'PRECACHE_LENS_DATA') ?? '.precache-lens'),
+    host: raw(env, 'PRECACHE_LENS_HOST') ?? DEFAULTS.host,
+    port: whole(env, 'PORT', DEFAULTS.port, 0),
+    models: (raw(env, 'PRECACHE_LENS_MODELS') ?? '').split(path.delimiter).filter(Boolean),
+    concurrency: whole(env, 'PRECACHE_LENS_CONCURRENCY', DEFAULTS.concurrency),
+    maxQueue: whole(env, 'PRECACHE_LENS_MAX_QUEUE', DEFAULTS.maxQueue, 0),
+    maxBatchMB: mib(env, 'PRECACHE_LENS_MAX_BATCH_MB', DEFAULTS.maxBatchMB),
+    maxExportMB: mib(env, 'PRECACHE_LENS_MAX_EXPORT_MB', DEFAULTS.maxExportMB),
+    sessionCacheMB: mib(env, 'PRECACHE_LENS_SESSION_CACHE_MB', DEFAULTS.sessionCacheMB),
+    graphCacheMB: mib(env, 'PRECACHE_LENS_GRAPH_CACHE_MB', DEFAULTS.graphCacheMB),
+    token: noToken === '1' || noToken === 'true' ? false : raw(env, 'PRECACHE_LENS_TOKEN'),
+    allowedHosts: (raw(env, 'PRECACHE_LENS_ALLOWED_HOSTS') ?? '').split(',').map((s) => s.trim()).filter(Boolean),
   };
 }

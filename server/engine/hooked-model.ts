@@ -9,6 +9,7 @@ import { externalizeWeights } from './external-data.js';
 import { checkSchema, embeddingRows, prepareGraph } from './prepare-graph.js';
 import { addAttentionBias, addHooks, addLogitRows, addTargetLogprobs, LOGIT_ROWS_INPUT, TARGET_IDS_INPUT, TARGET_LOGPROBS_OUTPUT, analyzeModel, GraphStructureError, inputDims, type ModelStructure } from './surgery.js';
 import { validateHookNames } from '../../shared/hooks.js';
+import { settings } from '../settings.js';
 import { addLayerEntry, ENTRY_LAYER_INPUT, ENTRY_RESID_INPUT, layerEntryProblem } from './layer-entry.js';
 import { openModelDir, type ModelDir } from '../model/model-dir.js';
 
@@ -94,8 +95,6 @@ export interface EngineOptions {
   graphCacheMB?: number;
 }
 
-export const DEFAULT_SESSION_CACHE_MB = 1024;
-export const DEFAULT_GRAPH_CACHE_MB = 256;
 /** What a session holds besides the weights (graph, kernels, thread pool): measured ~3 MiB on the tiny fixtures. */
 const SESSION_OVERHEAD_BYTES = 4 * 2 ** 20;
 
@@ -299,7 +298,7 @@ export class HookedModel {
   /** Releases idle sessions, least recently used first, until the estimate is within the bound (one always stays). */
   private evictSessions(): void {
     const lru = HookedModel.sessionLru;
-    const budget = (this.opts.sessionCacheMB ?? envMiB('PRECACHE_LENS_SESSION_CACHE_MB', DEFAULT_SESSION_CACHE_MB)) * 2 ** 20;
+    const budget = (this.opts.sessionCacheMB ?? settings().sessionCacheMB) * 2 ** 20;
     let total = 0;
     for (const e of lru) total += e.bytes;
     for (const e of [...lru]) {
@@ -394,7 +393,7 @@ export class HookedModel {
    * files of models that no graph refers to any more (never those of a model loaded in this process).
    */
   private pruneGraphCache(dir: string, keep: string): void {
-    const budget = (this.opts.graphCacheMB ?? envMiB('PRECACHE_LENS_GRAPH_CACHE_MB', DEFAULT_GRAPH_CACHE_MB)) * 2 ** 20;
+    const budget = (this.opts.graphCacheMB ?? settings().graphCacheMB) * 2 ** 20;
     const stat = (f: string) => {
       try {
         return fs.statSync(path.join(dir, f));
@@ -631,11 +630,6 @@ export class HookedModel {
 
 
 /** A size in MiB from the environment (fractions allowed), or `fallback` when unset or not a positive number. */
-function envMiB(name: string, fallback: number): number {
-  const v = Number(process.env[name]);
-  return process.env[name]?.trim() && Number.isFinite(v) && v > 0 ? v : fallback;
-}
-
 function checkBiasShape(t: Tensor, B: number, H: number, T: number, K: number, layer: number): void {
   const want = [B, H, T, K];
   const ok =

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { openModelDir, type ModelDir } from './model-dir.js';
+import { settings } from '../settings.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const BUNDLED_MODELS = [path.join(ROOT, 'models/precache-gpt2-8l'), path.join(ROOT, 'models/precache-gpt2-8l-myopic')];
@@ -16,8 +17,7 @@ export interface RegisteredModel {
 
 /** Model directories or ONNX graph files from the PRECACHE_LENS_MODELS environment variable (path-delimiter separated). */
 export function modelsFromEnv(env: NodeJS.ProcessEnv = process.env): string[] {
-  const v = env.PRECACHE_LENS_MODELS;
-  return v ? v.split(path.delimiter).filter(Boolean) : [];
+  return settings(env).models;
 }
 
 export class ModelRegistry {

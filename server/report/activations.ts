@@ -6,16 +6,15 @@ import { isGlob, matchHooks, parseHookName, validateHookNames, type GlobalHook, 
 import type { EngineClient } from '../worker/engine-client.js';
 import { ReportInputError } from './build.js';
 import { safetensorsChunks, safetensorsHeader } from './safetensors.js';
+import { settings } from '../settings.js';
 
 const require = createRequire(import.meta.url);
 
 export const ACTIVATIONS_FORMAT = 'precache-lens.activations/1';
-export const DEFAULT_MAX_EXPORT_MB = 512;
 
 /** The export size limit in bytes: PRECACHE_LENS_MAX_EXPORT_MB (MiB), default 512, read at call time. */
 export function maxExportBytes(env: NodeJS.ProcessEnv = process.env): number {
-  const v = Number(env.PRECACHE_LENS_MAX_EXPORT_MB);
-  return (Number.isFinite(v) && v > 0 ? v : DEFAULT_MAX_EXPORT_MB) * 2 ** 20;
+  return settings(env).maxExportMB * 2 ** 20;
 }
 
 /**

@@ -1,13 +1,14 @@
-// Schedules analysis runs on the engine worker, tracks their progress for SSE, and records them in the store.
+// Schedules analysis runs on a backend (in-process worker thread or a Redis worker pool), tracks their progress for SSE, and records them in the store.
 import { EventEmitter } from 'node:events';
 import type { AnalysisProgress, PartialEvent } from '../../shared/analysis.js';
 import { CancelledError, isCancelled } from '../../shared/errors.js';
 import { settings } from '../settings.js';
 import type { EngineClient } from '../worker/engine-client.js';
+import { isBackend, type AnalysisBackend } from './backend.js';
+import { InProcessBackend } from './in-process.js';
 import type { RunStatus, RunStore, RunRow } from '../store/run-store.js';
 import type { AnalyzeJobArgs } from '../worker/jobs.js';
 import type { RegisteredModel } from '../model/registry.js';
-import { envInt } from '../env.js';
 
 export type RunEvent =
   | { type: 'progress'; progress: AnalysisProgress }
@@ -25,7 +26,6 @@ export class QueueFullError extends Error {
   }
 }
 
-export const DEFAULT_MAX_QUEUE = 32;
 /** What a refused client is told to wait: about one short analysis on the default model. */
 const RETRY_AFTER_S = 10;
 
@@ -41,15 +41,19 @@ export class RunManager {
   /** Cancels accepted for running runs: honoured even if the worker finishes before it sees them. */
   private readonly cancelRequested = new Set<string>();
 
+  /** Where analyses run: the in-process engine (given an EngineClient) or any other backend. */
+  readonly backend: AnalysisBackend;
+
   constructor(
     private readonly store: RunStore,
-    private readonly engine: EngineClient,
+    engine: EngineClient | AnalysisBackend,
     private readonly concurrency = settings().concurrency,
     private readonly maxBatchMB?: number,
     /** Runs that may wait for a free slot; one more is refused (QueueFullError), so memory and wait stay bounded. */
-    private readonly maxQueue = envInt('PRECACHE_LENS_MAX_QUEUE', DEFAULT_MAX_QUEUE),
+    private readonly maxQueue = settings().maxQueue,
   ) {
     this.events.setMaxListeners(0);
+    this.backend = isBackend(engine) ? engine : new InProcessBackend(engine);
   }
 
   /** Throws QueueFullError unless `needed` more runs can be accepted now (checked before submitting a group). */
@@ -117,7 +121,7 @@ export class RunManager {
   private async start(id: string, args: AnalyzeJobArgs) {
     this.store.setStatus(id, 'running');
     this.emit(id, { type: 'status', status: 'running' });
-    const task = this.engine.task('analyze', args, {
+    const task = this.backend.start(id, args, {
       onProgress: (p) => {
         this.progress.set(id, p);
         this.emit(id, { type: 'progress', progress: p });
@@ -130,9 +134,10 @@ export class RunManager {
     });
     this.active.set(id, { cancel: task.cancel });
     try {
-      const result = await task.promise;
+      const { result } = await task.promise;
       if (this.cancelRequested.has(id)) throw new CancelledError();
-      if (this.store.get(id)) {
+      // Idempotent on the run id: a result already stored (a retried pool job) is not stored twice.
+      if (this.store.get(id) && this.store.get(id)!.status !== 'done') {
         this.store.finish(id, {
           modelHash: result.model.hash,
           result,
