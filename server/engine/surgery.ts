@@ -10,7 +10,7 @@ import {
   type NodeProto,
 } from './onnx-graph.js';
 import { parseHookName, type LayerHookKind } from '../../shared/hooks.js';
-import { dequantizedWeight, floatTypeOf, projectionOf, type WeightRef } from './precision.js';
+import { dequantizedWeight, floatTypeOf, projectionEntry, projectionOf, type WeightRef } from './precision.js';
 import { UnfuseContext } from './unfuse/context.js';
 import path from 'node:path';
 
@@ -165,8 +165,9 @@ function findLnFinal(ix: GraphIndex, logits: string): string | null {
   for (let hops = 0; hops < 6; hops++) {
     const p = ix.producer.get(t);
     if (!p) return null;
-    if ((p.opType === 'MatMul' || p.opType === 'Gemm') && p.input?.[0]) {
-      let x = p.input[0];
+    const entry = projectionEntry(ix, t);
+    if (entry?.input?.[0]) {
+      let x = entry.input[0];
       // A 2-D Gemm sees flattened rows; report the [B,T,d] tensor before the flattening.
       for (let k = 0; k < 3; k++) {
         const q = ix.producer.get(x);
@@ -182,15 +183,19 @@ function findLnFinal(ix: GraphIndex, logits: string): string | null {
   return null;
 }
 
-/** The MatMul that turns [B,T,d] into the logits, if nothing but shape-neutral ops sit between it and the output. */
+/**
+ * The node that takes [B,T,d] into the projection producing the logits (a MatMul, or the first node of a quantised
+ * one), if nothing but shape-neutral ops sit between the projection and the output.
+ */
 function findUnembed(ix: GraphIndex, logits: string): NodeProto | null {
   let t = logits;
   for (let hops = 0; hops < 4; hops++) {
     const p = ix.producer.get(t);
     if (!p) return null;
-    if (p.opType === 'MatMul' && p.input?.[0]) {
-      const q = ix.producer.get(p.input[0]);
-      return q && (q.opType === 'Reshape' || q.opType === 'Flatten') ? null : p;
+    const entry = projectionEntry(ix, t);
+    if (entry && entry.opType !== 'Gemm' && entry.input?.[0]) {
+      const q = ix.producer.get(entry.input[0]);
+      return q && (q.opType === 'Reshape' || q.opType === 'Flatten') ? null : entry;
     }
     if (!(p.opType === 'Identity' || p.opType === 'Cast') || !p.input?.[0]) return null;
     t = p.input[0];
