@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import type { AnalysisProgress, AnalysisResult, StagedResult } from './analysis.js';
 import type { AttentionPattern, AttentionRequest } from './attention.js';
+import type { TokenCount, TokenCountRequest } from './token-count.js';
 
 export const MAX_TEXT_CHARS = 20_000;
 
@@ -258,6 +259,10 @@ export class ApiClient {
   /** One layer and head's attention pattern over the run's sequence (computed on the engine, hence a POST). */
   attention(id: string, body: AttentionRequest) {
     return this.req<AttentionPattern>('POST', `/api/runs/${encodeURIComponent(id)}/attention`, body);
+  }
+  /** How many tokens marker-free texts make on a model (the editor's live count). */
+  countTokens(body: TokenCountRequest) {
+    return this.req<TokenCount>('POST', '/api/tokenize', body);
   }
   /** Polls until the run leaves queued/running; `onUpdate` sees each poll. */
   async waitForRun(id: string, onUpdate?: (r: RunDetail) => void, intervalMs = 250): Promise<RunDetail> {

@@ -3,7 +3,7 @@ import { Router } from 'express';
 import type { HeadlineStage } from '../../shared/analysis.js';
 import { AttentionRequestSchema, type AttentionPattern, type TokenRole } from '../../shared/attention.js';
 import { hookName } from '../../shared/hooks.js';
-import type { EngineClient } from '../engine/engine-client.js';
+import type { EngineClient } from '../worker/engine-client.js';
 import type { ModelRegistry } from '../model/registry.js';
 import type { RunStore } from '../store/run-store.js';
 import { HttpError } from '../http-error.js';

@@ -64,6 +64,9 @@ describe('a run shows what produced it (issue 15, point 1)', () => {
   it('shows the run’s prompt, input and model next to its numbers, whatever draft the editor holds', async () => {
     await page.goto(srv.base);
     await fillDraft(page, PROMPT_A, INPUT, 'variant A');
+    // Live token counts under the editor (point 12), from the same tokenizer as the run.
+    await expect.poll(() => page.getByTestId('token-count').textContent()).toMatch(/\d+ tokens · BOS \+ prompt \+ input = \d+ of 256 tokens/);
+    expect(await page.getByTestId('prompt-token-count').textContent()).toMatch(/^\d+ tokens/);
     ids.a = await runAndWait(page, () => page.getByTestId('run-button').click());
     expect(await page.getByTestId('run-prompt').textContent()).toBe(PROMPT_A);
     expect(await page.getByTestId('run-input').textContent()).toBe(INPUT);

@@ -1,5 +1,6 @@
 // The input text X whose loss the prompt should lower.
 import { useModels } from '../data/api';
+import { useDraftTokenCounts } from '../data/tokenCount';
 import { useWorkbench } from '../state/store';
 import { FieldError } from './FieldError';
 
@@ -10,6 +11,9 @@ export function InputEditor() {
   const error = useWorkbench((s) => s.fieldErrors.input);
   const { data } = useModels();
   const m = data?.models.find((x) => x.id === model) ?? data?.models[0];
+  const counts = useDraftTokenCounts();
+  const total = counts.prompt !== null && counts.input !== null ? 1 + counts.prompt + counts.input : null;
+  const over = total !== null && counts.nCtx !== null && total > counts.nCtx;
 
   return (
     <div className="field">
@@ -27,9 +31,14 @@ export function InputEditor() {
         onChange={(e) => editDraft({ input: e.target.value })}
         className={error ? 'has-error' : ''}
       />
-      <p className="hint">
+      <p className={`hint ${over ? 'over' : ''}`} data-testid="token-count">
         {input.length.toLocaleString('en-US')} characters
-        {m ? ` · BOS + prompt + input must fit ${m.config.nCtx} tokens` : ''}
+        {counts.input !== null && ` · ${counts.input} tokens`}
+        {total !== null && counts.nCtx !== null
+          ? ` · BOS + prompt + input = ${total} of ${counts.nCtx} tokens${over ? ': too long for the model' : ''}`
+          : m
+            ? ` · BOS + prompt + input must fit ${m.config.nCtx} tokens`
+            : ''}
       </p>
       <FieldError field="input" message={error} />
     </div>

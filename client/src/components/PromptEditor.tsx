@@ -1,6 +1,7 @@
 // The prompt field: a textarea over a highlighted copy, so span markers {{name|text}} show in colour as you type.
 import { Fragment, useMemo, useRef, type ReactNode } from 'react';
 import { markerError, scanMarkers, type PromptPiece } from '../data/markers';
+import { useDraftTokenCounts } from '../data/tokenCount';
 import { useWorkbench } from '../state/store';
 import { segmentColor } from '../theme';
 import { FieldError } from './FieldError';
@@ -58,6 +59,7 @@ export function PromptEditor({ selectedRange }: { selectedRange: TextRange | nul
   const pieces = useMemo(() => scanMarkers(prompt), [prompt]);
   const localError = useMemo(() => markerError(prompt), [prompt]);
   const segments = pieces.filter((p): p is Extract<PromptPiece, { kind: 'open' }> => p.kind === 'open');
+  const tokens = useDraftTokenCounts().prompt;
 
   return (
     <div className="field">
@@ -85,6 +87,7 @@ export function PromptEditor({ selectedRange }: { selectedRange: TextRange | nul
         />
       </div>
       <p id="prompt-help" className="hint">
+        {tokens !== null && <span data-testid="prompt-token-count">{tokens} tokens · </span>}
         Mark a span: <code>{'{{name|text}}'}</code> or <code>{'{{text}}'}</code>; literal braces: <code>{'\\{{'}</code>.
         {segments.length > 0 && (
           <span className="segment-chips">
