@@ -42,6 +42,12 @@ describe('compareModels (the analysis job on each model, then the metric diff)',
     expect(maxMove(r.diff)).toBeLessThan(1e-4);
   });
 
+  it('a GroupQueryAttention export of a Llama (knockouts reusing its KV cache) moves no metric beyond 1e-4 from the eager one', async () => {
+    const r = await compareModels(engine, [...models(path.join(FIXTURES, 'llama-tiny-eager'), path.join(FIXTURES, 'llama-tiny-gqa-rotary'))], REQ);
+    expect(r.b.summary.identityResidual).toBeLessThan(1e-4);
+    expect(maxMove(r.diff)).toBeLessThan(1e-4);
+  });
+
   it('q8 against fp32: the moves are reported, each delta is B - A, and the largest move is located', async () => {
     eagerVsQ8 = await compareModels(engine, [...models(EAGER, Q8)], REQ);
     const { a, b, diff } = eagerVsQ8;

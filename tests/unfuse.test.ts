@@ -146,6 +146,28 @@ describe('an onnxruntime-genai style int4 graph (SkipSimplifiedLayerNormalizatio
   });
 });
 
+describe('GroupQueryAttention graphs without a position_ids input (positions from the mask)', () => {
+  it('the un-fused graph takes explicit positions: hooks equal the eager Llama, and the no-prompt run at shifted positions keeps the knockout identity', async () => {
+    const dir = path.join(tmp, 'gqa-no-positions');
+    fs.cpSync(path.join(FIXTURES, 'llama-tiny-gqa-rotary'), dir, { recursive: true });
+    const file = path.join(dir, 'onnx/model.onnx');
+    const m0 = decodeModel(fs.readFileSync(file));
+    for (const n of m0.graph!.node!) if (n.opType === 'GroupQueryAttention') n.input = n.input!.slice(0, 9);
+    m0.graph!.input = m0.graph!.input!.filter((i) => i.name !== 'position_ids');
+    fs.writeFileSync(file, encodeModel(m0));
+    const m = HookedModel.load(dir, { cacheDir: path.join(tmp, 'graphs'), threads: 1 });
+    models.push(m);
+    const hooks = ['blocks.1.attn.hook_pattern', 'blocks.1.hook_resid_post'];
+    const ref = await load('llama-tiny-eager').run({ tokens: [GOLDEN_INPUT], hooks });
+    const r = await m.run({ tokens: [GOLDEN_INPUT], hooks });
+    for (const h of hooks) expect(maxDiff(r.cache.get(h)!.data, ref.cache.get(h)!.data), h).toBeLessThan(TOL);
+    const shifted = GOLDEN_INPUT.slice(0, 5).map((_, i) => 9 + i);
+    const a = await m.run({ tokens: [GOLDEN_INPUT.slice(0, 5)], positionIds: [shifted] });
+    const b = await load('llama-tiny-eager').run({ tokens: [GOLDEN_INPUT.slice(0, 5)], positionIds: [shifted] });
+    expect(maxDiff(a.logits!.data, b.logits!.data)).toBeLessThan(TOL);
+  });
+});
+
 const TWINS: [string, string, number][] = [
   ...Object.keys(FUSED_FIXTURES).filter((n) => n !== 'gpt2-tiny-eager').map((n): [string, string, number] => [n, 'gpt2-tiny-eager', FUSED_SHAPE.nLayer]),
   ...Object.keys(LLAMA_FIXTURES).filter((n) => n !== 'llama-tiny-eager').map((n): [string, string, number] => [n, 'llama-tiny-eager', TINY_LLAMA.nLayer]),

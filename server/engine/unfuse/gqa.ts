@@ -1,5 +1,5 @@
 // com.microsoft GroupQueryAttention (onnxruntime-genai's Llama-family attention): kv heads, seqlens_k, rotary, window.
-import { TensorType, type NodeProto } from '../onnx-graph.js';
+import { TensorType, onnx, type NodeProto } from '../onnx-graph.js';
 import { emitCore, emitRotary } from './core.js';
 import type { UnfuseContext } from './context.js';
 import type { Emitter } from './emit.js';
@@ -49,7 +49,7 @@ export function unfuseGqa(ctx: UnfuseContext, n: NodeProto, e: Emitter): void {
     if (!cos || !sin) throw ctx.fail(n, 'attribute do_rotary=1 without inputs cos_cache and sin_cache');
     const half = cosD?.[1] ?? -1;
     if (half <= 0) throw ctx.fail(n, 'input cos_cache is not a constant [max_positions, rotary_dim/2] tensor');
-    let positions = ctx.input(n, 9);
+    let positions = ctx.input(n, 9) ?? positionIdsInput(ctx);
     if (!positions) {
       const S = e.dim(q, 1);
       const i = e.op('Range', [e.i64([0], true), S, e.i64([1], true)]); // [S]
@@ -88,4 +88,29 @@ export function unfuseGqa(ctx: UnfuseContext, n: NodeProto, e: Emitter): void {
     output: n.output![0],
     layout: 'bsd',
   });
+}
+
+/**
+ * The graph's `position_ids` input, added when the export has none (onnxruntime-genai graphs derive rotary positions
+ * from the mask): un-fused, rotary reads explicit positions, so that a run at shifted positions (the no-prompt
+ * baseline) means what it says instead of silently using 0..T-1. Null when positions cannot be given this way.
+ */
+function positionIdsInput(ctx: UnfuseContext): string | null {
+  const g = ctx.graph;
+  const name = 'position_ids';
+  if ((g.input ?? []).some((i) => i.name === name)) return name;
+  if (ctx.ix.producer.has(name) || !(g.input ?? []).some((i) => i.name === 'input_ids')) return null;
+  g.input = [
+    ...(g.input ?? []),
+    onnx.ValueInfoProto.create({
+      name,
+      type: onnx.TypeProto.create({
+        tensorType: onnx.TypeProto.Tensor.create({
+          elemType: TensorType.INT64,
+          shape: onnx.TensorShapeProto.create({ dim: ['batch_size', 'sequence_length'].map((d) => onnx.TensorShapeProto.Dimension.create({ dimParam: d })) }),
+        }),
+      }),
+    }),
+  ];
+  return name;
 }
