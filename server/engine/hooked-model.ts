@@ -14,7 +14,7 @@ import { addLayerEntry, ENTRY_LAYER_INPUT, ENTRY_RESID_INPUT, layerEntryProblem 
 import { openModelDir, type ModelDir } from '../model/model-dir.js';
 
 /** Bump when surgery output changes, so cached rewritten graphs from older versions are not reused. */
-const SURGERY_VERSION = 6;
+const SURGERY_VERSION = 7;
 
 export interface Tensor {
   data: Float32Array;
