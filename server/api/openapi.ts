@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { CompareSchema, CreateRunSchema, TwinsSchema } from '../../shared/api.js';
 import { CompareModelsSchema } from './compare-models-routes.js';
+import { CreateExperimentSchema } from '../../shared/experiments.js';
 
 export function openApiDocument() {
   const json = (schema: z.ZodType) => ({ content: { 'application/json': { schema: z.toJSONSchema(schema) } } });
@@ -58,6 +59,29 @@ export function openApiDocument() {
       '/api/compare/report.csv': { post: { summary: 'Comparison CSV (table = summary|tokens|layers|heads|spans); also GET ?ids=a,b&table=', requestBody: json(CompareSchema), responses: { 200: { description: 'text/csv' }, 400: error, 404: error, 409: error, 422: error } } },
       '/api/compare': { post: { summary: 'Align 2 to 4 finished runs on the same input', requestBody: json(CompareSchema), responses: { 200: { description: 'comparison' }, 400: error, 404: error, 409: error, 422: error } } },
       '/api/compare-models': { post: { summary: 'How far each metric moved between two finished runs of one prompt + input on two models (e.g. q8 vs fp32 exports)', requestBody: json(CompareModelsSchema), responses: { 200: { description: '{runs, models, diff}' }, 400: error, 404: error, 409: error, 422: error } } },
+      '/api/input-sets': { get: { summary: 'Bundled input sets (held-out passages by source): id, title, size, provenance, licence', responses: { 200: { description: '{sets}' } } } },
+      '/api/experiments': {
+        post: { summary: 'Start an experiment: prompts (1-50) x inputs (1-2,000 texts or a bundled set) on a model or a model and its myopic twin', requestBody: json(CreateExperimentSchema), responses: { 202: { description: '{id, status}' }, 400: error, 413: error, 422: error } },
+        get: {
+          summary: 'Experiment history, newest first, with progress',
+          parameters: [
+            { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 200, default: 50 } },
+            { name: 'offset', in: 'query', schema: { type: 'integer', minimum: 0, default: 0 } },
+          ],
+          responses: { 200: { description: '{total, experiments}' }, 400: error },
+        },
+      },
+      '/api/experiments/{id}': {
+        get: { summary: 'An experiment: progress, per-prompt statistics with 95% CIs, pairs, twins, cells (each a run)', parameters: id, responses: { 200: { description: 'experiment' }, 400: error, 404: error } },
+        delete: { summary: "Delete an experiment and its cells' runs (cancels it first if running)", parameters: id, responses: { 204: { description: 'deleted' }, 400: error, 404: error } },
+      },
+      '/api/experiments/{id}/cancel': { post: { summary: 'Cancel a running experiment (finished cells are kept)', parameters: id, responses: { 202: { description: 'cancelled' }, 404: error, 409: error } } },
+      '/api/experiments/{id}/events': { get: { summary: 'Server-Sent Events: status, progress {done, failed, total, etaS}, cell', parameters: id, responses: { 200: { description: 'text/event-stream' }, 404: error } } },
+      '/api/experiments/{id}/report.json': { get: { summary: 'Experiment report (schema schemas/experiment.v1.schema.json)', parameters: id, responses: { 200: { description: 'report (attachment)' }, 404: error } } },
+      '/api/experiments/{id}/report.html': { get: { summary: 'Self-contained HTML experiment report with forest plots', parameters: id, responses: { 200: { description: 'text/html' }, 404: error } } },
+      '/api/experiments/{id}/report.csv': {
+        get: { summary: 'One CSV table of the experiment', parameters: [...id, { name: 'table', in: 'query', schema: { type: 'string', enum: ['cells', 'prompts', 'pairs'], default: 'cells' } }], responses: { 200: { description: 'text/csv' }, 400: error, 404: error } },
+      },
     },
   };
 }

@@ -68,7 +68,7 @@ export class ExperimentManager {
   readonly experiments: ExperimentStore;
   private readonly events = new EventEmitter();
   private readonly live = new Map<string, Live>();
-  private readonly summaryCache = new Map<string, { key: string; summary: PromptSummary[]; pairs: PairSummary[]; twins: TwinSummary[] | null }>();
+  private readonly summaryCache = new Map<string, { key: string; at: number; ms: number; summary: PromptSummary[]; pairs: PairSummary[]; twins: TwinSummary[] | null }>();
   private retryTimer: NodeJS.Timeout | null = null;
   private closed = false;
 
@@ -331,10 +331,15 @@ export class ExperimentManager {
     const done = cells.filter((c) => c.status === 'done').length;
     const key = `${done}:${cells.length}:${stats.resamples}:${stats.seed}`;
     let cached = this.summaryCache.get(id);
-    if (!cached || cached.key !== key) {
+    // Resampling is CPU work on the event loop (resamples x inputs per statistic): while cells keep finishing, a
+    // summary is recomputed at most every max(2 s, 5x its own cost), so it takes at most a sixth of the time.
+    const fresh = cached && row.status === 'running' && Date.now() - cached.at < Math.max(2000, 5 * cached.ms);
+    if (!cached || (cached.key !== key && !fresh)) {
+      const t0 = performance.now();
       const grid: CellGrid = row.models.map(() => row.prompts.map(() => row.inputs.map(() => null)));
       for (const c of cells) if (c.status === 'done' && c.metrics) grid[c.model][c.prompt][c.input] = c.metrics;
-      cached = { key, summary: promptSummaries(grid, stats), pairs: pairSummaries(grid, stats), twins: row.models.length > 1 ? twinSummaries(grid, stats) : null };
+      const computed = { summary: promptSummaries(grid, stats), pairs: pairSummaries(grid, stats), twins: row.models.length > 1 ? twinSummaries(grid, stats) : null };
+      cached = { key, ...computed, at: Date.now(), ms: performance.now() - t0 };
       this.summaryCache.set(id, cached);
       if (this.summaryCache.size > 16) this.summaryCache.delete(this.summaryCache.keys().next().value!);
     }

@@ -26,7 +26,46 @@ function settings(o: BootstrapOptions) {
   const level = o.level ?? 0.95;
   if (!Number.isInteger(resamples) || resamples < 1) throw new RangeError(`resamples must be a positive integer, got ${resamples}`);
   if (!(level > 0 && level < 1)) throw new RangeError(`level must be in (0, 1), got ${level}`);
-  return { resamples, level, rand: mulberry32(o.seed ?? 1) };
+  return { resamples, level, seed: o.seed ?? 1 };
+}
+
+/**
+ * The resampled indices of `resamples` draws of n inputs, row b at [b*n, (b+1)*n): the same sequence the PRNG gives
+ * draw by draw, so results do not depend on whether it is cached. Every statistic of one experiment prompt resamples
+ * the same n inputs with the same seed, so the matrix is drawn once and reused (at most 8M indices, 4 matrices).
+ */
+const MATRIX_LIMIT = 8_000_000;
+const matrices = new Map<string, Uint32Array>();
+function indexMatrix(n: number, resamples: number, seed: number): Uint32Array | null {
+  if (n * resamples > MATRIX_LIMIT) return null;
+  const key = `${n}:${resamples}:${seed}`;
+  const hit = matrices.get(key);
+  if (hit) {
+    matrices.delete(key);
+    matrices.set(key, hit);
+    return hit;
+  }
+  const rand = mulberry32(seed);
+  const m = new Uint32Array(n * resamples);
+  for (let k = 0; k < m.length; k++) m[k] = Math.floor(rand() * n);
+  matrices.set(key, m);
+  while (matrices.size > 4) matrices.delete(matrices.keys().next().value!);
+  return m;
+}
+
+/** Calls `draw(b, row)` for each resample with its indices (cached matrix row, or drawn now when too big to cache). */
+function forEachResample(n: number, resamples: number, seed: number, draw: (b: number, row: Uint32Array) => void) {
+  const m = indexMatrix(n, resamples, seed);
+  if (m) {
+    for (let b = 0; b < resamples; b++) draw(b, m.subarray(b * n, (b + 1) * n));
+    return;
+  }
+  const rand = mulberry32(seed);
+  const row = new Uint32Array(n);
+  for (let b = 0; b < resamples; b++) {
+    for (let i = 0; i < n; i++) row[i] = Math.floor(rand() * n);
+    draw(b, row);
+  }
 }
 
 /** Quantile of sorted values with linear interpolation between order statistics (R's type 7). */
@@ -71,14 +110,14 @@ function checkFinite(xs: ArrayLike<number>, what: string) {
 /** Percentile bootstrap CI of the mean of `xs` (inputs resampled with replacement). */
 export function bootstrapMean(xs: ArrayLike<number>, o: BootstrapOptions = {}): Interval {
   checkFinite(xs, 'bootstrapMean');
-  const { resamples, level, rand } = settings(o);
+  const { resamples, level, seed } = settings(o);
   const n = xs.length;
   const stats = new Float64Array(resamples);
-  for (let b = 0; b < resamples; b++) {
+  forEachResample(n, resamples, seed, (b, row) => {
     let s = 0;
-    for (let i = 0; i < n; i++) s += xs[Math.floor(rand() * n)];
+    for (let i = 0; i < n; i++) s += xs[row[i]];
     stats[b] = s / n;
-  }
+  });
   return percentileInterval(mean(xs), stats, level, n);
 }
 
@@ -90,22 +129,21 @@ export function bootstrapRatioOfMeans(num: ArrayLike<number>, den: ArrayLike<num
   if (num.length !== den.length) throw new RangeError(`bootstrapRatioOfMeans: ${num.length} numerators but ${den.length} denominators`);
   checkFinite(num, 'bootstrapRatioOfMeans numerator');
   checkFinite(den, 'bootstrapRatioOfMeans denominator');
-  const { resamples, level, rand } = settings(o);
+  const { resamples, level, seed } = settings(o);
   const n = num.length;
   const d0 = mean(den);
   if (d0 === 0) return null;
   const stats = new Float64Array(resamples);
   let kept = 0;
-  for (let b = 0; b < resamples; b++) {
+  forEachResample(n, resamples, seed, (_b, row) => {
     let sn = 0;
     let sd = 0;
     for (let i = 0; i < n; i++) {
-      const k = Math.floor(rand() * n);
-      sn += num[k];
-      sd += den[k];
+      sn += num[row[i]];
+      sd += den[row[i]];
     }
     if (sd !== 0) stats[kept++] = sn / sd;
-  }
+  });
   return percentileInterval(mean(num) / d0, stats.subarray(0, kept), level, n);
 }
 
@@ -127,14 +165,12 @@ export function pairedDifferences(a: ArrayLike<number>, b: ArrayLike<number>): F
  */
 export function bootstrapStatistic(n: number, estimate: number, stat: (idx: Uint32Array) => number, o: BootstrapOptions = {}): Interval {
   if (n < 1) throw new RangeError('bootstrapStatistic: needs at least one input');
-  const { resamples, level, rand } = settings(o);
-  const idx = new Uint32Array(n);
+  const { resamples, level, seed } = settings(o);
   const stats = new Float64Array(resamples);
   let kept = 0;
-  for (let b = 0; b < resamples; b++) {
-    for (let i = 0; i < n; i++) idx[i] = Math.floor(rand() * n);
-    const v = stat(idx);
+  forEachResample(n, resamples, seed, (_b, row) => {
+    const v = stat(row);
     if (Number.isFinite(v)) stats[kept++] = v;
-  }
+  });
   return percentileInterval(estimate, stats.subarray(0, kept), level, n);
 }
