@@ -223,3 +223,19 @@ describe('layer entry: knockouts computed from their first blocked layer on', ()
     await expect(m.run({ tokens: [seq], entry: { layer: 2, resid: { data: new Float32Array(3), dims: [1, 1, 3] } }, variant })).rejects.toThrow(/entry.resid: dims \[1,1,3\] must be \[B=1, T=6, d\]/);
   });
 });
+
+describe('one copy of the weights', () => {
+  it('a request that the analysis graph covers (an attention pattern after an analysis) runs on its session', async () => {
+    const { m, tok } = open(path.join(FIXTURES, 'gpt2-past-opset14'));
+    await analyze(m, tok, { modelId: 'fx', prompt: 'One two three. ', input: 'four five' });
+    const sessions = (m as unknown as { sessions: Map<string, unknown> }).sessions;
+    const before = sessions.size;
+    expect(before).toBe(1);
+    const r = await m.run({ tokens: [[0, 5, 6, 7]], hooks: ['blocks.1.attn.hook_pattern'] });
+    expect(sessions.size).toBe(before);
+    expect(r.cache.get('blocks.1.attn.hook_pattern')!.dims).toEqual([1, m.config.nHead, 4, 4]);
+    // A hook the analysis graph does not offer needs a graph (and session) of its own.
+    await m.run({ tokens: [[0, 5, 6, 7]], hooks: ['blocks.1.hook_resid_mid'] });
+    expect(sessions.size).toBe(before + 1);
+  });
+});

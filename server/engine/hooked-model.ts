@@ -102,6 +102,8 @@ const SESSION_OVERHEAD_BYTES = 4 * 2 ** 20;
 interface SessionEntry {
   owner: HookedModel;
   key: string;
+  /** What the session's graph offers, so that a request it covers can run on it instead of on a new session. */
+  offers: { hooks: ReadonlySet<string>; bias: boolean; rows: boolean; targets: boolean; entry: boolean };
   bytes: number;
   promise: Promise<ort.InferenceSession>;
   /** Callers holding the session (from session() until their run ends): it is never released under them. */
@@ -244,9 +246,13 @@ export class HookedModel {
 
   private async session(hooks: string[], bias: boolean, rows: boolean, targets: boolean, layerEntry = false): Promise<ort.InferenceSession> {
     const key = JSON.stringify({ hooks, bias, rows, targets, ...(layerEntry ? { entry: true } : {}) });
-    let e = this.sessions.get(key);
+    // One copy of the weights: a loaded session whose graph offers everything the request needs serves it (unused
+    // inputs get neutral values in feeds(), only what is asked for is fetched), e.g. an attention view or an export
+    // after an analysis runs on the analysis's session.
+    let e = this.sessions.get(key) ?? [...this.sessions.values()].find((c) => !c.evicted && covers(c.offers, hooks, bias, rows, targets, layerEntry));
     if (!e) {
-      const entry: SessionEntry = { owner: this, key, bytes: 2 * this.weightBytes + SESSION_OVERHEAD_BYTES, promise: this.createSession(hooks, bias, rows, targets, layerEntry), busy: 0, evicted: false };
+      const offers = { hooks: new Set(hooks), bias, rows, targets, entry: layerEntry };
+      const entry: SessionEntry = { owner: this, key, offers, bytes: 2 * this.weightBytes + SESSION_OVERHEAD_BYTES, promise: this.createSession(hooks, bias, rows, targets, layerEntry), busy: 0, evicted: false };
       entry.promise.catch(() => this.dropSession(entry));
       this.sessions.set(key, entry);
       e = entry;
@@ -630,6 +636,10 @@ export class HookedModel {
 
 
 /** A size in MiB from the environment (fractions allowed), or `fallback` when unset or not a positive number. */
+function covers(o: SessionEntry['offers'], hooks: readonly string[], bias: boolean, rows: boolean, targets: boolean, entry: boolean): boolean {
+  return hooks.every((h) => o.hooks.has(h)) && (!bias || o.bias) && (!rows || o.rows) && (!targets || o.targets) && (!entry || o.entry);
+}
+
 function checkBiasShape(t: Tensor, B: number, H: number, T: number, K: number, layer: number): void {
   const want = [B, H, T, K];
   const ok =
