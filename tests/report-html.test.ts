@@ -104,10 +104,10 @@ describe('HTML report in headless Chromium', () => {
       for (const label of labels) {
         const axis = await page.$eval(`svg.chart[aria-label="${label}"]`, (svg) => {
           const box = svg.getBoundingClientRect();
-          const texts = [...svg.querySelectorAll('text')].map((t) => ({ s: (t.textContent ?? '').trim(), r: t.getBoundingClientRect() }));
+          const texts = Array.from(svg.querySelectorAll('text')).map((t) => ({ s: (t.textContent ?? '').trim(), r: t.getBoundingClientRect() }));
           // Tick labels of the value axis: numbers (or percentages) left of the plot, at different heights.
           const ticks = texts.filter((t) => /^[−-]?\d+(\.\d+)?%?$/.test(t.s) && t.r.right < box.left + box.width * 0.1);
-          const rotated = [...svg.querySelectorAll('text')].filter((t) => /rotate|matrix\(0,\s*-1/.test(t.getAttribute('transform') ?? '')).map((t) => t.textContent);
+          const rotated = Array.from(svg.querySelectorAll('text')).filter((t) => /rotate|matrix\(0,\s*-1/.test(t.getAttribute('transform') ?? '')).map((t) => t.textContent);
           return { ticks: ticks.map((t) => t.s), heights: new Set(ticks.map((t) => Math.round(t.r.top))).size, names: rotated };
         });
         expect(axis.ticks.length, `${file}: ${label} has value-axis numbers`).toBeGreaterThanOrEqual(3);
@@ -115,7 +115,7 @@ describe('HTML report in headless Chromium', () => {
         expect(axis.names.join(' '), `${file}: ${label} names its value axis`).toMatch(/nats|share/);
       }
       // Legend entries never overlap one another.
-      const boxes = await page.$$eval('ul.chart-legend', (uls) => uls.map((ul) => [...ul.querySelectorAll('li')].map((li) => li.getBoundingClientRect()).map((b) => [b.left, b.top, b.right, b.bottom])));
+      const boxes = await page.$$eval('ul.chart-legend', (uls) => uls.map((ul) => Array.from(ul.querySelectorAll('li')).map((li) => li.getBoundingClientRect()).map((b) => [b.left, b.top, b.right, b.bottom])));
       for (const items of boxes) {
         for (let a = 0; a < items.length; a++)
           for (let b = a + 1; b < items.length; b++) {
