@@ -101,6 +101,9 @@ async function main() {
   for (const [name, graph] of Object.entries(FUSED_FIXTURES)) {
     const dir = path.join(out, name);
     const r = writeRandomGpt2({ out: dir, ...FUSED_SHAPE, tokenizerFrom, graph });
+    // generator.json names the tokenizer source relative to the repository, so the committed file is machine-neutral.
+    const gen = JSON.parse(fs.readFileSync(path.join(dir, 'generator.json'), 'utf8')) as Record<string, unknown>;
+    fs.writeFileSync(path.join(dir, 'generator.json'), JSON.stringify({ ...gen, tokenizerFrom: path.relative(REPO, tokenizerFrom) }, null, 2) + '\n');
     golden ??= await eagerLogits(dir, FUSED_SHAPE.nHead, FUSED_SHAPE.dModel / FUSED_SHAPE.nHead, FUSED_SHAPE.vocabSize);
     const g = { source: 'onnxruntime-node on gpt2-tiny-eager (the eager export of the same weights)', input_ids: GOLDEN_INPUT, logits: golden };
     fs.writeFileSync(path.join(dir, 'golden.json'), JSON.stringify(g) + '\n');
