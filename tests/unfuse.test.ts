@@ -215,6 +215,24 @@ describe('hooks and knockouts on fused fixtures equal the eager export', () => {
   }
 });
 
+describe('other input forms of the fused operators', () => {
+  const i64 = (name: string, v: number[]) =>
+    onnx.TensorProto.create({ name, dataType: onnx.TensorProto.DataType.INT64, dims: [v.length], rawData: new Uint8Array(BigInt64Array.from(v, BigInt).buffer) });
+
+  it('com.microsoft Attention with a 1-D mask_index (end positions per row)', async () => {
+    const m = buildGpt2Onnx(FUSED_SHAPE, weights, { attention: 'ms-attention', past: true });
+    const g = m.graph!;
+    const cast = g.node!.find((n) => n.name === '/transformer/Cast_mask')!;
+    // mask_index = sum(attention_mask, axis 1) as int32: [B]
+    const sum = onnx.NodeProto.create({ opType: 'ReduceSum', name: 'mask_sum', input: ['attention_mask', 'mask_axes'], output: ['mask_sum_out'], attribute: [onnx.AttributeProto.create({ name: 'keepdims', i: 0, type: onnx.AttributeProto.AttributeType.INT })] });
+    g.initializer!.push(i64('mask_axes', [1]));
+    cast.input = ['mask_sum_out'];
+    g.node!.splice(g.node!.indexOf(cast), 0, sum);
+    for (const P of [0, 3]) expect((await fusedVsUnfused(m, P)).diff).toBeLessThan(TOL);
+  });
+
+});
+
 describe('configurations that cannot be un-fused are refused naming the node, the attribute and the file', () => {
   it('com.microsoft Attention with past_present_share_buffer=1', () => {
     const m = buildGpt2Onnx(FUSED_SHAPE, weights, { attention: 'ms-attention' });

@@ -109,6 +109,13 @@ export class UnfuseContext {
       if (axis !== -1 && axis !== x.rank - 1) return { rank: x.rank, last: x.last };
       return { rank: x.rank, last: sizes ? sizes[k] : x.last > 0 && p.output?.length ? x.last / p.output.length : -1 };
     }
+    if (op.startsWith('Reduce')) {
+      const x = h0();
+      if (!x) return null;
+      if (this.intAttr(p, 'keepdims', 1)) return { rank: x.rank, last: -1 };
+      const axes = ins[1] ? this.constInts(ins[1]) : this.intsAttr(p, 'axes');
+      return axes ? { rank: x.rank - axes.length, last: -1 } : null;
+    }
     if (op === 'Reshape') {
       const shape = ins[1] ? this.constInts(ins[1]) : null;
       return shape ? { rank: shape.length, last: shape[shape.length - 1] > 0 ? shape[shape.length - 1] : -1 } : null;
