@@ -193,6 +193,14 @@ describe('exports and the myopic twin in headless Chromium', () => {
     await shot(page, 'twins-reloaded');
   });
 
+  it('reopens the twin pair side by side from the history', async () => {
+    await page.goto(`${srv.base}/#/run/${twins.myopic}`);
+    await page.getByTestId('run-results').waitFor();
+    await page.locator(`[data-testid=history-item][data-run-id="${twins.myopic}"]`).getByTestId('history-twins').click();
+    await page.getByTestId('twins-compare').waitFor({ timeout: 15_000 });
+    expect(page.url()).toContain(`#/twins/${twins.vanilla},${twins.myopic}`);
+  });
+
   it('exports a comparison of two runs of the default model on the same input (summary CSV, HTML report)', async () => {
     // The exports run and the vanilla twin share the model and the input: variants of one prompt.
     await page.goto(`${srv.base}/#/compare/${runId},${twins.vanilla}`);

@@ -15,8 +15,20 @@ function useDebounced<T>(value: T, ms: number): T {
   return v;
 }
 
-function HistoryItem({ run, active }: { run: RunSummary; active: boolean }) {
+/**
+ * The vanilla run of a myopic twin run started together by "Run on both twins": same prompt and input, model
+ * `<m>` for `<m>-myopic`, created within a few seconds.
+ */
+function twinOf(run: RunSummary, all: RunSummary[]): RunSummary | undefined {
+  if (!run.modelId.endsWith('-myopic')) return undefined;
+  const base = run.modelId.slice(0, -'-myopic'.length);
+  const t = Date.parse(run.createdAt);
+  return all.find((r) => r.modelId === base && r.prompt === run.prompt && r.input === run.input && Math.abs(Date.parse(r.createdAt) - t) < 10_000);
+}
+
+function HistoryItem({ run, active, twin }: { run: RunSummary; active: boolean; twin?: RunSummary }) {
   const openRun = useWorkbench((s) => s.openRun);
+  const openTwins = useWorkbench((s) => s.openTwins);
   const compareIds = useWorkbench((s) => s.compareIds);
   const toggleCompare = useWorkbench((s) => s.toggleCompare);
   const forgetRun = useWorkbench((s) => s.forgetRun);
@@ -54,6 +66,13 @@ function HistoryItem({ run, active }: { run: RunSummary; active: boolean }) {
           · {timeAgo(run.createdAt)}
         </span>
       </button>
+      {twin ? (
+        <button type="button" className="link small history-twins" data-testid="history-twins" title={`Open this run and ${shortId(twin.id)} (${twin.modelId}) side by side`} onClick={() => openTwins([twin.id, run.id])}>
+          twins ↔
+        </button>
+      ) : (
+        <span />
+      )}
       {confirming ? (
         <span className="confirm">
           <button
@@ -117,7 +136,7 @@ export function HistoryList() {
       {error && <p className="field-error">{(error as Error).message}</p>}
       {data && data.runs.length === 0 && <p className="muted small">{query ? 'No run matches.' : 'No runs yet: write a prompt and press Run.'}</p>}
       <ul className="history-list">
-        {data?.runs.map((r) => <HistoryItem key={r.id} run={r} active={r.id === activeId} />)}
+        {data?.runs.map((r) => <HistoryItem key={r.id} run={r} active={r.id === activeId} twin={twinOf(r, data.runs)} />)}
       </ul>
       {data && data.total > data.runs.length && (
         <button type="button" className="link small" onClick={() => setLimit((l) => Math.min(200, l + 30))}>
