@@ -91,6 +91,18 @@ describe('experiments in headless Chromium', () => {
     expect(pageErrors).toEqual([]);
   });
 
+  it('reads inputs from an uploaded .jsonl file by the chosen field', async () => {
+    await page.goto(`${srv.base}/#/experiments`);
+    await page.getByTestId('experiment-prompts').fill('A: ');
+    await page.getByTestId('experiment-source-file').check();
+    await page.getByTestId('experiment-file').setInputFiles({ name: 'inputs.jsonl', mimeType: 'application/jsonl', buffer: Buffer.from('{"body":"one"}\n{"body":"two"}\n{"body":"three"}\n') });
+    await expect.poll(() => page.getByTestId('experiment-builder').textContent()).toContain('has no string field "text"');
+    expect(await page.getByTestId('experiment-start').isDisabled()).toBe(true);
+    await page.getByTestId('experiment-field').fill('body');
+    await expect.poll(() => page.getByTestId('experiment-builder').textContent()).toContain('3 texts in inputs.jsonl');
+    expect(await page.getByTestId('experiment-start').textContent()).toContain('1 × 3');
+  });
+
   it('shows a refused request beside the builder, naming the problem', async () => {
     await page.goto(`${srv.base}/#/experiments`);
     await page.getByTestId('experiment-prompts').fill('{{unclosed');

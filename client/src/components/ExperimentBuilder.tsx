@@ -4,7 +4,7 @@ import { useQueryClient } from '@tanstack/react-query';
 import { ApiError } from '@shared/api.js';
 import type { CreateExperimentRequest } from '@shared/experiments.js';
 import { useChosenModel } from '../data/api';
-import { experimentKeys, experimentsApi, splitTextBlocks, useInputSets } from '../data/experiments';
+import { experimentKeys, experimentsApi, parseTexts, splitTextBlocks, useInputSets } from '../data/experiments';
 import { useWorkbench } from '../state/store';
 import { Card } from './Card';
 
@@ -15,7 +15,9 @@ export function ExperimentBuilder() {
   const qc = useQueryClient();
   const [label, setLabel] = useState('');
   const [prompts, setPrompts] = useState('');
-  const [source, setSource] = useState<'set' | 'texts'>('set');
+  const [source, setSource] = useState<'set' | 'texts' | 'file'>('set');
+  const [file, setFile] = useState<{ name: string; raw: string } | null>(null);
+  const [field, setField] = useState('text');
   const [setId, setSetId] = useState('');
   const [count, setCount] = useState(20);
   const [texts, setTexts] = useState('');
@@ -25,7 +27,16 @@ export function ExperimentBuilder() {
   const [busy, setBusy] = useState(false);
   const chosenSet = sets.find((s) => s.id === (setId || sets[0]?.id));
   const promptList = splitTextBlocks(prompts);
-  const inputCount = source === 'set' ? count : splitTextBlocks(texts).length;
+  let fileTexts: string[] = [];
+  let fileError: string | null = null;
+  if (source === 'file' && file) {
+    try {
+      fileTexts = parseTexts(file.raw, file.name, field, 'file');
+    } catch (e) {
+      fileError = (e as Error).message;
+    }
+  }
+  const inputCount = source === 'set' ? count : source === 'file' ? fileTexts.length : splitTextBlocks(texts).length;
 
   const start = async () => {
     setError(null);
@@ -34,7 +45,7 @@ export function ExperimentBuilder() {
       twin: useTwin,
       ...(label.trim() ? { label: label.trim() } : {}),
       prompts: promptList.map((text) => ({ text })),
-      inputs: source === 'set' ? { set: chosenSet?.id ?? '', count } : { texts: splitTextBlocks(texts) },
+      inputs: source === 'set' ? { set: chosenSet?.id ?? '', count } : { texts: source === 'file' ? fileTexts : splitTextBlocks(texts) },
       options: { spanKnockouts: false, resamples },
     };
     setBusy(true);
@@ -69,6 +80,9 @@ export function ExperimentBuilder() {
           <label>
             <input type="radio" name="exp-source" checked={source === 'texts'} onChange={() => setSource('texts')} data-testid="experiment-source-texts" /> my texts
           </label>
+          <label>
+            <input type="radio" name="exp-source" checked={source === 'file'} onChange={() => setSource('file')} data-testid="experiment-source-file" /> a file
+          </label>
         </fieldset>
         {source === 'set' ? (
           <div className="field-row">
@@ -85,6 +99,28 @@ export function ExperimentBuilder() {
             <div className="field narrow">
               <label htmlFor="exp-count">Count</label>
               <input id="exp-count" type="number" min={1} max={chosenSet?.size ?? 2000} value={count} onChange={(e) => setCount(Number(e.target.value))} data-testid="experiment-count" />
+            </div>
+          </div>
+        ) : source === 'file' ? (
+          <div className="field-row">
+            <div className="field">
+              <label htmlFor="exp-file">File: .txt (blocks separated by ---), .jsonl or .csv</label>
+              <input
+                id="exp-file"
+                type="file"
+                accept=".txt,.jsonl,.csv,text/plain,text/csv"
+                data-testid="experiment-file"
+                onChange={(e) => {
+                  const f = e.target.files?.[0];
+                  if (f) void f.text().then((raw) => setFile({ name: f.name, raw }));
+                }}
+              />
+              {file && !fileError && <span className="muted small">{fileTexts.length} texts in {file.name}</span>}
+              {fileError && <span className="field-error">{fileError}</span>}
+            </div>
+            <div className="field narrow">
+              <label htmlFor="exp-field">Field</label>
+              <input id="exp-field" value={field} onChange={(e) => setField(e.target.value)} data-testid="experiment-field" />
             </div>
           </div>
         ) : (
@@ -110,7 +146,7 @@ export function ExperimentBuilder() {
           </p>
         )}
         <div>
-          <button type="button" className="btn primary" disabled={busy || promptList.length === 0} onClick={() => void start()} data-testid="experiment-start">
+          <button type="button" className="btn primary" disabled={busy || promptList.length === 0 || inputCount === 0 || !!fileError} onClick={() => void start()} data-testid="experiment-start">
             Start {promptList.length} × {inputCount}
             {useTwin ? ' × 2' : ''} cells
           </button>

@@ -49,11 +49,5 @@ export function useInputSets() {
   return useQuery({ queryKey: experimentKeys.sets, queryFn: experimentsApi.inputSets, staleTime: Infinity });
 }
 
-/** Texts separated by lines holding only `---` (the batch and CLI format); empty blocks are dropped. */
-export function splitTextBlocks(text: string): string[] {
-  return text
-    .replace(/\r\n/g, '\n')
-    .split(/\n\s*---\s*(?:\n|$)/)
-    .map((b) => b.replace(/\n$/, ''))
-    .filter((b) => b.trim() !== '');
-}
+/** Texts separated by lines holding only `---` (the batch and CLI format; shared/experiment-inputs.ts). */
+export { splitBlocks as splitTextBlocks, parseTexts } from '@shared/experiment-inputs.js';
