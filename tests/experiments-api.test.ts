@@ -134,6 +134,21 @@ describe('experiment over texts', () => {
   });
 });
 
+describe('experiment progress as Server-Sent Events', () => {
+  it('streams each cell as it runs and finishes, progress, and the final status, then ends', async () => {
+    const r = await call('POST', '/api/experiments', { prompts: [{ text: 'Note: ' }], inputs: { texts: ['It rained.', 'The sun came out.'] }, options: FAST });
+    const res = await fetch(`${srv.base}/api/experiments/${r.json.id}/events`);
+    expect(res.headers.get('content-type')).toContain('text/event-stream');
+    const text = await res.text();
+    const events = [...text.matchAll(/event: (\w+)\ndata: (.*)\n\n/g)].map((m) => ({ event: m[1], data: JSON.parse(m[2]) as Record<string, unknown> }));
+    const doneCells = events.filter((e) => e.event === 'cell' && e.data.status === 'done');
+    expect(doneCells.map((e) => e.data.input).sort()).toEqual([0, 1]);
+    expect(doneCells.every((e) => typeof e.data.meanBenefit === 'number' && typeof e.data.runId === 'string')).toBe(true);
+    expect(events.filter((e) => e.event === 'progress').at(-1)!.data).toMatchObject({ done: 2, total: 2 });
+    expect(events.at(-1)).toEqual({ event: 'status', data: { status: 'done', error: null } });
+  }, 120_000);
+});
+
 describe('experiment requests that cannot run', () => {
   const bad = async (body: unknown) => {
     const r = await call('POST', '/api/experiments', body);

@@ -247,7 +247,7 @@ export class ExperimentManager {
     }
     this.experiments.updateCell(id, o.seq, { status, error, metrics });
     L.finishedHere++;
-    const cell = this.experiments.cellsWithStatus(id, [status]).find((c) => c.seq === o.seq);
+    const cell = this.experiments.cell(id, o.seq);
     if (cell) this.emitCell(id, cell);
     this.events.emit(id, { type: 'progress', progress: this.progress(id) } satisfies ExperimentEvent);
     // Submitting the next cell from inside the run manager's event would reorder its bookkeeping: do it next tick.
@@ -273,8 +273,8 @@ export class ExperimentManager {
     this.retryTimer.unref();
   }
 
-  private emitCell(id: string, c: CellRow | (Omit<CellRow, 'metrics'> & { metrics?: CellMetrics | null })) {
-    this.events.emit(id, { type: 'cell', cell: toApiCell({ metrics: null, ...c }) } satisfies ExperimentEvent);
+  private emitCell(id: string, c: CellRow) {
+    this.events.emit(id, { type: 'cell', cell: toApiCell(c) } satisfies ExperimentEvent);
   }
 
   progress(id: string): ExperimentProgress {

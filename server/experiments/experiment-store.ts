@@ -199,6 +199,11 @@ export class ExperimentStore {
     return (this.db.prepare(q).all(id, ...statuses, limit) as DbCell[]).map(toCell);
   }
 
+  cell(id: string, seq: number): CellRow | null {
+    const c = this.db.prepare(`SELECT prompt_idx, input_idx, model_idx, seq, status, run_id, error, metrics FROM experiment_cells WHERE experiment_id = ? AND seq = ?`).get(id, seq) as DbCell | undefined;
+    return c ? toCell(c) : null;
+  }
+
   counts(id: string): Record<CellStatus, number> {
     const out: Record<CellStatus, number> = { pending: 0, queued: 0, running: 0, done: 0, failed: 0, cancelled: 0 };
     for (const r of this.db.prepare(`SELECT status, COUNT(*) AS n FROM experiment_cells WHERE experiment_id = ? GROUP BY status`).all(id) as { status: CellStatus; n: number }[]) out[r.status] = r.n;
