@@ -5,7 +5,7 @@ import type { HookedModel } from '../engine/hooked-model.js';
 import type { TextTokenizer } from '../model/tokenizer.js';
 import { settings } from '../settings.js';
 import { assembleResult, depthStage, headlineStage, KnockoutLosses, spansStage, variantSummaries } from './assemble.js';
-import { Executor } from './execute.js';
+import { Executor, type WithPromptRun } from './execute.js';
 import { planAnalysis, refineSpans, spanVariants, type Variant } from './plan.js';
 
 export interface AnalyzeArgs {
@@ -64,7 +64,9 @@ export async function analyze(m: HookedModel, tok: TextTokenizer, args: AnalyzeA
   onProgress({ stage: 'forward', done, total });
 
   // --- headline: the with-prompt run (hooks for the read shares) and the no-prompt runs
-  const withRun = await exec.withPrompt();
+  // Held only until the headline is assembled: its attention patterns ([L][H,T,T]) and logits rows are the largest
+  // tensors of an analysis, and no later stage needs them.
+  let withRun: WithPromptRun | null = await exec.withPrompt();
   step('forward');
   const no = await exec.noPrompt(plan.options.topK);
   step('knockout');
@@ -72,9 +74,7 @@ export async function analyze(m: HookedModel, tok: TextTokenizer, args: AnalyzeA
   const model = { id: args.modelId, name: m.md.name, hash: m.modelHash, nLayer: c.nLayer, nHead: c.nHead, dModel: c.dModel, nCtx: c.nCtx, vocabSize: c.vocabSize };
   const headline: HeadlineStage = headlineStage(plan, model, tok, withRun, no);
   const lossWithRead = withRun.lossWith.slice(1);
-  // The attention patterns ([L][H,T,T], the largest tensors of an analysis) are not needed past the headline.
-  withRun.patterns.length = 0;
-  withRun.norms.length = 0;
+  withRun = null;
   emit('headline', headline);
 
   // --- depth: D(k) and the layer profile
