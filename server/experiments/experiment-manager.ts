@@ -151,8 +151,9 @@ export class ExperimentManager {
           checkAgainstModel({ p: pLens[longest], n }, info.config, checked.options);
         } catch (e) {
           if (!(e instanceof InputError)) throw e;
-          const field = e.field === 'prompt' ? `prompts.${longest}.text` : e.field === 'input' ? `inputs.${inputs[i].source ? `set (passage ${i})` : `texts.${i}`}` : e.field;
-          throw new InputError(`${e.message.replace(/^\w+(\.\w+)?: /, '')} (with prompt ${longest}, the longest)`, field);
+          const field = e.field === 'prompt' ? `prompts.${longest}.text` : e.field === 'input' ? (inputs[i].source ? 'inputs.set' : `inputs.texts.${i}`) : e.field;
+          const which = inputs[i].source ? `passage ${i} of the set: ` : '';
+          throw new InputError(`${which}${e.message.replace(/^\w+(\.\w+)?: /, '')} (with prompt ${longest}, the longest)`, field);
         }
       });
     }
