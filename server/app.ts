@@ -20,6 +20,8 @@ import { tokenizeRouter } from './api/tokenize-routes.js';
 import { experimentsRouter } from './api/experiments-routes.js';
 import { compareModelsRouter } from './api/compare-models-routes.js';
 import type { ExperimentManager } from './experiments/experiment-manager.js';
+import type { PoolBackend } from './pool/pool-backend.js';
+import { workersRouter } from './api/workers-routes.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const CLIENT_DIST = path.join(ROOT, 'dist/client');
@@ -30,6 +32,8 @@ export interface AppDeps {
   store: RunStore;
   runs: RunManager;
   experiments: ExperimentManager;
+  /** The worker pool, when runs go to Redis (serve --redis); null or absent: they run in this process. */
+  pool?: PoolBackend | null;
   version: string;
   /** Host allow-list, same-origin checks and the access token (server/security.ts). */
   security: SecurityOptions;
@@ -44,7 +48,9 @@ export function createApp(deps: AppDeps): express.Express {
   const started = Date.now();
 
   app.get('/api/health', (_req, res) => {
-    res.json({ ok: true, version: deps.version, uptimeS: Math.round((Date.now() - started) / 1000) });
+    // backend.ok is false while the pool's Redis is unreachable: the server answers, queued runs wait.
+    const backend = deps.runs.backend.health();
+    res.json({ ok: backend.ok, version: deps.version, uptimeS: Math.round((Date.now() - started) / 1000), backend });
   });
 
   app.get('/api/models', async (_req, res, next) => {
@@ -76,6 +82,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.use('/api', tokenizeRouter(deps));
   app.use('/api', experimentsRouter(deps));
   app.use('/api', compareModelsRouter(deps));
+  app.use('/api', workersRouter(deps));
 
   app.use('/api', (req, _res, next) => next(new HttpError(404, `no such endpoint: ${req.method} ${req.originalUrl}`)));
 

@@ -14,6 +14,7 @@ import type { AnalyzeJobArgs } from './worker/jobs.js';
 import { addReportCommands } from './cli-report.js';
 import { addExperimentCommand } from './cli-experiment.js';
 import { addCompareModelsCommand } from './cli-compare-models.js';
+import { addWorkerCommand } from './cli-worker.js';
 
 const int = (name: string) => (v: string) => {
   const n = Number(v);
@@ -148,6 +149,7 @@ export function buildProgram(): Command {
     .option('--no-token', 'require no access token even beyond loopback (also: PRECACHE_LENS_NO_TOKEN=1)')
     .option('--session-cache-mb <mb>', 'memory kept in cached runtime sessions (also: PRECACHE_LENS_SESSION_CACHE_MB; default 1024)', int('--session-cache-mb'))
     .option('--graph-cache-mb <mb>', 'disk kept in rewritten graphs (also: PRECACHE_LENS_GRAPH_CACHE_MB; default 256)', int('--graph-cache-mb'))
+    .option('--redis <url>', 'run analyses on a worker pool over this Redis (also: PRECACHE_LENS_REDIS); see `precache-lens worker`')
     .action(async (o) => {
       const env = serveOptionsFromEnv();
       // commander gives token === true when neither --token nor --no-token was given.
@@ -164,6 +166,7 @@ export function buildProgram(): Command {
         allowedHosts: [...(o.allowedHost ?? []), ...(env.allowedHosts ?? [])],
         sessionCacheMB: o.sessionCacheMb,
         graphCacheMB: o.graphCacheMb,
+        ...(o.redis ? { redis: o.redis as string } : {}),
       });
       announce(o.host, url, used);
     });
@@ -197,6 +200,7 @@ export function buildProgram(): Command {
   addReportCommands(program);
   addExperimentCommand(program);
   addCompareModelsCommand(program);
+  addWorkerCommand(program);
   return program;
 }
 
