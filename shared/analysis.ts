@@ -44,6 +44,11 @@ export interface LayerReadShares {
   sinkPerHead: number[];
   normWeighted: number;
   normWeightedPerHead: number[];
+  /**
+   * Recurrent models only (their attention fields are 0): how much the prompt changed layer l's state,
+   * ||state_with - state_no|| / ||state_no||, at the boundary (the state X starts from) and averaged over X's positions.
+   */
+  state?: { hook: string; boundaryChange: number; inputChange: number };
 }
 
 export interface SpanResult {
@@ -72,7 +77,18 @@ export interface VariantSummary {
 
 export interface AnalysisResult {
   schemaVersion: 1;
-  model: { id: string; name: string; hash: string; nLayer: number; nHead: number; dModel: number; nCtx: number; vocabSize: number };
+  model: {
+    id: string;
+    name: string;
+    hash: string;
+    nLayer: number;
+    nHead: number;
+    dModel: number;
+    nCtx: number;
+    vocabSize: number;
+    /** Absent: a transformer. 'rwkv': a recurrent model; knockouts are state resets (README "Recurrent models"). */
+    architecture?: 'transformer' | 'rwkv';
+  };
   bos: { id: number; text: string; source: 'bos' | 'eos' };
   prompt: { raw: string; text: string; tokens: TokenInfo[]; offsets: [number, number][]; segments: { name: string; charStart: number; charEnd: number }[] };
   input: { text: string; tokens: InputTokenResult[] };

@@ -72,7 +72,17 @@ export const AnalysisResultSchema = z
   .object({
     schemaVersion: z.literal(1),
     model: z
-      .object({ id: z.string(), name: z.string(), hash: z.string(), nLayer: z.number().int().min(1), nHead: z.number().int().min(1), dModel: z.number().int().min(1), nCtx: z.number().int().min(1), vocabSize: z.number().int().min(1) })
+      .object({
+        id: z.string(),
+        name: z.string(),
+        hash: z.string(),
+        nLayer: z.number().int().min(1),
+        nHead: z.number().int().min(1),
+        dModel: z.number().int().min(1),
+        nCtx: z.number().int().min(1),
+        vocabSize: z.number().int().min(1),
+        architecture: z.enum(['transformer', 'rwkv']).optional().describe("absent: a transformer; 'rwkv': knockouts are state resets"),
+      })
       .strict(),
     bos: z.object({ id: nat(), text: z.string(), source: z.enum(['bos', 'eos']) }).strict(),
     prompt: z
@@ -100,6 +110,11 @@ export const AnalysisResultSchema = z
           sinkPerHead: z.array(share()),
           normWeighted: share(),
           normWeightedPerHead: z.array(share()),
+          state: z
+            .object({ hook: z.string(), boundaryChange: z.number().min(0), inputChange: z.number().min(0) })
+            .strict()
+            .optional()
+            .describe("recurrent models: ||state_with - state_no|| / ||state_no|| at the boundary and over X"),
         })
         .strict(),
     ),

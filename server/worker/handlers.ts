@@ -2,11 +2,15 @@
 import { CancelledError } from '../../shared/errors.js';
 import { analyze } from '../analysis/analyze.js';
 import type { HookedModel } from '../engine/hooked-model.js';
+import type { RecurrentModel } from '../engine/recurrent-model.js';
+import { analyzeRecurrent } from '../analysis/recurrent-analyze.js';
 import { loadTokenizer, type TextTokenizer } from '../model/tokenizer.js';
 import type { JobArgs, JobName, JobPartial, JobProgress, JobResult } from './jobs.js';
 
 export interface JobContext<K extends JobName> {
   model(dir: string): HookedModel;
+  /** The recurrent engine for a recurrent model directory (RWKV), else null: such models never reach `model`. */
+  recurrent(dir: string): RecurrentModel | null;
   progress(p: JobProgress<K>): void;
   partial(p: JobPartial<K>): void;
   isCancelled(): boolean;
@@ -16,7 +20,7 @@ type Handlers = { [K in JobName]: (args: JobArgs<K>, ctx: JobContext<K>) => Prom
 
 const tokenizers = new Map<string, TextTokenizer>();
 
-function tokenizer(m: HookedModel): TextTokenizer {
+function tokenizer(m: { md: HookedModel['md'] }): TextTokenizer {
   let tok = tokenizers.get(m.md.dir);
   if (!tok) {
     tok = loadTokenizer(m.md);
@@ -27,11 +31,13 @@ function tokenizer(m: HookedModel): TextTokenizer {
 
 export const handlers: Handlers = {
   analyze: async (args, ctx) => {
+    const rnn = ctx.recurrent(args.modelDir);
+    if (rnn) return analyzeRecurrent(rnn, tokenizer(rnn), args, { onProgress: ctx.progress, onStage: ctx.partial, isCancelled: ctx.isCancelled });
     const m = ctx.model(args.modelDir);
     return analyze(m, tokenizer(m), args, { onProgress: ctx.progress, onStage: ctx.partial, isCancelled: ctx.isCancelled });
   },
   tokenize: async ({ modelDir, text }, ctx) => {
-    const tok = tokenizer(ctx.model(modelDir));
+    const tok = tokenizer(ctx.recurrent(modelDir) ?? ctx.model(modelDir));
     const ids = tok.encode(text);
     return { ids, strings: tok.tokenStrings(ids) };
   },

@@ -1,6 +1,8 @@
 // The worker thread: owns the ONNX sessions so that runs never block the HTTP event loop, and runs the job table.
 import { parentPort, workerData } from 'node:worker_threads';
 import { HookedModel, type EngineOptions, type Tensor } from '../engine/hooked-model.js';
+import { isRecurrentConfig, RecurrentModel } from '../engine/recurrent-model.js';
+import { openModelDir } from '../model/model-dir.js';
 import { handlers, type JobContext } from './handlers.js';
 import type { JobName } from './jobs.js';
 import { serializeError, type JobRequest, type ModelInfo, type SerializedResult, type WorkerReply, type WorkerRequest } from './protocol.js';
@@ -18,7 +20,20 @@ function model(dir: string): HookedModel {
   return m;
 }
 
+const recurrentModels = new Map<string, RecurrentModel | null>();
+
+/** The recurrent engine when the directory holds a recurrent model (config model_type), else null. */
+function recurrent(dir: string): RecurrentModel | null {
+  if (!recurrentModels.has(dir)) recurrentModels.set(dir, isRecurrentConfig(openModelDir(dir)) ? RecurrentModel.load(dir, opts) : null);
+  return recurrentModels.get(dir)!;
+}
+
 function info(dir: string): ModelInfo {
+  const r = recurrent(dir);
+  if (r) {
+    const { raw: _raw, ...config } = r.config;
+    return { dir: r.md.dir, name: r.md.name, graphPath: r.md.graphPath, modelHash: r.modelHash, config, attentionProblem: null, layersFound: r.config.nLayer };
+  }
   const m = model(dir);
   const s = m.analyze();
   const { raw: _raw, ...config } = m.config;
@@ -40,6 +55,7 @@ function post(msg: WorkerReply, transfer: ArrayBuffer[] = []) {
 function runJob(msg: JobRequest): Promise<unknown> {
   const ctx: JobContext<JobName> = {
     model,
+    recurrent,
     progress: (p) => post({ id: msg.id, progress: p }),
     partial: (p) => post({ id: msg.id, partial: p }),
     isCancelled: () => cancelled.has(msg.id),
