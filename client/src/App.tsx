@@ -10,6 +10,7 @@ import { TwinsCompare } from './components/TwinsCompare';
 import { VariantCompare } from './components/VariantCompare';
 import { Workspace } from './components/Workspace';
 import { ExperimentsView } from './components/ExperimentsView';
+import { BackendBanner } from './components/BackendBanner';
 import type { TextRange } from './components/PromptEditor';
 
 function useRunShortcut() {
@@ -81,6 +82,7 @@ export function App() {
           API
         </a>
       </header>
+      <BackendBanner />
       <div className="layout">
         <aside className="sidebar">
           <Workspace selectedRange={selectedRange} />
