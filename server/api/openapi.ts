@@ -21,7 +21,9 @@ export function openApiDocument() {
     components: { securitySchemes: { token: { type: 'http', scheme: 'bearer', description: 'the access token the server printed at start (only when it listens beyond loopback)' } } },
     security: [{}, { token: [] }],
     paths: {
-      '/api/health': { get: { summary: 'Liveness', responses: { 200: { description: 'ok' } } } },
+      '/api/health': { get: { summary: 'Liveness, and whether the analysis backend can run work (a pool whose Redis is unreachable cannot: ok false)', responses: { 200: { description: '{ok, version, uptimeS, backend: {kind, ok, message}}' } } } },
+      '/api/workers': { get: { summary: 'The worker pool: Redis, workers seen with their models and current jobs, workers per model, jobs per minute', responses: { 200: { description: '{backend, redis, workers, models, jobsLastMinute}' } } } },
+      '/api/runs/{id}/worker': { get: { summary: 'The pool worker that computed a run (null: this process)', parameters: id, responses: { 200: { description: '{runId, worker, attempts, finishedAt}' }, 400: error, 404: error } } },
       '/api/models': { get: { summary: 'Models this server offers, with config summaries', responses: { 200: { description: 'models' } } } },
       '/api/runs': {
         post: { summary: 'Start an analysis of a prompt and an input', requestBody: json(CreateRunSchema), responses: { 202: { description: '{id, status}' }, 400: error, 413: error, 422: error, 429: busy } },
