@@ -65,7 +65,7 @@ describe('a run shows what produced it (issue 15, point 1)', () => {
     await page.goto(srv.base);
     await fillDraft(page, PROMPT_A, INPUT, 'variant A');
     // Live token counts under the editor (point 12), from the same tokenizer as the run.
-    await expect.poll(() => page.getByTestId('token-count').textContent()).toMatch(/\d+ tokens · BOS \+ prompt \+ input = \d+ of 256 tokens/);
+    await expect.poll(() => page.getByTestId('token-count').textContent(), { timeout: 30_000 }).toMatch(/\d+ tokens · BOS \+ prompt \+ input = \d+ of 256 tokens/);
     expect(await page.getByTestId('prompt-token-count').textContent()).toMatch(/^\d+ tokens/);
     ids.a = await runAndWait(page, () => page.getByTestId('run-button').click());
     expect(await page.getByTestId('run-prompt').textContent()).toBe(PROMPT_A);
@@ -321,6 +321,38 @@ describe('results as they arrive (issue 10, point 2)', () => {
     expect(await page.getByTestId('run-ended').textContent()).toContain('stages it finished');
     expect(await page.getByTestId('stat-loss-with').textContent()).toMatch(/\d+\.\d{3}/);
     await page.locator('#spans').selectOption('auto');
+  });
+});
+
+describe('layout (point 6)', () => {
+  it('at 1024 px every headline number keeps its unit inside its box, and the read map has no inner scroll box', async () => {
+    await page.setViewportSize({ width: 1024, height: 800 });
+    await page.goto(`${srv.base}/#/run/${ids.a}`);
+    await page.getByTestId('dashboard').waitFor();
+    const cut = await page.$$eval('.stat', (stats) =>
+      stats.filter((st) => {
+        const box = st.getBoundingClientRect();
+        return Array.from(st.querySelectorAll(".stat-value > span")).some((el) => {
+          const r = el.getBoundingClientRect();
+          return r.right > box.right + 0.5 || r.bottom > box.bottom + 0.5;
+        });
+      }).length,
+    );
+    expect(cut).toBe(0);
+    const inner = await page.$eval('.readmap-pair', (el) => el.scrollHeight > el.clientHeight + 1);
+    expect(inner).toBe(false);
+    await page.setViewportSize({ width: 1280, height: 800 });
+  });
+
+  it('on a phone, starting a run brings its results into view', async () => {
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.goto(srv.base);
+    await fillDraft(page, PROMPT_A, 'Mix the sugar in.', 'phone');
+    await page.getByTestId('run-button').click();
+    await page.getByTestId('run-results').waitFor();
+    await expect.poll(() => page.getByTestId('run-results').evaluate((el) => Math.round(el.getBoundingClientRect().top)), { timeout: 10_000 }).toBeLessThan(400);
+    await expect.poll(() => page.getByTestId('run-results').getAttribute('data-status'), { timeout: 90_000 }).toBe('done');
+    await page.setViewportSize({ width: 1280, height: 800 });
   });
 });
 

@@ -69,7 +69,10 @@ export function EChart({ option, height, onItemClick, onItemHover, testId, label
     });
     c.on('mouseover', (p) => hoverRef.current?.(p as unknown as ChartClick));
     c.on('mouseout', () => hoverRef.current?.(null));
-    const ro = new ResizeObserver(() => c.resize());
+    // A resize can be delivered after the chart was disposed (its box left the page in the same frame): skip it.
+    const ro = new ResizeObserver(() => {
+      if (!c.isDisposed()) c.resize();
+    });
     ro.observe(el);
     return () => {
       ro.disconnect();
@@ -79,6 +82,7 @@ export function EChart({ option, height, onItemClick, onItemHover, testId, label
   }, []);
 
   useEffect(() => {
+    if (chart.current?.isDisposed()) return;
     chart.current?.setOption(
       { textStyle: { fontFamily: FONT }, animationDuration: 250, animationDurationUpdate: 200, ...option },
       { notMerge: true },
@@ -86,7 +90,7 @@ export function EChart({ option, height, onItemClick, onItemHover, testId, label
   }, [option]);
 
   useEffect(() => {
-    chart.current?.resize();
+    if (chart.current && !chart.current.isDisposed()) chart.current.resize();
   }, [height]);
 
   return <div ref={box} className="echart" style={{ height }} data-testid={testId} role="img" aria-label={label} />;
