@@ -6,6 +6,7 @@
 // One graph serves every k (an int64 input), so the runtime holds one copy of the weights for all of them.
 import { parseHookName } from '../../shared/hooks.js';
 import { GraphIndex, TensorType, onnx, type GraphProto, type ModelProto, type NodeProto } from './onnx-graph.js';
+import { floatTypeOf } from './precision.js';
 import { int64Init, node, symbolicInput, type ModelStructure } from './surgery.js';
 
 export const ENTRY_LAYER_INPUT = 'entry_layer';
@@ -138,9 +139,13 @@ export function addLayerEntry(model: ModelProto, s: ModelStructure): void {
   const st = streams(s) as string[];
   const p = 'precache_lens/entry';
   const outputTypes = new Map((g.output ?? []).map((o) => [o.name ?? '', o.type?.tensorType?.elemType ?? TensorType.FLOAT]));
-  const streamType = outputTypes.get(s.logits) ?? TensorType.FLOAT;
+  // The stream's own type (float16 in fp16 graphs, whose outputs are float32 at the boundary).
+  const streamType = floatTypeOf(g, st[0]);
+  // The engine feeds float32; a graph computing in another type gets the given stream cast once.
+  const entryStream = streamType === TensorType.FLOAT ? ENTRY_RESID_INPUT : `${p}/resid_cast`;
   const moved = new Set<NodeProto>();
   const added: NodeProto[] = [];
+  if (entryStream !== ENTRY_RESID_INPUT) added.push(node('Cast', [ENTRY_RESID_INPUT], [entryStream], `${p}/cast`, { to: streamType }));
   for (const b of blocks) {
     const l = b.layer;
     const q = `${p}/${l}`;
@@ -199,13 +204,13 @@ export function addLayerEntry(model: ModelProto, s: ModelStructure): void {
     // The stream entering layer l+1: the given one when the run enters there, else what the block computed.
     g.initializer!.push(int64Scalar(`${q}/next`, l + 1));
     added.push(node('Equal', [ENTRY_LAYER_INPUT, `${q}/next`], [`${q}/enter_next`], `${q}/equal`));
-    added.push(node('Where', [`${q}/enter_next`, ENTRY_RESID_INPUT, raw], [st[l + 1]], `${q}/where`));
+    added.push(node('Where', [`${q}/enter_next`, entryStream, raw], [st[l + 1]], `${q}/where`));
   }
   const producedInside = new Set([...moved].flatMap((n) => n.output ?? []));
   g.node = [...(g.node ?? []).filter((n) => !moved.has(n)), ...added];
   g.valueInfo = (g.valueInfo ?? []).filter((v) => !producedInside.has(v.name ?? '') || st.includes(v.name ?? ''));
   g.input!.push(symbolicInput(ENTRY_LAYER_INPUT, TensorType.INT64, []));
-  g.input!.push(symbolicInput(ENTRY_RESID_INPUT, streamType, ['entry_batch', 'entry_tokens', 'entry_width']));
+  g.input!.push(symbolicInput(ENTRY_RESID_INPUT, TensorType.FLOAT, ['entry_batch', 'entry_tokens', 'entry_width']));
   sortTopologically(g);
 }
 
