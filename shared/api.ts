@@ -28,7 +28,10 @@ export const CreateRunSchema = z
 export type CreateRunRequest = z.infer<typeof CreateRunSchema>;
 
 /** Runs one prompt + input on a model and on its myopic twin (`<model>-myopic`). */
-export const TwinsSchema = CreateRunSchema.omit({ parentId: true });
+export const TwinsSchema = CreateRunSchema.omit({ parentId: true }).extend({
+  /** The second model instead of the myopic twin: any registered model with the same tokenizer (e.g. the bundled RWKV). */
+  with: z.string().min(1).max(200).optional(),
+});
 export type TwinsRequest = z.infer<typeof TwinsSchema>;
 
 /** A query-string integer written in plain decimal digits (`0x10`, `1e1` and ` 5` are refused, not reinterpreted). */

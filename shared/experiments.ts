@@ -21,6 +21,8 @@ export const CreateExperimentSchema = z
     model: z.string().min(1).max(200).optional(),
     /** Also run every cell on the model's myopic twin (`<model>-myopic`). */
     twin: z.boolean().optional(),
+    /** Or run every cell also on this model (same tokenizer; e.g. the bundled RWKV next to a transformer). */
+    with: z.string().min(1).max(200).optional(),
     label: z.string().max(200).optional(),
     prompts: z
       .array(z.object({ label: z.string().max(200).optional(), text: z.string().max(MAX_TEXT_CHARS) }).strict())

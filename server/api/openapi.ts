@@ -43,7 +43,7 @@ export function openApiDocument() {
       },
       '/api/runs/{id}/events': { get: { summary: 'Server-Sent Events: status and progress {stage, done, total}', parameters: id, responses: { 200: { description: 'text/event-stream' }, 404: error } } },
       '/api/runs/{id}/cancel': { post: { summary: 'Cancel a queued or running run', parameters: id, responses: { 202: { description: 'cancelling' }, 404: error, 409: error } } },
-      '/api/twins': { post: { summary: "Run one prompt + input on a model and on its myopic twin (`<model>-myopic`)", requestBody: json(TwinsSchema), responses: { 202: { description: '{vanilla: {id, status}, myopic: {id, status}}' }, 400: error, 422: error, 429: busy } } },
+      '/api/twins': { post: { summary: "Run one prompt + input on a model and on its myopic twin (`<model>-myopic`), or on the model named by `with`", requestBody: json(TwinsSchema), responses: { 202: { description: '{vanilla: {id, status}, myopic: {id, status}}' }, 400: error, 422: error, 429: busy } } },
       '/api/runs/{id}/report.json': { get: { summary: 'Versioned JSON report (schema schemas/report.v1.schema.json)', parameters: id, responses: { 200: { description: 'report (attachment)' }, 404: error, 409: error } } },
       '/api/runs/{id}/report.html': {
         get: { summary: 'Self-contained HTML report (no network needed; prints to PDF)', parameters: [...id, { name: 'inline', in: 'query', schema: { type: 'string', enum: ['1'] }, description: 'open in the browser instead of downloading' }], responses: { 200: { description: 'text/html' }, 404: error, 409: error } },

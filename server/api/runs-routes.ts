@@ -50,12 +50,15 @@ export function runsRouter(d: RunsDeps): Router {
       const baseId = body.model ?? d.registry.defaultId();
       const base = baseId ? d.registry.get(baseId) : undefined;
       if (!base) throw new HttpError(422, `model: unknown model "${baseId}"`, 'model');
-      const twin = d.registry.twinOf(base.id);
+      const { with: withId, ...run } = body;
+      const twin = withId === undefined ? d.registry.twinOf(base.id) : d.registry.get(withId);
+      if (withId !== undefined && !twin) throw new HttpError(422, `with: unknown model "${withId}"; available: ${d.registry.list().map((m) => m.id).join(', ')}`, 'with');
+      if (withId !== undefined && twin?.id === base.id) throw new HttpError(422, `with: the second model must differ from ${base.id}`, 'with');
       if (!twin) throw new HttpError(422, `model: ${base.id} has no myopic twin (a model directory named ${base.id}-myopic)`, 'model');
       d.runs.ensureCapacity(2); // both twins or neither
       const created = [];
       for (const m of [base, twin]) {
-        created.push(await submitRun(d, m.id, { ...body, model: m.id, label: `${body.label ?? 'twins'} · ${m.id}` }));
+        created.push(await submitRun(d, m.id, { ...run, model: m.id, label: `${body.label ?? (withId ? 'side by side' : 'twins')} · ${m.id}` }));
       }
       res.status(202).json({ vanilla: created[0], myopic: created[1] });
     }),

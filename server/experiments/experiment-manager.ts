@@ -94,6 +94,13 @@ export class ExperimentManager {
       if (!twin) throw new InputError(`${base.id} has no myopic twin (a model directory named ${base.id}-myopic)`, 'twin');
       models.push(twin);
     }
+    if (req.with !== undefined) {
+      if (req.twin) throw new InputError('give either twin or with, not both', 'with');
+      const second = this.d.registry.get(req.with);
+      if (!second) throw new InputError(`unknown model "${req.with}"; available: ${this.d.registry.list().map((m) => m.id).join(', ')}`, 'with');
+      if (second.id === base.id) throw new InputError(`the second model must differ from ${base.id}`, 'with');
+      models.push(second);
+    }
     const inputs = this.resolveInputs(req.inputs);
     await this.preflight(models, req.prompts, inputs, options);
     const row = this.experiments.create({

@@ -3,6 +3,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { HookedModel, type EngineOptions, type Tensor } from '../engine/hooked-model.js';
 import { isRecurrentConfig, RecurrentModel } from '../engine/recurrent-model.js';
 import { openModelDir } from '../model/model-dir.js';
+import { InputError } from '../../shared/errors.js';
 import { handlers, type JobContext } from './handlers.js';
 import type { JobName } from './jobs.js';
 import { serializeError, type JobRequest, type ModelInfo, type SerializedResult, type WorkerReply, type WorkerRequest } from './protocol.js';
@@ -74,6 +75,7 @@ async function handle(msg: WorkerRequest): Promise<void> {
     if (msg.op === 'info') {
       post({ id: msg.id, ok: true, value: info(msg.model) });
     } else if (msg.op === 'run') {
+      if (recurrent(msg.model)) throw new InputError('this is a recurrent model (RWKV): it has no attention patterns or transformer hooks to return here; its state hooks come with its analysis', 'model');
       const r = await model(msg.model).run(msg.req);
       const value: SerializedResult = { logits: r.logits, cache: [...r.cache.entries()] };
       const tensors: Tensor[] = [...(r.logits ? [r.logits] : []), ...r.cache.values()];
