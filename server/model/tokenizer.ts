@@ -5,7 +5,10 @@ import { ModelDirError, readJson, type ModelDir } from './model-dir.js';
 export interface TextTokenizer {
   encode(text: string): number[];
   decode(ids: number[]): string;
-  /** Each id's own text (as decode would write it alone), for labelling tokens in the UI and exports. */
+  /**
+   * Each token's text, for labelling tokens in the UI and exports; joined, they give the decoded text. A character
+   * whose bytes span several tokens (byte-level BPE: accents, emoji, CJK) is given to the token that completes it.
+   */
   tokenStrings(ids: number[]): string[];
   /** The id put at position 0: the BOS token, or EOS where the model has none (reported by `bosSource`). */
   bosId: number;
@@ -37,9 +40,34 @@ export function loadTokenizer(md: ModelDir): TextTokenizer {
   return {
     encode: (text) => (text === '' ? [] : tok.encode(text, { add_special_tokens: false }).ids),
     decode: (ids) => (ids.length === 0 ? '' : tok.decode(ids)),
-    tokenStrings: (ids) => ids.map((id) => tok.decode([id])),
+    tokenStrings: (ids) => tokenTexts(ids, (part) => tok.decode(part)),
     bosId: (bos ?? eos)!,
     bosSource: bos !== null ? 'bos' : 'eos',
     vocabSize: md.config.vocabSize,
   };
+}
+
+/**
+ * Token texts by incremental decoding: decoding a token alone splits a multi-byte character into U+FFFD halves, so
+ * tokens are decoded in groups until the group ends on a complete character (at most 4 tokens: UTF-8's longest).
+ */
+export function tokenTexts(ids: readonly number[], decode: (ids: number[]) => string): string[] {
+  const out: string[] = [];
+  let start = 0;
+  let emitted = 0;
+  for (let k = 0; k < ids.length; k++) {
+    const text = decode(ids.slice(start, k + 1));
+    const incomplete = text.endsWith('\uFFFD') && k < ids.length - 1 && k - start < 3;
+    if (incomplete) {
+      // The complete characters so far belong to this token; the dangling bytes wait for the next one.
+      const stable = text.replace(/\uFFFD+$/, '');
+      out.push(stable.slice(emitted));
+      emitted = Math.max(emitted, stable.length);
+    } else {
+      out.push(text.slice(emitted));
+      start = k + 1;
+      emitted = 0;
+    }
+  }
+  return out;
 }
