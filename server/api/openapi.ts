@@ -2,6 +2,8 @@
 import { z } from 'zod';
 import { CompareSchema, CreateRunSchema, TwinsSchema } from '../../shared/api.js';
 import { CompareModelsSchema } from './compare-models-routes.js';
+import { AttentionRequestSchema } from '../../shared/attention.js';
+import { TokenCountSchema } from '../../shared/token-count.js';
 import { CreateExperimentSchema } from '../../shared/experiments.js';
 
 export function openApiDocument() {
@@ -38,10 +40,12 @@ export function openApiDocument() {
         },
       },
       '/api/runs/{id}': {
-        get: { summary: 'A run with all its metrics (result), token strings and timings', parameters: id, responses: { 200: { description: 'run' }, 404: error } },
+        get: { summary: 'A run: its result (every metric, token strings, timings) once done, and the stages finished so far (headline, depth, spans; kept when cancelled)', parameters: id, responses: { 200: { description: '{..., result, stages, progress}' }, 404: error } },
         delete: { summary: 'Delete a run (cancels it first if live)', parameters: id, responses: { 204: { description: 'deleted' }, 404: error } },
       },
-      '/api/runs/{id}/events': { get: { summary: 'Server-Sent Events: status and progress {stage, done, total}', parameters: id, responses: { 200: { description: 'text/event-stream' }, 404: error } } },
+      '/api/runs/{id}/events': { get: { summary: 'Server-Sent Events: status, progress {stage, done, total}, and partial {stage, data} for each finished stage (headline, depth, spans)', parameters: id, responses: { 200: { description: 'text/event-stream' }, 404: error } } },
+      '/api/runs/{id}/attention': { post: { summary: "One layer and head's attention pattern on a finished run's sequence (token x token, roles marked, optionally norm-weighted)", parameters: id, requestBody: json(AttentionRequestSchema), responses: { 200: { description: 'AttentionPattern (shared/attention.ts)' }, 400: error, 404: error, 409: error, 422: error } } },
+      '/api/tokenize': { post: { summary: "Token counts of texts on a model (the editor's live count)", requestBody: json(TokenCountSchema), responses: { 200: { description: 'TokenCount (shared/token-count.ts)' }, 400: error, 422: error } } },
       '/api/runs/{id}/cancel': { post: { summary: 'Cancel a queued or running run', parameters: id, responses: { 202: { description: 'cancelling' }, 404: error, 409: error } } },
       '/api/twins': { post: { summary: "Run one prompt + input on a model and on its myopic twin (`<model>-myopic`), or on the model named by `with`", requestBody: json(TwinsSchema), responses: { 202: { description: '{vanilla: {id, status}, myopic: {id, status}}' }, 400: error, 422: error, 429: busy } } },
       '/api/runs/{id}/report.json': { get: { summary: 'Versioned JSON report (schema schemas/report.v1.schema.json)', parameters: id, responses: { 200: { description: 'report (attachment)' }, 404: error, 409: error } } },
