@@ -78,9 +78,14 @@ async function main() {
   const redisProc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
   children.push(redisProc);
   const url = `redis://127.0.0.1:${port}`;
-  const probe = new Redis(url, { lazyConnect: true });
-  probe.on('error', () => {});
-  while (!(await probe.connect().then(() => true, () => false))) await sleep(100);
+  let probe: Redis;
+  for (;;) {
+    probe = new Redis(url, { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
+    probe.on('error', () => {});
+    if (await probe.connect().then(() => true, () => false)) break;
+    probe.disconnect();
+    await sleep(100);
+  }
   try {
     console.log(`${os.cpus().length} cores, load ${os.loadavg()[0].toFixed(2)}; experiment of ${PROMPTS.length} prompts x ${INPUTS.length} inputs, 1 ONNX thread per process`);
     const embedded = await measure('embedded', null, 0);

@@ -211,7 +211,7 @@ describe('a pool of two worker processes', () => {
     expect(ran.every((w) => ids.includes(w))).toBe(true);
     expect(new Set(ran).size).toBe(2); // both workers took cells
     expect((await workersSeen()).jobsLastMinute).toBeGreaterThan(0);
-  });
+  }, 300_000);
 
   it('fails a job with an input error once, without retrying it, and keeps the error field', async () => {
     const runId = crypto.randomUUID();
@@ -257,7 +257,7 @@ describe('a pool of two worker processes', () => {
     const orphan = status.current[0].runId;
     expect((await call(pool, 'GET', `/api/runs/${orphan}/worker`)).json.worker).not.toBe(status.id);
     workers = workers.filter((w) => w !== victim);
-  });
+  }, 300_000);
 
   it('says Redis is unreachable while it is down, and completes an experiment across a Redis restart', async () => {
     const id = await experiment(pool, 'redis restart');
@@ -273,7 +273,7 @@ describe('a pool of two worker processes', () => {
     const d = await finished(pool, id);
     expectComplete(d);
     expect((await call(pool, 'GET', '/api/health')).json).toMatchObject({ ok: true });
-  });
+  }, 300_000);
 
   it('on SIGTERM, a worker finishes its current job, delivers it, and exits with status 0', async () => {
     const w = workers[0];
