@@ -2,23 +2,12 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { analyze } from '../server/analysis/analyze.js';
-import { HookedModel } from '../server/engine/hooked-model.js';
-import { loadTokenizer } from '../server/model/tokenizer.js';
 import { FIXTURES } from './helpers/golden.js';
+import { modelOpener } from './helpers/models.js';
 
-const cacheDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pl-analysis-'));
-const models: HookedModel[] = [];
-function open(dir: string) {
-  const m = HookedModel.load(dir, { cacheDir, threads: 1 });
-  models.push(m);
-  return { m, tok: loadTokenizer(m.md) };
-}
-afterAll(async () => {
-  for (const m of models) await m.release();
-  fs.rmSync(cacheDir, { recursive: true, force: true });
-});
+const { open } = modelOpener('pl-analysis-');
 
 describe('analysis pipeline', () => {
   const { m, tok } = open(path.join(FIXTURES, 'gpt2-opset14'));

@@ -1,29 +1,16 @@
 // The analysis pipeline's stages, variants by id, auto spans, the no-prompt cache and errors across the worker.
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { stagesOf, type PartialEvent } from '../shared/analysis.js';
 import { analyze } from '../server/analysis/analyze.js';
 import { noPromptCache } from '../server/analysis/execute.js';
 import { AUTO_WORDS_MAX_TOKENS, planAnalysis, variantId } from '../server/analysis/plan.js';
-import { HookedModel } from '../server/engine/hooked-model.js';
-import { loadTokenizer } from '../server/model/tokenizer.js';
 import { EngineClient } from '../server/worker/engine-client.js';
 import { RemoteError } from '../server/worker/protocol.js';
 import { DEFAULT_MODEL, FIXTURES } from './helpers/golden.js';
+import { modelOpener } from './helpers/models.js';
 
-const cacheDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pl-pipeline-'));
-const models: HookedModel[] = [];
-function open(dir: string) {
-  const m = HookedModel.load(dir, { cacheDir, threads: 1 });
-  models.push(m);
-  return { m, tok: loadTokenizer(m.md) };
-}
-afterAll(async () => {
-  for (const m of models) await m.release();
-  fs.rmSync(cacheDir, { recursive: true, force: true });
-});
+const { open, cacheDir } = modelOpener('pl-pipeline-');
 
 /** Largest absolute difference between two JSON-like values with the same structure (numbers compared, rest equal). */
 function maxDiff(a: unknown, b: unknown, at = ''): number {

@@ -20,16 +20,7 @@ import type { WithPromptRun } from './execute.js';
 import type { NoPromptRuns } from './no-prompt-cache.js';
 import { range, variantId, type AnalysisPlan, type Variant } from './plan.js';
 
-export interface ModelFacts {
-  id: string;
-  name: string;
-  hash: string;
-  nLayer: number;
-  nHead: number;
-  dModel: number;
-  nCtx: number;
-  vocabSize: number;
-}
+export type ModelFacts = AnalysisResult['model'];
 
 /** Knockout losses by variant id, and K(variant) = mean loss increase over x_2..x_n against the with-prompt run. */
 export class KnockoutLosses {
@@ -90,7 +81,7 @@ export function headlineStage(plan: AnalysisPlan, model: ModelFacts, tok: TextTo
   const promptStrings = tok.tokenStrings(promptIds);
   return {
     schemaVersion: 1,
-    model: { id: model.id, name: model.name, hash: model.hash, nLayer: L, nHead: model.nHead, dModel: model.dModel, nCtx: model.nCtx, vocabSize: model.vocabSize },
+    model,
     bos: { id: plan.bos, text: tok.decode([plan.bos]), source: tok.bosSource },
     prompt: {
       raw: plan.prompt,
