@@ -47,6 +47,24 @@ export function TwinsExplainer() {
   );
 }
 
+/** Transformer vs RNN (README "Recurrent models (RWKV)"): what differs in the numbers when one side is an RWKV model. */
+export function RecurrentExplainer() {
+  return (
+    <div className="twins-explainer" data-testid="rnn-explainer">
+      <p>
+        One side is a <b>recurrent</b> model (RWKV): everything the prompt leaves for the input is its state at the boundary, and every later
+        position reads all of it. Its knockout is a <b>state reset</b>: D(k) is the loss increase when layers k and up start the input
+        from the no-prompt state instead of the prompt&rsquo;s, so π = D(1)/D(0) is the share of the benefit that needs the prompt&rsquo;s
+        imprint above layer 0. It has no attention: its read shares and read map are 0; per layer, the change of its state by the prompt
+        is in its own run view.
+      </p>
+      <p className="muted">Two different networks, trained differently: compare the shapes of the curves more than their levels.</p>
+    </div>
+  );
+}
+
+const isRecurrent = (results: readonly (AnalysisResult | null | undefined)[]) => results.some((r) => r?.model.architecture === 'rwkv');
+
 function twinsExportGroups(runs: RunDetail[]): ExportGroup[] {
   return [
     {
@@ -98,9 +116,9 @@ function TwinsDashboard({ runs, results }: { runs: RunDetail[]; results: Analysi
   return (
     <>
       <Card title="What this comparison means" className="wide" testId="card-twins-explainer">
-        <TwinsExplainer />
+        {isRecurrent(results) ? <RecurrentExplainer /> : <TwinsExplainer />}
       </Card>
-      <Card title="Side by side" help="The same prompt and input on both models; the last column is vanilla minus myopic." className="wide" testId="card-twins-numbers">
+      <Card title="Side by side" help="The same prompt and input on both models; the last column is the first minus the second." className="wide" testId="card-twins-numbers">
         <div className="table-scroll">
           <table className="compare-table twins-table" data-testid="twins-table">
             <thead>
@@ -113,7 +131,7 @@ function TwinsDashboard({ runs, results }: { runs: RunDetail[]; results: Analysi
                   </th>
                 ))}
                 <th className="num">
-                  vanilla − myopic
+                  {isRecurrent(results) ? 'first − second' : 'vanilla − myopic'}
                   <div className="small muted">difference</div>
                 </th>
               </tr>
@@ -231,7 +249,7 @@ export function TwinsCompare({ ids }: { ids: [string, string] }) {
     <div className="results compare twins" data-testid="twins-compare" data-ready={ready ? 'true' : 'false'}>
       <header className="results-head">
         <div>
-          <h2>Myopic twin, side by side</h2>
+          <h2>{isRecurrent(results) ? 'Transformer and RNN, side by side' : 'Myopic twin, side by side'}</h2>
           <p className="muted small">
             <span className="mono">{runs[0].modelId}</span> vs <span className="mono">{runs[1].modelId}</span> · prompt “{snippet(runs[0].prompt || '(empty)', 50)}” · input “
             {snippet(runs[0].input, 50)}”

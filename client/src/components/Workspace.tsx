@@ -10,7 +10,7 @@ import { ModelPicker } from './ModelPicker';
 import { ProgressBar } from './ProgressBar';
 import { PromptEditor, type TextRange } from './PromptEditor';
 import { RunButton } from './RunButton';
-import { TwinsButton } from './TwinsButton';
+import { SideBySideButton, TwinsButton } from './TwinsButton';
 import { TwinsProgress } from './TwinsProgress';
 
 const SPAN_CHOICES: { value: SpanChoice; text: string }[] = [
@@ -114,6 +114,7 @@ export function Workspace({ selectedRange }: { selectedRange: TextRange | null }
       <div className="run-row">
         <RunButton />
         <TwinsButton />
+        <SideBySideButton />
       </div>
       <FieldError field="body" message={errors.body} />
       {other.map(([k, m]) => (

@@ -37,7 +37,10 @@ export function useChosenModel() {
   const models = data?.models ?? [];
   const chosen = models.find((m) => m.id === picked) ?? models.find((m) => m.id === data?.default) ?? models[0];
   const twin = chosen ? models.find((m) => m.name === `${chosen.name}-myopic`) : undefined;
-  return { chosen, twin };
+  // The first model of the other architecture (transformer vs RNN), for "Run next to ...".
+  const isRnn = (m: { config: { modelType: string } }) => m.config.modelType.startsWith('rwkv');
+  const other = chosen ? models.find((m) => m.id !== chosen.id && isRnn(m) !== isRnn(chosen) && !m.attentionProblem) : undefined;
+  return { chosen, twin, other };
 }
 
 export function useActivationsEstimate(runId: string, hooks: string[]) {

@@ -86,7 +86,8 @@ export const twinsBusy = () => {
 };
 
 /** Runs the draft's prompt and input on the chosen model and on its myopic twin, then opens the twins view. */
-export async function startTwins(): Promise<void> {
+/** Runs the draft on the chosen model and its myopic twin, or (`withId`) on the chosen model and that model. */
+export async function startTwins(withId?: string): Promise<void> {
   const s = useWorkbench.getState();
   if (twinsBusy()) return;
   const local = localError();
@@ -96,7 +97,7 @@ export async function startTwins(): Promise<void> {
   }
   s.setFieldErrors({});
   const { parentId: _parent, ...req } = draftToRequest();
-  const body: TwinsRequest = req;
+  const body: TwinsRequest = withId ? { ...req, with: withId } : req;
   try {
     const { vanilla, myopic } = await api.createTwinRuns(body);
     watchTwins({ id: vanilla.id, status: vanilla.status, progress: null, error: null }, { id: myopic.id, status: myopic.status, progress: null, error: null });
@@ -127,7 +128,7 @@ export function useRunAction() {
   return {
     start: useCallback(() => void startRun(), []),
     cancel: useCallback(() => void cancelLiveRun(), []),
-    startTwins: useCallback(() => void startTwins(), []),
+    startTwins: useCallback((withId?: string) => void startTwins(withId), []),
     cancelTwins: useCallback(() => void cancelTwins(), []),
   };
 }
