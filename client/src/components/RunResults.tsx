@@ -20,6 +20,7 @@ import { LayerProfileChart } from './LayerProfileChart';
 import { LayerSelector } from './LayerSelector';
 import { ReadMapHeatmap } from './ReadMapHeatmap';
 import { ReadShareChart } from './ReadShareChart';
+import { StateChangeTable } from './StateChangeTable';
 import { RunExportMenu } from './RunExportMenu';
 import { RunInputs } from './RunInputs';
 import { FirstRunNote } from './ProgressBar';
@@ -127,6 +128,11 @@ function ResultsDashboard({ runId, stages, live }: { runId: string; stages: RunS
           <Pending what="the layer profile" live={live} />
         )}
       </Card>
+      {h.model.architecture === 'rwkv' && (
+        <Card title="State change by the prompt, per layer" subtitle="Recurrent model: ||state with prompt − state without|| / ||state without||; it has no attention, so its read shares are 0." className="wide" testId="card-state-change">
+          <StateChangeTable layers={h.layers} />
+        </Card>
+      )}
       <Card title="Read share per layer" help={HELP.readShare} testId="card-readshare">
         <ReadShareChart layers={h.layers} selectedLayer={selection.layer} onSelectLayer={selectLayer} />
       </Card>
