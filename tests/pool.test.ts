@@ -203,6 +203,21 @@ describe('a pool of two worker processes', () => {
     expect((await call(pool, 'GET', '/api/health')).json).toMatchObject({ ok: true, backend: { kind: 'pool', ok: true } });
   });
 
+  it('keeps a run of a model no worker has queued, counts it as waiting, and removes its job when it is cancelled', async () => {
+    const r = await call(pool, 'POST', '/api/runs', { model: 'precache-gpt2-8l-myopic', prompt: 'Hello. ', input: 'Nobody runs this.', options: { spanKnockouts: false } });
+    const id = r.json.id as string;
+    const hash = (await pool.engine.info(pool.registry.get('precache-gpt2-8l-myopic')!.md.dir)).modelHash;
+    const queue = new Queue(queueName(hash), { connection: { host: '127.0.0.1', port: redisPort } });
+    await until('its job in Redis', async () => (await queue.getJobState(id)) === 'waiting');
+    const m = (await workersSeen()).models.find((x) => x.id === 'precache-gpt2-8l-myopic')!;
+    expect(m).toMatchObject({ workers: 0, waiting: 1, active: 0 });
+    expect(pool.store.get(id)!.status).toBe('queued');
+    expect((await call(pool, 'POST', `/api/runs/${id}/cancel`)).status).toBeLessThan(300);
+    await until('the job removed', async () => (await queue.getJobState(id)) === 'unknown');
+    expect(pool.store.get(id)!.status).toBe('cancelled');
+    await queue.close();
+  });
+
   it('runs an experiment of 2 prompts x 6 inputs with results equal to embedded mode to 1e-9, and says which worker ran each cell', async () => {
     const d = await finished(pool, await experiment(pool, 'pool'));
     expectComplete(d);

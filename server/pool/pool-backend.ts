@@ -138,6 +138,7 @@ export class PoolBackend implements AnalysisBackend {
         if (data.kind === 'progress') p.listeners.onProgress?.(data.progress);
         else p.listeners.onPartial?.(data.partial);
       });
+      events.on('active', ({ jobId }) => this.pending.get(jobId)?.listeners.onStart?.());
       events.on('completed', ({ jobId }) => void this.check(jobId));
       events.on('failed', ({ jobId }) => void this.check(jobId));
       q = { queue, events };
@@ -162,6 +163,7 @@ export class PoolBackend implements AnalysisBackend {
         await this.add(p);
         return;
       }
+      if (state === 'active') p.listeners.onStart?.(); // in case its event came before this server listened
       if (state !== 'completed' && state !== 'failed') return;
       const job = await Job.fromId<AnalyzeJobData, AnalyzeJobReturn>(queue, runId);
       if (!job) return;

@@ -3,6 +3,8 @@ import type { AnalysisProgress, AnalysisResult, PartialEvent } from '../../share
 import type { AnalyzeJobArgs } from '../worker/jobs.js';
 
 export interface AnalysisListeners {
+  /** The analysis began computing (a pool job may call it again when a retry starts). */
+  onStart?: () => void;
   onProgress?: (p: AnalysisProgress) => void;
   /** A finished stage (headline, depth, spans); a retried job may deliver a stage again, with the same data. */
   onPartial?: (e: PartialEvent) => void;

@@ -9,6 +9,7 @@ export class InProcessBackend implements AnalysisBackend {
   constructor(private readonly engine: EngineClient) {}
 
   start(_runId: string, args: AnalyzeJobArgs, listeners: AnalysisListeners): StartedAnalysis {
+    listeners.onStart?.();
     const task = this.engine.task('analyze', args, { onProgress: listeners.onProgress, onPartial: listeners.onPartial });
     return { promise: task.promise.then((result) => ({ result, worker: null })), cancel: task.cancel };
   }

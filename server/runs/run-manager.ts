@@ -119,9 +119,13 @@ export class RunManager {
   }
 
   private async start(id: string, args: AnalyzeJobArgs) {
-    this.store.setStatus(id, 'running');
-    this.emit(id, { type: 'status', status: 'running' });
     const task = this.backend.start(id, args, {
+      // In process at once; in a pool when a worker takes the job (until then the run stays queued).
+      onStart: () => {
+        if (this.store.get(id)?.status !== 'queued') return;
+        this.store.setStatus(id, 'running');
+        this.emit(id, { type: 'status', status: 'running' });
+      },
       onProgress: (p) => {
         this.progress.set(id, p);
         this.emit(id, { type: 'progress', progress: p });
