@@ -119,25 +119,26 @@ export class RunManager {
   }
 
   private async start(id: string, args: AnalyzeJobArgs) {
-    const task = this.backend.start(id, args, {
-      // In process at once; in a pool when a worker takes the job (until then the run stays queued).
-      onStart: () => {
-        if (this.store.get(id)?.status !== 'queued') return;
-        this.store.setStatus(id, 'running');
-        this.emit(id, { type: 'status', status: 'running' });
-      },
-      onProgress: (p) => {
-        this.progress.set(id, p);
-        this.emit(id, { type: 'progress', progress: p });
-      },
-      // Each finished stage is stored before it is announced, so a reader who hears of it can fetch it.
-      onPartial: (e) => {
-        if (this.store.get(id)) this.store.saveStage(id, e.stage, e.data);
-        this.emit(id, { type: 'partial', partial: e });
-      },
-    });
-    this.active.set(id, { cancel: task.cancel });
     try {
+      // Inside the try: a backend that cannot start (an engine already closed) fails this run, not the process.
+      const task = this.backend.start(id, args, {
+        // In process at once; in a pool when a worker takes the job (until then the run stays queued).
+        onStart: () => {
+          if (this.store.get(id)?.status !== 'queued') return;
+          this.store.setStatus(id, 'running');
+          this.emit(id, { type: 'status', status: 'running' });
+        },
+        onProgress: (p) => {
+          this.progress.set(id, p);
+          this.emit(id, { type: 'progress', progress: p });
+        },
+        // Each finished stage is stored before it is announced, so a reader who hears of it can fetch it.
+        onPartial: (e) => {
+          if (this.store.get(id)) this.store.saveStage(id, e.stage, e.data);
+          this.emit(id, { type: 'partial', partial: e });
+        },
+      });
+      this.active.set(id, { cancel: task.cancel });
       const { result } = await task.promise;
       if (this.cancelRequested.has(id)) throw new CancelledError();
       // Idempotent on the run id: a result already stored (a retried pool job) is not stored twice.

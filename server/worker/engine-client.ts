@@ -75,8 +75,16 @@ export class EngineClient {
     return { promise, cancel: () => this.worker.postMessage({ op: 'cancel', id: 0, target: id } satisfies WorkerRequest) };
   }
 
-  async close(): Promise<void> {
+  /**
+   * Stops the worker thread. Jobs in flight are asked to cancel and given `graceMs` to return: terminating the
+   * thread while onnxruntime is inside a native call aborts the whole process.
+   */
+  async close(graceMs = 30_000): Promise<void> {
+    if (this.closed) return;
     this.closed = true;
+    for (const id of this.pending.keys()) this.worker.postMessage({ op: 'cancel', id: 0, target: id } satisfies WorkerRequest);
+    const until = Date.now() + graceMs;
+    while (this.pending.size > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
     this.failAll(new Error('engine closed'));
     await this.worker.terminate();
   }
