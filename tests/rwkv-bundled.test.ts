@@ -1,0 +1,46 @@
+// The bundled RWKV model: its card's validation-slice loss is what the engine measures, and an analysis keeps the reset identity.
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { analyzeRecurrent } from '../server/analysis/recurrent-analyze.js';
+import { RecurrentModel } from '../server/engine/recurrent-model.js';
+import { BUNDLED_MODELS } from '../server/model/registry.js';
+import { loadTokenizer } from '../server/model/tokenizer.js';
+import { targetLosses } from '../shared/metrics/loss.js';
+
+const DIR = path.resolve(__dirname, '../models/precache-rwkv-4l');
+const SLICE = path.resolve(__dirname, 'fixtures/val-slice.bin');
+const CARD_LINE = /^Validation-slice loss \(tests\/fixtures\/val-slice\.bin\):\s*\**\s*([0-9]+\.[0-9]+)\s*\**\s*nats\/token/m;
+const m = RecurrentModel.load(DIR, { threads: 2 });
+afterAll(() => m.release());
+
+describe('bundled RWKV model', () => {
+  it('is bundled, under 100 MB, and its card states the validation-slice loss the engine measures (to 0.01)', async () => {
+    expect(BUNDLED_MODELS).toContain(DIR);
+    expect(fs.statSync(m.md.graphPath).size).toBeLessThan(100e6);
+    const card = fs.readFileSync(path.join(DIR, 'README.md'), 'utf8');
+    const stated = Number(CARD_LINE.exec(card)![1]);
+    const b = fs.readFileSync(SLICE);
+    const tokens = Array.from(new Uint16Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength)));
+    const W = 256;
+    let sum = 0;
+    let count = 0;
+    for (let w = 0; w + W < tokens.length; w += W * 4) {
+      const rows = [0, 1, 2, 3].map((k) => tokens.slice(w + k * W, w + k * W + W + 1)).filter((r) => r.length === W + 1);
+      const r = await m.run({ tokens: rows.map((row) => row.slice(0, W)) });
+      const V = r.logits!.dims[2];
+      rows.forEach((row, k) => {
+        for (const x of targetLosses({ data: r.logits!.data.subarray(k * W * V, (k + 1) * W * V), dims: [W, V] }, row.slice(1))) sum += x;
+        count += W;
+      });
+    }
+    expect(count).toBe(4096);
+    expect(Math.abs(sum / count - stated)).toBeLessThan(0.01);
+  }, 120_000);
+
+  it('keeps the reset identity on a real prompt and input', async () => {
+    const r = await analyzeRecurrent(m, loadTokenizer(m.md), { modelId: 'precache-rwkv-4l', prompt: 'Fellow-Citizens of the Senate and House of Representatives: ', input: 'The state of the Union is strong.', options: { spanKnockouts: false } });
+    expect(r.summary.identityResidual).toBeLessThan(1e-4);
+    expect(r.model.architecture).toBe('rwkv');
+  }, 120_000);
+});
