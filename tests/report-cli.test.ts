@@ -10,7 +10,7 @@ import { parse as parseCsv } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AnalysisResult } from '../shared/analysis.js';
 import { resolveHooks, hookShape } from '../server/report/activations.js';
-import { splitBlocks } from '../server/report/batch.js';
+import { splitBlocks } from '../shared/experiment-inputs.js';
 import { readSafetensors, writeSafetensors } from '../server/report/safetensors.js';
 import { SCHEMAS_DIR } from '../scripts/write-schemas.js';
 import { FIXTURES } from './helpers/golden.js';

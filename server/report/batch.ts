@@ -9,22 +9,7 @@ import type { AnalyzeJobArgs } from '../worker/jobs.js';
 import { buildBatchReport, parseAnalysisResult } from './build.js';
 import { batchCsv, COMPARISON_TABLES } from './csv.js';
 import { renderBatchHtml } from './html.js';
-
-/**
- * Splits a batch file into texts: blocks separated by lines that hold only `---` (spaces around it allowed). The
- * line break before a separator belongs to the separator, so a text that should end in a newline needs an empty line
- * before `---`. One trailing newline at the end of the file is dropped. Blocks that are empty or only whitespace are
- * skipped.
- */
-export function splitBlocks(text: string): string[] {
-  const lines = text.replace(/\r\n/g, '\n').replace(/\n$/, '').split('\n');
-  const blocks: string[][] = [[]];
-  for (const line of lines) {
-    if (/^\s*---\s*$/.test(line)) blocks.push([]);
-    else blocks[blocks.length - 1].push(line);
-  }
-  return blocks.map((b) => b.join('\n')).filter((b) => b.trim() !== '');
-}
+import { splitBlocks } from '../../shared/experiment-inputs.js';
 
 export function readBlocksFile(file: string, flag: string): string[] {
   let text: string;
