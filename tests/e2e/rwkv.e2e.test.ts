@@ -1,0 +1,51 @@
+// The web UI serves the bundled RWKV like any other model: "Run next to" a transformer, the side-by-side view, the RNN's run view.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RunDetail } from '../../shared/api.js';
+import { startServer } from '../helpers/server.js';
+import { openBrowser, prepareBrowserTests } from './harness.js';
+
+let srv: Awaited<ReturnType<typeof startServer>>;
+let dataDir: string;
+let browser: Browser;
+let page: Page;
+let pageErrors: string[] = [];
+
+beforeAll(async () => {
+  prepareBrowserTests();
+  dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pl-e2e-rwkv-'));
+  srv = await startServer({ dataDir });
+  ({ browser, page, pageErrors } = await openBrowser());
+}, 300_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await srv?.close();
+  if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
+});
+
+describe('RWKV in headless Chromium', () => {
+  it('runs the default transformer next to the bundled RWKV and shows both side by side, then the RNN run with its state changes', async () => {
+    await page.goto(srv.base);
+    await expect.poll(() => page.locator('#model').inputValue()).toBe('precache-gpt2-8l');
+    await page.getByTestId('prompt-input').fill('Fellow-Citizens of the Senate and House of Representatives: ');
+    await page.getByTestId('input-input').fill('The state of the Union is strong.');
+    const button = page.getByTestId('side-by-side-button');
+    await expect.poll(() => button.textContent()).toContain('precache-rwkv-4l');
+    await button.click();
+    await page.getByTestId('twins-compare').and(page.locator('[data-ready="true"]')).waitFor({ timeout: 240_000 });
+    expect(await page.locator('.twins h2').first().textContent()).toBe('Transformer and RNN, side by side');
+    await page.getByTestId('rnn-explainer').waitFor();
+    const ids = /#\/twins\/([0-9a-f-]+),([0-9a-f-]+)/.exec(page.url())!;
+    const rnn = (await (await fetch(`${srv.base}/api/runs/${ids[2]}`)).json()) as RunDetail;
+    expect(rnn.modelId).toBe('precache-rwkv-4l');
+    await page.goto(`${srv.base}/#/run/${ids[2]}`);
+    const table = page.getByTestId('state-change-table');
+    await table.waitFor({ timeout: 60_000 });
+    expect(await table.locator('tbody tr').count()).toBe(4);
+    expect(pageErrors).toEqual([]);
+  }, 300_000);
+});
