@@ -133,10 +133,10 @@ export async function startPoolWorker(o: PoolWorkerOptions) {
     return w;
   });
 
+  log(`precache-lens worker ${id}: ${models.map((m) => `${m.name} (${m.hash.slice(0, 12)})`).join(', ')} from ${redactRedisUrl(o.redis)}, concurrency ${o.concurrency}`);
   await beat();
   const heartbeat = setInterval(beat, timing.heartbeatMs);
 
-  log(`precache-lens worker ${id}: ${models.map((m) => `${m.name} (${m.hash.slice(0, 12)})`).join(', ')} from ${redactRedisUrl(o.redis)}, concurrency ${o.concurrency}`);
 
   /** Stops taking jobs, lets the running ones finish (their results are delivered), then disconnects. */
   const stop = async () => {
