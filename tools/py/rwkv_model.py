@@ -67,18 +67,24 @@ def wkv_sequential(r, k, v, w, u, s0):
     return torch.stack(outs, 2), torch.stack(states, 2)
 
 
-def wkv_parallel(r, k, v, logw, u, s0):
+def wkv_parallel(r, k, v, logw, u, s0, myopic=False):
     """The same sums in one shot (O(T^2 K) memory): for training. logw = log w [H,K] (< 0). Returns out and the
-    final state only."""
+    final state only. myopic: no gradient reaches an earlier position's k, v through the state (the seed text's
+    stop-gradient for a recurrent model); the current position's own term keeps its gradient."""
     T = r.shape[2]
     t = torch.arange(T, device=r.device)
     diff = (t[:, None] - 1 - t[None, :]).clamp(min=0).to(r.dtype)
     d = torch.exp(diff[None, :, :, None] * logw[:, None, None, :])  # [H,T,T,K]
     mask = (t[None, :] < t[:, None]).to(r.dtype)[None, :, :, None]
     eye = torch.eye(T, device=r.device, dtype=r.dtype)[None, :, :, None]
-    d = d * mask + eye * u[:, None, None, :]
-    att = ((r.unsqueeze(3) * d.unsqueeze(0)) * k.unsqueeze(2)).sum(-1)
-    out = torch.matmul(att, v)
+    if myopic:
+        past = ((r.unsqueeze(3) * (d * mask).unsqueeze(0)) * k.detach().unsqueeze(2)).sum(-1)
+        own = (r * u.unsqueeze(1) * k).sum(-1, keepdim=True) * v
+        out = torch.matmul(past, v.detach()) + own
+    else:
+        d = d * mask + eye * u[:, None, None, :]
+        att = ((r.unsqueeze(3) * d.unsqueeze(0)) * k.unsqueeze(2)).sum(-1)
+        out = torch.matmul(att, v)
     wt = torch.exp(t.to(r.dtype)[None, :, None] * logw[:, None, :])  # w^t [H,T,K]
     out = out + torch.matmul(r * wt.unsqueeze(0), s0)
     decay_to_end = torch.exp((T - 1 - t).to(r.dtype)[None, :, None] * logw[:, None, :])  # [H,T,K]
@@ -108,8 +114,8 @@ class TimeMix(nn.Module):
         self.output = nn.Linear(C, C, bias=False)
         self.ln_x = nn.GroupNorm(H, C, eps=GN_EPS)
 
-    def projections(self, x, prev):
-        xx = shift(x, prev)
+    def projections(self, x, prev, myopic=False):
+        xx = shift(x.detach() if myopic else x, prev)
         mix = lambda m: x * m + xx * (1 - m)
         B, T, C = x.shape
         heads = lambda y: y.view(B, T, self.H, self.K).transpose(1, 2)
@@ -138,8 +144,8 @@ class ChannelMix(nn.Module):
         self.receptance = nn.Linear(C, C, bias=False)
         self.value = nn.Linear(cfg.ffn, C, bias=False)
 
-    def forward(self, x, prev):
-        xx = shift(x, prev)
+    def forward(self, x, prev, myopic=False):
+        xx = shift(x.detach() if myopic else x, prev)
         k = torch.relu(self.key(x * self.mix_k + xx * (1 - self.mix_k))) ** 2
         return torch.sigmoid(self.receptance(x * self.mix_r + xx * (1 - self.mix_r))) * self.value(k)
 
@@ -176,7 +182,7 @@ class RWKV(nn.Module):
         C, H, K = self.cfg.n_embd, self.cfg.n_head, self.cfg.head_size
         return s[:, :C], s[:, C:C + H * K * K].reshape(-1, H, K, K), s[:, C + H * K * K:]
 
-    def forward(self, ids, state=None, parallel=False, hooks=False, features=False):
+    def forward(self, ids, state=None, parallel=False, hooks=False, features=False, myopic=False):
         """ids [B,T] -> logits [B,T,V], final state [L,B,S]; with hooks, also a dict of hook tensors (see export)."""
         B, T = ids.shape
         if state is None:
@@ -187,10 +193,10 @@ class RWKV(nn.Module):
             att_prev, s0, ffn_prev = self.split_state(state[l])
             hk[f"blocks.{l}.hook_resid_pre"] = x
             a = blk.ln1(x)
-            r, k, v, g = blk.att.projections(a, att_prev)
+            r, k, v, g = blk.att.projections(a, att_prev, myopic)
             w_log = -torch.exp(blk.att.decay)
             if parallel and not hooks:
-                y, s_end = wkv_parallel(r, k, v, w_log, blk.att.bonus, s0)
+                y, s_end = wkv_parallel(r, k, v, w_log, blk.att.bonus, s0, myopic)
                 s_all = None
             else:
                 y, s_all = wkv_sequential(r, k, v, torch.exp(w_log), blk.att.bonus, s0)
@@ -198,7 +204,7 @@ class RWKV(nn.Module):
             x = x + blk.att.finish(y, g)
             hk[f"blocks.{l}.hook_resid_mid"] = x
             f = blk.ln2(x)
-            x = x + blk.ffn(f, ffn_prev)
+            x = x + blk.ffn(f, ffn_prev, myopic)
             hk[f"blocks.{l}.hook_resid_post"] = x
             out_state.append(torch.cat([a[:, -1], s_end.reshape(B, -1), f[:, -1]], dim=1))
             if hooks:

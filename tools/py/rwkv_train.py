@@ -34,6 +34,9 @@ def main():
     p.add_argument("--seed", type=int, default=1234)
     p.add_argument("--out-vocab", type=int, default=4096,
                    help="softmax over the N most frequent training ids plus the batch's targets (0: full vocabulary)")
+    p.add_argument("--myopic", action="store_true", help="no gradient through the state or token shift into earlier positions")
+    p.add_argument("--steps", type=int, default=None, help="stop after this many steps (instead of the time budget)")
+    p.add_argument("--resume", default=None, help="start from this checkpoint (same configuration)")
     p.add_argument("--sequential", action="store_true", help="train with the sequential WKV loop instead of the parallel form")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
@@ -46,6 +49,8 @@ def main():
     train = torch.from_numpy(np.concatenate([tokens[r0:r1] for r0, r1 in ranges]).astype(np.int64))
     cfg = RWKVConfig(n_layer=a.layers, n_embd=a.embd, n_head=a.heads, ctx=a.ctx)
     model = RWKV(cfg)
+    if a.resume:
+        model.load_state_dict(torch.load(a.resume, map_location="cpu")["state_dict"])
     decay, other = [], []
     for n, q in model.named_parameters():
         (decay if q.dim() == 2 and n != "emb.weight" else other).append(q)
@@ -54,15 +59,15 @@ def main():
     counts = torch.bincount(train, minlength=cfg.vocab_size)
     frequent = torch.argsort(counts, descending=True)[:a.out_vocab] if a.out_vocab else None
     t0, step, seen, log = time.time(), 0, 0, []
-    while time.time() - t0 < a.time_budget:
-        lr = a.lr * min(1.0, (step + 1) / a.warmup)
+    while (step < a.steps) if a.steps else (time.time() - t0 < a.time_budget):
+        lr = a.lr * min(1.0, (step + 1) / a.warmup) if a.warmup else a.lr
         for g in opt.param_groups:
             g["lr"] = lr
         starts = torch.randint(0, len(train) - a.ctx - 1, (a.batch,), generator=gen)
         x = torch.stack([train[s:s + a.ctx] for s in starts])
         y = torch.stack([train[s + 1:s + a.ctx + 1] for s in starts])
         if frequent is None:
-            logits, _ = model(x, parallel=not a.sequential)
+            logits, _ = model(x, parallel=not a.sequential, myopic=a.myopic)
             loss = F.cross_entropy(logits.reshape(-1, cfg.vocab_size), y.reshape(-1))
         else:
             # Why: on 2 shared CPU cores the 50,257-way output layer is ~90 % of a step; a softmax over a fixed
@@ -70,7 +75,7 @@ def main():
             cand = torch.unique(torch.cat([frequent, y.reshape(-1)]))
             remap = torch.full((cfg.vocab_size,), -1, dtype=torch.long)
             remap[cand] = torch.arange(len(cand))
-            z = model(x, parallel=not a.sequential, features=True)
+            z = model(x, parallel=not a.sequential, features=True, myopic=a.myopic)
             logits = F.linear(z, model.emb.weight[cand])
             loss = F.cross_entropy(logits.reshape(-1, len(cand)), remap[y.reshape(-1)])
         opt.zero_grad(set_to_none=True)
