@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { AnalysisProgress, AnalysisResult, StagedResult } from './analysis.js';
 import type { AttentionPattern, AttentionRequest } from './attention.js';
 import type { TokenCount, TokenCountRequest } from './token-count.js';
+import type { CreateExperimentRequest, ExperimentDetail, ExperimentSummaryRow, InputSetSummary } from './experiments.js';
 
 export const MAX_TEXT_CHARS = 20_000;
 
@@ -180,6 +181,30 @@ export class ApiClient {
       throw new ApiError(r.status, e.error ?? `HTTP ${r.status}`, e.field);
     }
     return data as T;
+  }
+
+  createExperiment(body: CreateExperimentRequest) {
+    return this.req<{ id: string; status: string }>('POST', '/api/experiments', body);
+  }
+
+  experiment(id: string) {
+    return this.req<ExperimentDetail>('GET', `/api/experiments/${encodeURIComponent(id)}`);
+  }
+
+  experiments(limit = 50) {
+    return this.req<{ total: number; experiments: ExperimentSummaryRow[] }>('GET', `/api/experiments?limit=${limit}`);
+  }
+
+  cancelExperiment(id: string) {
+    return this.req<{ id: string; status: string }>('POST', `/api/experiments/${encodeURIComponent(id)}/cancel`);
+  }
+
+  deleteExperiment(id: string) {
+    return this.req<void>('DELETE', `/api/experiments/${encodeURIComponent(id)}`);
+  }
+
+  inputSets() {
+    return this.req<{ sets: InputSetSummary[] }>('GET', '/api/input-sets');
   }
 
   models() {

@@ -1,32 +1,16 @@
 // Experiments in the web app: typed calls to /api/experiments and /api/input-sets behind TanStack Query hooks.
 import { useQuery } from '@tanstack/react-query';
-import { ApiError, type ApiErrorBody } from '@shared/api.js';
-import type { CreateExperimentRequest, ExperimentDetail, ExperimentSummaryRow, InputSetSummary } from '@shared/experiments.js';
+import type { CreateExperimentRequest } from '@shared/experiments.js';
+import { api } from './api';
 
-async function req<T>(method: string, path: string, body?: unknown): Promise<T> {
-  const r = await fetch(path, { method, headers: body === undefined ? undefined : { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
-  if (r.status === 204) return undefined as T;
-  const text = await r.text();
-  let data: unknown = null;
-  try {
-    data = text ? JSON.parse(text) : null;
-  } catch {
-    throw new ApiError(r.status, `server sent non-JSON (${r.status}): ${text.slice(0, 200)}`);
-  }
-  if (!r.ok) {
-    const e = (data ?? {}) as ApiErrorBody;
-    throw new ApiError(r.status, e.error ?? `HTTP ${r.status}`, e.field);
-  }
-  return data as T;
-}
-
+/** The experiment calls of the app's one API client (shared/api.ts). */
 export const experimentsApi = {
-  create: (body: CreateExperimentRequest) => req<{ id: string; status: string }>('POST', '/api/experiments', body),
-  get: (id: string) => req<ExperimentDetail>('GET', `/api/experiments/${encodeURIComponent(id)}`),
-  list: () => req<{ total: number; experiments: ExperimentSummaryRow[] }>('GET', '/api/experiments?limit=50'),
-  cancel: (id: string) => req<{ id: string; status: string }>('POST', `/api/experiments/${encodeURIComponent(id)}/cancel`),
-  remove: (id: string) => req<void>('DELETE', `/api/experiments/${encodeURIComponent(id)}`),
-  inputSets: () => req<{ sets: InputSetSummary[] }>('GET', '/api/input-sets'),
+  create: (body: CreateExperimentRequest) => api.createExperiment(body),
+  get: (id: string) => api.experiment(id),
+  list: () => api.experiments(50),
+  cancel: (id: string) => api.cancelExperiment(id),
+  remove: (id: string) => api.deleteExperiment(id),
+  inputSets: () => api.inputSets(),
 };
 
 export const experimentKeys = { one: (id: string) => ['experiment', id] as const, list: ['experiments'] as const, sets: ['input-sets'] as const };
