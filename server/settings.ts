@@ -26,6 +26,10 @@ export interface Settings {
   token: string | false | undefined;
   /** PRECACHE_LENS_ALLOWED_HOSTS: more names the Host header may carry (comma separated). */
   allowedHosts: string[];
+  /** PRECACHE_LENS_REDIS: the worker pool's Redis URL (checked by server/pool/config.ts), or null: in-process. */
+  redis: string | null;
+  /** PRECACHE_LENS_POOL_LOCK_MS: how long a pool worker's lock on a job lasts unrenewed (ms). */
+  poolLockMs: number;
 }
 
 export const DEFAULTS = {
@@ -37,6 +41,7 @@ export const DEFAULTS = {
   maxExportMB: 512,
   sessionCacheMB: 1024,
   graphCacheMB: 256,
+  poolLockMs: 30_000,
 } as const;
 
 function raw(env: NodeJS.ProcessEnv, name: string): string | undefined {
@@ -76,5 +81,7 @@ export function settings(env: NodeJS.ProcessEnv = process.env): Settings {
     graphCacheMB: mib(env, 'PRECACHE_LENS_GRAPH_CACHE_MB', DEFAULTS.graphCacheMB),
     token: noToken === '1' || noToken === 'true' ? false : raw(env, 'PRECACHE_LENS_TOKEN'),
     allowedHosts: (raw(env, 'PRECACHE_LENS_ALLOWED_HOSTS') ?? '').split(',').map((s) => s.trim()).filter(Boolean),
+    redis: raw(env, 'PRECACHE_LENS_REDIS') ?? null,
+    poolLockMs: whole(env, 'PRECACHE_LENS_POOL_LOCK_MS', DEFAULTS.poolLockMs, 100),
   };
 }

@@ -1,5 +1,6 @@
 // The pool's names and settings in one place: Redis URL checks, queue and key names, timing of locks and heartbeats.
 import { Redis, type RedisOptions } from 'ioredis';
+import { settings } from '../settings.js';
 
 /** Prefix of every key this project writes besides BullMQ's own (`bull:`). */
 export const KEY_PREFIX = 'precache-lens';
@@ -23,14 +24,12 @@ export interface PoolTiming {
 
 /** PRECACHE_LENS_POOL_LOCK_MS (default 30000, BullMQ's) lets tests and small clusters notice dead workers sooner. */
 export function poolTiming(env: NodeJS.ProcessEnv = process.env): PoolTiming {
-  const raw = env.PRECACHE_LENS_POOL_LOCK_MS?.trim();
-  if (raw && !/^\d{3,7}$/.test(raw)) throw new Error(`PRECACHE_LENS_POOL_LOCK_MS=${JSON.stringify(raw)}: expected milliseconds, 100 to 9999999`);
-  return { lockMs: raw ? Number(raw) : 30_000, heartbeatMs: 5_000 };
+  return { lockMs: settings(env).poolLockMs, heartbeatMs: 5_000 };
 }
 
 /** PRECACHE_LENS_REDIS: the pool's Redis (redis:// or rediss:// for TLS), or null for the in-process backend. */
 export function redisUrlFromEnv(env: NodeJS.ProcessEnv = process.env): string | null {
-  const v = env.PRECACHE_LENS_REDIS?.trim();
+  const v = settings(env).redis;
   return v ? checkRedisUrl(v, 'PRECACHE_LENS_REDIS') : null;
 }
 
