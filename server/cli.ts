@@ -8,6 +8,8 @@ import { SPAN_MODES, type SpanMode } from '../shared/metrics/spans.js';
 import { allHookNames, HOOK_SHAPES, parseHookName } from '../shared/hooks.js';
 import { EngineClient } from './worker/engine-client.js';
 import { HookedModel } from './engine/hooked-model.js';
+import { isRecurrentConfig, recurrentHook } from './engine/recurrent-model.js';
+import { openModelDir } from './model/model-dir.js';
 import { DEFAULT_MODEL_DIR, ModelRegistry, modelsFromEnv } from './model/registry.js';
 import { announce, DEFAULT_DATA_DIR, serve, serveOptionsFromEnv } from './main.js';
 import type { AnalyzeJobArgs } from './worker/jobs.js';
@@ -46,6 +48,12 @@ export function printHeadline(h: HeadlineStage, out: (s: string) => void = conso
   out(`loss without prompt  ${fmt(s.meanLossNoPrompt)} (same positions), ${fmt(s.meanLossNoPromptNatural)} (natural positions)`);
   out(`mean prompt benefit  ${fmt(s.meanBenefit)} nats/token (x_2..x_n: ${fmt(s.meanBenefitRead)})`);
   out('');
+  if (h.model.architecture === 'rwkv') {
+    // A recurrent model reads no attention: how much the prompt changed each layer's state instead.
+    out('layer  state change at boundary  over the input   (recurrent model; D(k) below = state reset)');
+    for (const l of h.layers) out(`${String(l.layer).padStart(5)}  ${fmt(l.state?.boundaryChange ?? 0, 3).padStart(24)}  ${fmt(l.state?.inputChange ?? 0, 3).padStart(14)}`);
+    return;
+  }
   out('layer  attn-read  norm-read  sink');
   for (const l of h.layers) out(`${String(l.layer).padStart(5)}  ${fmt(l.attention, 3).padStart(9)}  ${fmt(l.normWeighted, 3).padStart(9)}  ${fmt(l.sink, 3).padStart(5)}`);
 }
@@ -188,6 +196,16 @@ export function buildProgram(): Command {
     .description("list a model's hook names and what graph surgery found")
     .option('-m, --model <dir>', 'model directory', DEFAULT_MODEL_DIR)
     .action((o) => {
+      const md = openModelDir(o.model);
+      if (isRecurrentConfig(md)) {
+        const S = md.config.raw.state_size;
+        console.log(`recurrent model (${md.config.modelType}), ${md.config.nLayer} layers, state size ${S} per layer`);
+        for (let l = 0; l < md.config.nLayer; l++) {
+          for (const k of ['hook_resid_pre', 'hook_resid_mid', 'hook_resid_post'] as const) console.log(`${recurrentHook(l, k).padEnd(34)} [B,T,d]`);
+          console.log(`${recurrentHook(l, 'hook_state').padEnd(34)} [B,T,S] the state after each position`);
+        }
+        return;
+      }
       const m = HookedModel.load(o.model);
       const s = m.analyze();
       if (s.attentionProblem) console.log(`attention hooks unavailable: ${s.attentionProblem}`);
