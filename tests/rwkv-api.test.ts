@@ -47,6 +47,16 @@ describe('RWKV over HTTP', () => {
     expect(r.summary.identityResidual).toBeLessThan(1e-4);
     expect(r.layers.every((l) => l.state && l.state.boundaryChange > 0)).toBe(true);
     expect(Object.keys(run.stages ?? {}).sort()).toEqual(['depth', 'headline', 'spans']);
+    // Transformer-only endpoints refuse the RNN's run with a 4xx naming the model, not a crash.
+    for (const [p, body] of [
+      [`/api/runs/${id}/attention`, { layer: 0, head: 0 }],
+      [`/api/runs/${id}/activations`, { hooks: ['blocks.0.hook_resid_post'] }],
+    ] as const) {
+      const res = await post(p, body);
+      expect(res.status).toBeGreaterThanOrEqual(400);
+      expect(res.status).toBeLessThan(500);
+      expect(res.json.field).toBe('model');
+    }
   });
 
   it('rejects an input longer than the model allows with a 4xx naming the field', async () => {
