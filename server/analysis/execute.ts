@@ -108,25 +108,34 @@ export class Executor {
     return { lossWith: targetLosses(logits, inputIds), logits, patterns, norms };
   }
 
-  /** [BOS] + X at positions 0, p+1..p+n and at 0..n, from the cache when this process has run them before. */
+  /**
+   * [BOS] + X at positions 0, p+1..p+n and at 0..n, each from the cache when this process has run it before (the
+   * natural-position run is shared by every prompt on the input; the other by prompts of the same length).
+   */
   async noPrompt(topK: number): Promise<NoPromptRuns> {
     const { p, n, bos, inputIds } = this.plan;
     const key = { model: this.m.modelHash, bos, inputIds, p, topK };
-    const hit = noPromptCache.get(key);
-    if (hit) return hit;
-    const short = [bos, ...inputIds];
-    const r = await this.m.run({ tokens: [short, short], positionIds: [[0, ...inputPositions(p, n)], range(0, n + 1)], logitRows: range(0, n), variant: this.graph });
-    this.calls++;
-    const shifted = batchItem(r.logits!, 0);
-    const V = shifted.dims[1];
-    const runs: NoPromptRuns = {
-      lossNo: targetLosses(shifted, inputIds),
-      lossNoNatural: targetLosses(batchItem(r.logits!, 1), inputIds),
-      topNo: range(0, n).map((k) => topPredictions(shifted.data.subarray(k * V, (k + 1) * V), topK)),
-    };
-    noPromptCache.set(key, runs);
-    this.checkCancel();
-    return runs;
+    let shifted = noPromptCache.shifted(key);
+    let natural = noPromptCache.natural(key);
+    if (!shifted || !natural) {
+      const short = [bos, ...inputIds];
+      const rows = [...(shifted ? [] : [[0, ...inputPositions(p, n)]]), ...(natural ? [] : [range(0, n + 1)])];
+      const r = await this.m.run({ tokens: rows.map(() => short), positionIds: rows, logitRows: range(0, n), variant: this.graph });
+      this.calls++;
+      let b = 0;
+      if (!shifted) {
+        const t = batchItem(r.logits!, b++);
+        const V = t.dims[1];
+        shifted = { lossNo: targetLosses(t, inputIds), topNo: range(0, n).map((k) => topPredictions(t.data.subarray(k * V, (k + 1) * V), topK)) };
+        noPromptCache.setShifted(key, shifted);
+      }
+      if (!natural) {
+        natural = targetLosses(batchItem(r.logits!, b), inputIds);
+        noPromptCache.setNatural(key, natural);
+      }
+      this.checkCancel();
+    }
+    return { ...shifted, lossNoNatural: natural };
   }
 
   /**

@@ -1,5 +1,6 @@
-// Cache of the no-prompt runs ([BOS] + X) by model, input and positions: forks, comparisons and experiments that
-// analyse one input under many prompts run them once.
+// Cache of the no-prompt runs ([BOS] + X) by model and input: forks, comparisons and experiments that analyse one
+// input under many prompts run them once. The natural-position run depends on the input alone; the run at the
+// prompt's positions (0, p+1..p+n) also on the prompt's length p.
 import type { Prediction } from '../../shared/metrics/loss.js';
 
 export interface NoPromptRuns {
@@ -11,6 +12,9 @@ export interface NoPromptRuns {
   topNo: Prediction[][];
 }
 
+/** The run at the prompt's positions. */
+export type ShiftedRun = Pick<NoPromptRuns, 'lossNo' | 'topNo'>;
+
 export interface NoPromptKey {
   /** sha256 of the graph file: the exact weights. */
   model: string;
@@ -21,49 +25,71 @@ export interface NoPromptKey {
   topK: number;
 }
 
-/** Least recently used, bounded by the number of input tokens held (each entry is small: n losses and top-k lists). */
+/** Least recently used, bounded by the number of values held (each entry is small: n losses and top-k lists). */
 export class NoPromptCache {
-  private readonly entries = new Map<string, { runs: NoPromptRuns; tokens: number }>();
-  private tokens = 0;
+  private readonly entries = new Map<string, { value: ShiftedRun | number[]; size: number }>();
+  private held = 0;
 
-  constructor(private readonly maxTokens = 1_000_000) {}
+  constructor(private readonly maxValues = 1_000_000) {}
 
-  private static keyOf(k: NoPromptKey): string {
-    return `${k.model}|${k.bos}|${k.p}|${k.topK}|${k.inputIds.join(',')}`;
+  private static input(k: NoPromptKey): string {
+    return `${k.model}|${k.bos}|${k.inputIds.join(',')}`;
   }
 
-  get(k: NoPromptKey): NoPromptRuns | undefined {
-    const key = NoPromptCache.keyOf(k);
+  private static shiftedKey(k: NoPromptKey): string {
+    return `shifted|${k.p}|${k.topK}|${NoPromptCache.input(k)}`;
+  }
+
+  private static naturalKey(k: NoPromptKey): string {
+    return `natural|${NoPromptCache.input(k)}`;
+  }
+
+  private take<V>(key: string): V | undefined {
     const e = this.entries.get(key);
     if (!e) return undefined;
     this.entries.delete(key);
     this.entries.set(key, e);
-    return e.runs;
+    return e.value as V;
   }
 
-  set(k: NoPromptKey, runs: NoPromptRuns): void {
-    const key = NoPromptCache.keyOf(k);
+  private put(key: string, value: ShiftedRun | number[], size: number): void {
     const old = this.entries.get(key);
     if (old) {
-      this.tokens -= old.tokens;
+      this.held -= old.size;
       this.entries.delete(key);
     }
-    const tokens = k.inputIds.length * (1 + k.topK);
-    this.entries.set(key, { runs, tokens });
-    this.tokens += tokens;
+    this.entries.set(key, { value, size });
+    this.held += size;
     for (const [oldest, e] of this.entries) {
-      if (this.tokens <= this.maxTokens || this.entries.size <= 1) break;
+      if (this.held <= this.maxValues || this.entries.size <= 1) break;
       this.entries.delete(oldest);
-      this.tokens -= e.tokens;
+      this.held -= e.size;
     }
   }
 
+  shifted(k: NoPromptKey): ShiftedRun | undefined {
+    return this.take<ShiftedRun>(NoPromptCache.shiftedKey(k));
+  }
+
+  natural(k: NoPromptKey): number[] | undefined {
+    return this.take<number[]>(NoPromptCache.naturalKey(k));
+  }
+
+  setShifted(k: NoPromptKey, run: ShiftedRun): void {
+    this.put(NoPromptCache.shiftedKey(k), run, k.inputIds.length * (1 + k.topK));
+  }
+
+  setNatural(k: NoPromptKey, losses: number[]): void {
+    this.put(NoPromptCache.naturalKey(k), losses, k.inputIds.length);
+  }
+
+  /** Entries held (each run kind counts once). */
   get size(): number {
     return this.entries.size;
   }
 
   clear(): void {
     this.entries.clear();
-    this.tokens = 0;
+    this.held = 0;
   }
 }
