@@ -33,6 +33,8 @@ interface ExperimentCliOptions {
   seed?: number;
   field: string;
   twin?: boolean;
+  /** A second model directory to run every cell on too (instead of the myopic twin). */
+  with?: string;
   model: string;
   out: string;
   data?: string;
@@ -46,16 +48,17 @@ interface ExperimentCliOptions {
 }
 
 /** Flags as the user typed them, for messages about a request field. */
-const FLAG_OF: Record<string, string> = { prompts: '--prompts', 'inputs.texts': '--inputs', 'inputs.set': '--input-set', 'inputs.count': '--count', 'inputs.seed': '--seed', twin: '--twin', model: '--model', 'options.resamples': '--resamples', 'options.seed': '--stat-seed' };
+const FLAG_OF: Record<string, string> = { prompts: '--prompts', 'inputs.texts': '--inputs', 'inputs.set': '--input-set', 'inputs.count': '--count', 'inputs.seed': '--seed', twin: '--twin', with: '--with', model: '--model', 'options.resamples': '--resamples', 'options.seed': '--stat-seed' };
 const flagOf = (field: string | undefined) => (field ? (FLAG_OF[field] ?? FLAG_OF[field.replace(/\.\d+(\..*)?$/, '')] ?? field) : '');
 
-function buildRequest(o: ExperimentCliOptions, modelId: string): CreateExperimentRequest {
+function buildRequest(o: ExperimentCliOptions, modelId: string, withId?: string): CreateExperimentRequest {
   if (!!o.inputs === !!o.inputSet) throw new Error('give --inputs FILE or --input-set ID (one of them)');
   if (o.count !== undefined && !o.inputSet) throw new Error('--count is for --input-set');
   const prompts = readTextsFile(o.prompts, '--prompts').map((text) => ({ text }));
   const req = {
     model: modelId,
     twin: o.twin ?? false,
+    ...(withId ? { with: withId } : {}),
     label: o.label ?? path.basename(path.resolve(o.out)),
     prompts,
     inputs: o.inputs ? { texts: readTextsFile(o.inputs, '--inputs', o.field) } : { set: o.inputSet!, ...(o.count !== undefined ? { count: o.count } : {}), ...(o.seed !== undefined ? { seed: o.seed } : {}) },
@@ -123,9 +126,12 @@ export async function runExperimentCommand(o: ExperimentCliOptions, log: (s: str
   const dirs = [o.model];
   const twinDir = `${path.resolve(o.model)}-myopic`;
   if (o.twin && fs.existsSync(twinDir)) dirs.push(twinDir);
+  if (o.with) dirs.push(o.with);
   const registry = new ModelRegistry(dirs, false);
   const modelId = registry.defaultId()!;
-  const req = buildRequest(o, modelId);
+  const withId = o.with ? registry.list().find((m) => path.resolve(m.md.dir) === path.resolve(o.with!))?.id : undefined;
+  if (o.with && (!withId || withId === modelId)) throw new Error(`--with: ${o.with} is the same model as --model`);
+  const req = buildRequest(o, modelId, withId);
   // The cells are runs in this data directory (default: inside --out), so running the command again resumes.
   const dataDir = path.resolve(o.data ?? path.join(o.out, 'data'));
   const lock = lockDataDir(dataDir);
@@ -135,7 +141,7 @@ export async function runExperimentCommand(o: ExperimentCliOptions, log: (s: str
   const manager = new ExperimentManager({ store, runs, registry, engine });
   const bar = !o.quiet && process.stderr.isTTY ? new cliProgress.SingleBar({ format: ' experiment [{bar}] {value}/{total} cells | ETA {eta_formatted}', stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic) : null;
   try {
-    const models = o.twin ? [modelId, registry.twinOf(modelId)?.id ?? ''] : [modelId];
+    const models = o.twin ? [modelId, registry.twinOf(modelId)?.id ?? ''] : withId ? [modelId, withId] : [modelId];
     let row = findSame(manager, models, req, 'texts' in req.inputs ? req.inputs.texts : null);
     if (row) log(`${row.status === 'done' ? 'already computed' : 'resuming'}: experiment ${row.id} in ${dataDir}`);
     else {
@@ -188,6 +194,7 @@ export function addExperimentCommand(program: Command): void {
     .option('--seed <n>', 'seed of the draw from the set', int('--seed'))
     .option('--field <name>', 'the JSONL field or CSV column that holds the text', 'text')
     .option('--twin', "also run every cell on the model's myopic twin (<model>-myopic)")
+    .option('--with <dir>', 'or also run every cell on this model (same tokenizer), e.g. models/precache-rwkv-4l next to a transformer')
     .option('-m, --model <dir>', 'model directory', DEFAULT_MODEL_DIR)
     .requiredOption('--out <dir>', 'output directory for experiment.json/.html/-*.csv (and, by default, its run data)')
     .option('--data <dir>', 'data directory holding the cells as runs (default: <out>/data)')
