@@ -60,6 +60,9 @@ describe('experiments in headless Chromium', () => {
     await expect.poll(() => page.getByTestId('experiment-status').getAttribute('data-status'), { timeout: 120_000, interval: 500 }).toBe('done');
     expect(await page.getByTestId('experiment-progress').textContent()).toContain('6/6 cells');
     expect(await page.getByTestId('matrix-cell').count()).toBe(6);
+    // The history lists the experiment next to the runs, and opens it.
+    await expect.poll(() => page.getByTestId('history-experiment').count(), { timeout: 10_000 }).toBeGreaterThan(0);
+    expect(await page.getByTestId('history-experiment').first().textContent()).toContain('done');
     await shot(page, 'experiment-results');
   }, 180_000);
 

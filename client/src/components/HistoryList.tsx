@@ -4,6 +4,7 @@ import type { RunSummary } from '@shared/api.js';
 import { useDeleteRun, useRunList } from '../data/api';
 import { pct, shortId, signedNats, snippet, timeAgo } from '../format';
 import { announce } from '../data/tabSync';
+import { useExperimentList } from '../data/experiments';
 import { MAX_COMPARE, useWorkbench } from '../state/store';
 
 function useDebounced<T>(value: T, ms: number): T {
@@ -104,6 +105,39 @@ function HistoryItem({ run, active, twin }: { run: RunSummary; active: boolean; 
   );
 }
 
+/** The latest experiments, next to the runs (their cells are runs too, listed below). */
+function RecentExperiments() {
+  const { data } = useExperimentList();
+  const openExperiments = useWorkbench((s) => s.openExperiments);
+  const view = useWorkbench((s) => s.view);
+  const shown = data?.experiments.slice(0, 5) ?? [];
+  if (shown.length === 0) return null;
+  return (
+    <div className="history-experiments" data-testid="history-experiments">
+      <h3 className="small muted">Experiments</h3>
+      <ul className="history-list">
+        {shown.map((x) => (
+          <li key={x.id} className={`history-item ${view.kind === 'experiments' && view.id === x.id ? 'active' : ''}`} data-testid="history-experiment">
+            <span />
+            <button type="button" className="history-open" onClick={() => openExperiments(x.id)}>
+              <span className="history-title">{x.label ?? `${x.prompts} prompt${x.prompts === 1 ? '' : 's'} × ${x.inputs} input${x.inputs === 1 ? '' : 's'}`}</span>
+              <span className="history-meta muted small">
+                <span className={`status-dot status-${x.status}`} />
+                {x.status === 'running' ? `${x.progress.done}/${x.progress.total} cells` : x.status} · {x.models.join(' + ')} · {timeAgo(x.createdAt)}
+              </span>
+            </button>
+          </li>
+        ))}
+      </ul>
+      {data && data.total > shown.length && (
+        <button type="button" className="link small" onClick={() => openExperiments(null)}>
+          all {data.total} experiments
+        </button>
+      )}
+    </div>
+  );
+}
+
 export function HistoryList() {
   const [q, setQ] = useState('');
   const [limit, setLimit] = useState(30);
@@ -135,6 +169,7 @@ export function HistoryList() {
       </div>
       {error && <p className="field-error">{(error as Error).message}</p>}
       {data && data.runs.length === 0 && <p className="muted small">{query ? 'No run matches.' : 'No runs yet: write a prompt and press Run.'}</p>}
+      <RecentExperiments />
       <ul className="history-list">
         {data?.runs.map((r) => <HistoryItem key={r.id} run={r} active={r.id === activeId} twin={twinOf(r, data.runs)} />)}
       </ul>
