@@ -4,6 +4,7 @@ import type { AnalysisProgress, AnalysisResult, StagedResult } from './analysis.
 import type { AttentionPattern, AttentionRequest } from './attention.js';
 import type { TokenCount, TokenCountRequest } from './token-count.js';
 import type { CreateExperimentRequest, ExperimentDetail, ExperimentSummaryRow, InputSetSummary } from './experiments.js';
+import type { RunWorker, WorkersResponse } from './pool.js';
 
 export const MAX_TEXT_CHARS = 20_000;
 
@@ -205,6 +206,14 @@ export class ApiClient {
 
   inputSets() {
     return this.req<{ sets: InputSetSummary[] }>('GET', '/api/input-sets');
+  }
+
+  workers() {
+    return this.req<WorkersResponse>('GET', '/api/workers');
+  }
+
+  runWorker(id: string) {
+    return this.req<RunWorker>('GET', `/api/runs/${encodeURIComponent(id)}/worker`);
   }
 
   models() {

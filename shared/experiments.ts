@@ -80,6 +80,8 @@ export interface ExperimentCell {
   meanBenefitRead: number | null;
   precomputationShare: number | null;
   depthCurve: number[] | null;
+  /** Pool mode: the worker that computed the cell's run (null: not yet, or this server's own process). */
+  worker?: string | null;
 }
 
 export interface PromptSummary {

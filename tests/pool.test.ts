@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AnalysisResult } from '../shared/analysis.js';
 import type { ExperimentDetail } from '../shared/experiments.js';
 import { queueName } from '../server/pool/config.js';
-import type { WorkersResponse } from '../server/pool/status.js';
+import type { WorkersResponse } from '../shared/pool.js';
 import { RemoteError } from '../server/worker/protocol.js';
 import { DEFAULT_MODEL_DIR } from '../server/model/registry.js';
 import { startServer } from './helpers/server.js';
@@ -225,6 +225,8 @@ describe('a pool of two worker processes', () => {
     const ids = (await workersSeen()).workers.map((w) => w.id);
     expect(ran.every((w) => ids.includes(w))).toBe(true);
     expect(new Set(ran).size).toBe(2); // both workers took cells
+    // The experiment's own view names each cell's worker too (the matrix shows it).
+    expect(d.cells.map((c) => c.worker)).toEqual(ran);
     expect((await workersSeen()).jobsLastMinute).toBeGreaterThan(0);
   }, 300_000);
 

@@ -11,6 +11,7 @@ import { VariantCompare } from './components/VariantCompare';
 import { Workspace } from './components/Workspace';
 import { ExperimentsView } from './components/ExperimentsView';
 import { BackendBanner } from './components/BackendBanner';
+import { PoolPanel } from './components/PoolPanel';
 import type { TextRange } from './components/PromptEditor';
 
 function useRunShortcut() {
@@ -83,6 +84,7 @@ export function App() {
         </a>
       </header>
       <BackendBanner />
+      <PoolPanel />
       <div className="layout">
         <aside className="sidebar">
           <Workspace selectedRange={selectedRange} />

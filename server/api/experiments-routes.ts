@@ -11,6 +11,8 @@ import { parse, wrap } from './http.js';
 
 export interface ExperimentsDeps {
   experiments: ExperimentManager;
+  /** In pool mode: which worker computed each cell's run. */
+  pool?: { runWorkers: { get(runId: string): { worker: string } | null } } | null;
 }
 
 const ListSchema = z.object({
@@ -37,6 +39,8 @@ export function experimentsRouter(d: ExperimentsDeps): Router {
     const id = experimentId(raw);
     const detail = x.detail(id);
     if (!detail) throw new HttpError(404, `no experiment ${id}`, 'id');
+    const pool = d.pool;
+    if (pool) for (const c of detail.cells) c.worker = c.runId ? (pool.runWorkers.get(c.runId)?.worker ?? null) : null;
     return detail;
   };
 

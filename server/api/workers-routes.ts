@@ -3,7 +3,7 @@ import { Router } from 'express';
 import type { ModelRegistry } from '../model/registry.js';
 import type { PoolBackend } from '../pool/pool-backend.js';
 import { redactRedisUrl } from '../pool/config.js';
-import type { PoolModelStatus, WorkersResponse } from '../pool/status.js';
+import type { PoolModelStatus, RunWorker, WorkersResponse } from '../../shared/pool.js';
 import type { RunStore } from '../store/run-store.js';
 import { requireRun, uuidParam, wrap } from './http.js';
 
@@ -50,7 +50,7 @@ export function workersRouter(d: WorkersDeps): Router {
       const id = uuidParam(req);
       requireRun(d.store, id);
       // null: the run was computed in this process (or is not finished).
-      res.json({ runId: id, ...(d.pool?.runWorkers.get(id) ?? { worker: null, attempts: null, finishedAt: null }) });
+      res.json({ runId: id, ...(d.pool?.runWorkers.get(id) ?? { worker: null, attempts: null, finishedAt: null }) } satisfies RunWorker);
     }),
   );
   return r;

@@ -10,7 +10,7 @@ import type { AnalyzeJobArgs } from '../worker/jobs.js';
 import { cancelKey, connect, queueName, redactRedisUrl, WORKER_KEY_PATTERN } from './config.js';
 import { decodeFailure, isJobUpdate, type AnalyzeJobData, type AnalyzeJobReturn } from './protocol.js';
 import { RunWorkers } from './run-workers.js';
-import type { WorkerStatus } from './status.js';
+import type { WorkerStatus } from '../../shared/pool.js';
 
 interface Pending {
   runId: string;

@@ -9,7 +9,7 @@ import { EngineClient } from '../worker/engine-client.js';
 import { RemoteError } from '../worker/protocol.js';
 import { cancelKey, connect, poolTiming, queueName, redactRedisUrl, workerKey } from './config.js';
 import { CANCELLED_REASON, encodeFailure, type AnalyzeJobData, type AnalyzeJobReturn, type JobUpdate } from './protocol.js';
-import type { WorkerStatus } from './status.js';
+import type { WorkerStatus } from '../../shared/pool.js';
 
 export interface PoolWorkerOptions {
   redis: string;

@@ -18,7 +18,7 @@ export function ExperimentMatrix({ d, model }: { d: ExperimentDetail; model: num
           {d.inputs.map((_, ii) => {
             const c = at.get(`${pi}:${ii}`);
             const done = c?.status === 'done' && c.meanBenefit !== null;
-            const title = `P${pi + 1} × X${ii + 1}: ${c?.status ?? 'pending'}${done ? `, mean B ${c!.meanBenefit!.toFixed(3)}` : ''}`;
+            const title = `P${pi + 1} × X${ii + 1}: ${c?.status ?? 'pending'}${done ? `, mean B ${c!.meanBenefit!.toFixed(3)}` : ''}${c?.worker ? `, computed by ${c.worker}` : ''}`;
             return (
               <button
                 type="button"

@@ -1,6 +1,8 @@
 // What produced a run: its prompt and input text, model and options, shown with its results so no number is credited
 // to whatever draft happens to sit in the editor.
+import { useQuery } from '@tanstack/react-query';
 import type { RunDetail } from '@shared/api.js';
+import { api } from '../data/api';
 import { scanMarkers } from '../data/markers';
 import { useWorkbench } from '../state/store';
 import { segmentColor } from '../theme';
@@ -27,6 +29,19 @@ function MarkedPrompt({ raw }: { raw: string }) {
   );
 }
 
+/** Which pool worker computed a finished run (nothing when this server computed it itself). */
+function ComputedBy({ run }: { run: RunDetail }) {
+  const { data } = useQuery({ queryKey: ['run-worker', run.id], queryFn: () => api.runWorker(run.id), enabled: run.status === 'done', staleTime: Infinity });
+  if (!data?.worker) return null;
+  return (
+    <span data-testid="run-worker">
+      {' '}
+      · computed by pool worker <span className="mono">{data.worker}</span>
+      {data.attempts && data.attempts > 1 ? ` (attempt ${data.attempts})` : ''}
+    </span>
+  );
+}
+
 export function RunInputs({ run }: { run: RunDetail }) {
   const draft = useWorkbench((s) => s.draft);
   const forkRun = useWorkbench((s) => s.forkRun);
@@ -41,6 +56,7 @@ export function RunInputs({ run }: { run: RunDetail }) {
         <>
           model <span className="mono">{run.modelId}</span>
           {run.modelHash && <span className="mono muted"> ({run.modelHash.slice(0, 12)})</span>} · spans {opts.spans ?? 'auto'} · layer window ±{opts.layerWindow ?? 1}
+          <ComputedBy run={run} />
         </>
       }
       actions={

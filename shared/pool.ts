@@ -1,4 +1,4 @@
-// What a worker says about itself in Redis (its heartbeat) and what GET /api/workers answers.
+// The worker pool as the API reports it (GET /api/workers) and as a worker describes itself in Redis (its heartbeat).
 export interface WorkerStatus {
   id: string;
   host: string;
@@ -32,4 +32,12 @@ export interface WorkersResponse {
   models: PoolModelStatus[];
   /** Runs finished by the pool in the last 60 s, all workers together. */
   jobsLastMinute: number;
+}
+
+/** GET /api/runs/:id/worker: the pool worker that computed a run (null: this server's own process, or not finished). */
+export interface RunWorker {
+  runId: string;
+  worker: string | null;
+  attempts: number | null;
+  finishedAt: string | null;
 }
