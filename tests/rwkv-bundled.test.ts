@@ -4,18 +4,24 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { analyzeRecurrent } from '../server/analysis/recurrent-analyze.js';
 import { RecurrentModel } from '../server/engine/recurrent-model.js';
-import { BUNDLED_MODELS } from '../server/model/registry.js';
+import { BUNDLED_MODELS, ModelRegistry } from '../server/model/registry.js';
 import { loadTokenizer } from '../server/model/tokenizer.js';
 import { targetLosses } from '../shared/metrics/loss.js';
 
 const DIR = path.resolve(__dirname, '../models/precache-rwkv-4l');
+const MYOPIC = path.resolve(__dirname, '../models/precache-rwkv-4l-myopic');
 const SLICE = path.resolve(__dirname, 'fixtures/val-slice.bin');
 const CARD_LINE = /^Validation-slice loss \(tests\/fixtures\/val-slice\.bin\):\s*\**\s*([0-9]+\.[0-9]+)\s*\**\s*nats\/token/m;
-const m = RecurrentModel.load(DIR, { threads: 2 });
-afterAll(() => m.release());
+const models = [DIR, MYOPIC].map((d) => RecurrentModel.load(d, { threads: 2 }));
+const m = models[0];
+afterAll(async () => {
+  for (const x of models) await x.release();
+});
 
 describe('bundled RWKV model', () => {
-  it('is bundled, under 100 MB, and its card states the validation-slice loss the engine measures (to 0.01)', async () => {
+  it.each([0, 1])('model %i (vanilla, myopic) is bundled, under 100 MB, and its card states the validation-slice loss the engine measures (to 0.01)', async (i) => {
+    const m = models[i];
+    const DIR = [path.resolve(__dirname, '../models/precache-rwkv-4l'), MYOPIC][i];
     expect(BUNDLED_MODELS).toContain(DIR);
     expect(fs.statSync(m.md.graphPath).size).toBeLessThan(100e6);
     const card = fs.readFileSync(path.join(DIR, 'README.md'), 'utf8');
@@ -37,6 +43,11 @@ describe('bundled RWKV model', () => {
     expect(count).toBe(4096);
     expect(Math.abs(sum / count - stated)).toBeLessThan(0.01);
   }, 120_000);
+
+  it('finds the myopic RNN as the RWKV twin (so "Run on both twins" works for it)', () => {
+    const reg = new ModelRegistry([], true);
+    expect(reg.twinOf('precache-rwkv-4l')?.id).toBe('precache-rwkv-4l-myopic');
+  });
 
   it('keeps the reset identity on a real prompt and input', async () => {
     const r = await analyzeRecurrent(m, loadTokenizer(m.md), { modelId: 'precache-rwkv-4l', prompt: 'Fellow-Citizens of the Senate and House of Representatives: ', input: 'The state of the Union is strong.', options: { spanKnockouts: false } });

@@ -6,8 +6,8 @@ import { openModelDir, type ModelDir } from './model-dir.js';
 import { settings } from '../settings.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-/** The default model, its myopic twin, and an RWKV (recurrent) model on the same tokenizer to put next to them. */
-export const BUNDLED_MODELS = [path.join(ROOT, 'models/precache-gpt2-8l'), path.join(ROOT, 'models/precache-gpt2-8l-myopic'), path.join(ROOT, 'models/precache-rwkv-4l')];
+/** The default model and its myopic twin, and an RWKV (recurrent) pair on the same tokenizer to put next to them. */
+export const BUNDLED_MODELS = [path.join(ROOT, 'models/precache-gpt2-8l'), path.join(ROOT, 'models/precache-gpt2-8l-myopic'), path.join(ROOT, 'models/precache-rwkv-4l'), path.join(ROOT, 'models/precache-rwkv-4l-myopic')];
 export const DEFAULT_MODEL_DIR = BUNDLED_MODELS[0];
 
 export interface RegisteredModel {

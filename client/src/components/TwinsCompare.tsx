@@ -63,7 +63,11 @@ export function RecurrentExplainer() {
   );
 }
 
-const isRecurrent = (results: readonly (AnalysisResult | null | undefined)[]) => results.some((r) => r?.model.architecture === 'rwkv');
+/** A transformer next to an RNN (not two twins of one architecture). */
+const isRecurrent = (results: readonly (AnalysisResult | null | undefined)[]) => {
+  const rnn = results.map((r) => (r ? r.model.architecture === 'rwkv' : null));
+  return rnn.includes(true) && rnn.includes(false);
+};
 
 function twinsExportGroups(runs: RunDetail[]): ExportGroup[] {
   return [
