@@ -114,8 +114,10 @@ describe.each(Object.keys(PRECISION_TOLERANCE) as (keyof typeof PRECISION_TOLERA
       expect(Math.abs(benefit)).toBeGreaterThan(2 * tol.identity); // the prompt matters more than the gap, so the check means something
     });
   }
+});
 
-  it.runIf(family === 'gpt2-tiny')('fp16: attention biases are added in the graph\'s float16 and row selection / in-graph targets work', async () => {
+describe('fp16 interventions', () => {
+  it('fp16: attention biases are added in the graph\'s float16 and row selection / in-graph targets work', async () => {
     const m = load('gpt2-tiny-fp16');
     const r = await m.run({ tokens: [seq], logitRows: [3, 9], targets: [[seq[4], seq[10]]], logits: false, hooks: ['blocks.0.attn.hook_pattern'] });
     expect(r.targetLogprobs!.dims).toEqual([1, 2]);
