@@ -46,6 +46,7 @@ describe('RWKV in headless Chromium', () => {
     const table = page.getByTestId('state-change-table');
     await table.waitFor({ timeout: 60_000 });
     expect(await table.locator('tbody tr').count()).toBe(4);
+    expect(await page.getByTestId('card-depth').textContent()).toContain('no-prompt state');
     expect(pageErrors).toEqual([]);
   }, 300_000);
 });

@@ -109,7 +109,16 @@ function ResultsDashboard({ runId, stages, live }: { runId: string; stages: RunS
       <Card title="Input text, coloured by prompt benefit" help={HELP.tokenBenefit} className="wide" testId="card-tokens">
         <TokenBenefitText tokens={h.input.tokens} />
       </Card>
-      <Card title="Depth curve D(k)" help={HELP.depthCurve} subtitle="Blocking X→prompt from layer k on; a steep drop at k means layer k reads the prompt." testId="card-depth">
+      <Card
+        title="Depth curve D(k)"
+        help={HELP.depthCurve}
+        subtitle={
+          h.model.architecture === 'rwkv'
+            ? 'Recurrent model: layers k and up start the input from the no-prompt state; a steep drop at k means layer k carries the prompt.'
+            : 'Blocking X→prompt from layer k on; a steep drop at k means layer k reads the prompt.'
+        }
+        testId="card-depth"
+      >
         {depth ? (
           <DepthCurveChart series={[{ name: 'D(k)', color: COLORS.knockout, values: depth.depthCurve }]} selectedLayer={selection.layer} onSelectLayer={selectLayer} />
         ) : (
