@@ -7,7 +7,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import cliProgress from 'cli-progress';
 import type { AnalysisResult } from '../shared/analysis.js';
 import { SPAN_MODES, type SpanMode } from '../shared/metrics/spans.js';
-import { EngineClient } from './engine/engine-client.js';
+import { EngineClient } from './worker/engine-client.js';
 import { openModelDir, type ModelDir } from './model/model-dir.js';
 import { DEFAULT_MODEL_DIR } from './model/registry.js';
 import { DEFAULT_DATA_DIR } from './main.js';
