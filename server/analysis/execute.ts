@@ -152,10 +152,11 @@ export class Executor {
     // reaches. So K averages over the tokens X's own columns predict (x_2..x_n): there K(all layers) = mean B exactly.
     const readTargets = inputIds.slice(1);
     const R = readTargets.length;
-    // With layer entry, variants that first block at similar layers share a call, which starts at the lowest of them.
-    const ordered = this.layerEntry ? [...variants].sort((a, b) => a.layers[0] - b.layers[0]) : variants;
-    for (let start = 0; start < ordered.length; start += this.rowsPerCall) {
-      const batch = ordered.slice(start, start + this.rowsPerCall);
+    // With layer entry, a call holds variants that first block at the same layer and starts there: a row's cost
+    // is (L - entry) layers, so mixing entries would compute every row from the lowest one.
+    const groups = this.layerEntry ? groupBy(variants, (v) => v.layers[0]) : [variants];
+    const batches = groups.flatMap((g) => range(0, Math.ceil(g.length / this.rowsPerCall)).map((i) => g.slice(i * this.rowsPerCall, (i + 1) * this.rowsPerCall)));
+    for (const batch of batches) {
       const B = batch.length;
       const entryLayer = this.layerEntry ? Math.min(...batch.map((v) => v.layers[0])) : 0;
       const attentionBias: Record<number, Tensor> = {};
@@ -223,6 +224,18 @@ export class Executor {
     }
     return mk;
   }
+}
+
+/** Items grouped by key, groups in ascending key order, items in their original order. */
+function groupBy<T>(items: readonly T[], key: (t: T) => number): T[][] {
+  const m = new Map<number, T[]>();
+  for (const t of items) {
+    const k = key(t);
+    const g = m.get(k);
+    if (g) g.push(t);
+    else m.set(k, [t]);
+  }
+  return [...m.entries()].sort((a, b) => a[0] - b[0]).map(([, g]) => g);
 }
 
 /** Present tensors [1, H, T, dh] cut to their first `len` positions. */
