@@ -26,7 +26,7 @@ import { createRequire } from 'node:module';
 import { HookedModel } from '../server/engine/hooked-model.js';
 import { openModelDir } from '../server/model/model-dir.js';
 import { loadTokenizer } from '../server/model/tokenizer.js';
-import { addCrossEntropy, generate, meanRange, readTokenFile, unigramCrossEntropy, windowLoss, nextTokenWindows } from './lib/lm-eval.js';
+import { addCrossEntropy, generate, meanRange, readTokenFile, REPEAT, unigramCrossEntropy, windowLoss, nextTokenWindows } from './lib/lm-eval.js';
 import { mulberry32 } from '../shared/random.js';
 
 const require = createRequire(import.meta.url);
@@ -39,7 +39,6 @@ const PROMPTS = [
 ];
 const SAMPLE_STEPS = 30;
 const SAMPLE_SEED = 20240;
-const REPEAT = { sequences: 20, length: 50, lo: 1000, hi: 20000, seed: 1234 };
 
 function parseArgs(argv: string[]): Record<string, string | boolean> {
   const out: Record<string, string | boolean> = {};

@@ -1,9 +1,12 @@
-// Held-out loss of a recurrent (RWKV) model measured through the recurrent engine, in the windows eval-model.ts uses.
+// Held-out loss and the in-context repeat test of a recurrent (RWKV) model, through the recurrent engine, with the
+// windows and the repeat settings eval-model.ts uses for the GPT-2 cards.
 //   npx tsx scripts/eval-recurrent.ts --model models/precache-rwkv-4l [--val a.bin,b.bin] [--max-windows N] [--json out.json]
 import fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import { RecurrentModel } from '../server/engine/recurrent-model.js';
 import { targetLosses } from '../shared/metrics/loss.js';
+import { mulberry32 } from '../shared/random.js';
+import { REPEAT } from './lib/lm-eval.js';
 
 const { values } = parseArgs({
   options: {
@@ -59,6 +62,27 @@ async function evalTokens(tokens: Uint16Array, maxWindows: number) {
 const slice = await evalTokens(readTokens([values.slice!]), 0);
 const valFiles = values.val!.split(',');
 const val = await evalTokens(readTokens(valFiles), Number(values['max-windows']));
+// In-context repeat test: BOS + seq + seq, loss on each copy (the model reads the first copy through its state).
+const rand = mulberry32(REPEAT.seed);
+const L = REPEAT.length;
+const rows = Array.from({ length: REPEAT.sequences }, () => {
+  const seq = Array.from({ length: L }, () => REPEAT.lo + Math.floor(rand() * (REPEAT.hi - REPEAT.lo)));
+  return [m.config.bosTokenId ?? m.config.eosTokenId ?? 0, ...seq, ...seq];
+});
+const rr = await m.run({ tokens: rows.map((r) => r.slice(0, -1)) });
+const Vr = rr.logits!.dims[2];
+const perPos = new Float64Array(2 * L);
+rows.forEach((row, b) => {
+  const l = targetLosses({ data: rr.logits!.data.subarray(b * 2 * L * Vr, (b + 1) * 2 * L * Vr), dims: [2 * L, Vr] }, row.slice(1));
+  l.forEach((x, i) => (perPos[i] += x / REPEAT.sequences));
+});
+const mean = (a: number, b: number) => perPos.slice(a, b).reduce((x, y) => x + y, 0) / (b - a);
+const repeat = {
+  settings: `${REPEAT.sequences} sequences of ${L} ids uniform in [${REPEAT.lo}, ${REPEAT.hi}), mulberry32 seed ${REPEAT.seed}; input BOS + seq + seq`,
+  firstCopy: Number(mean(0, L).toFixed(4)),
+  secondCopy: Number(mean(L, 2 * L).toFixed(4)),
+  difference: Number((mean(0, L) - mean(L, 2 * L)).toFixed(4)),
+};
 const graph = fs.readFileSync(m.md.graphPath);
 const out = {
   model: m.md.name,
@@ -67,6 +91,7 @@ const out = {
   engine: { runtime: 'onnxruntime-node (server/engine/recurrent-model.ts)', precision: 'fp32', threads: 2, window: W },
   slice: { file: values.slice, ...slice },
   val: { files: valFiles, ...val, subset: val.windows === val.allWindows ? 'full split' : `first ${val.windows} of ${val.allWindows} windows` },
+  repeat,
 };
 console.log(JSON.stringify(out, null, 1));
 if (values.json) fs.writeFileSync(values.json, JSON.stringify(out, null, 1) + '\n');

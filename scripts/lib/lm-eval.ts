@@ -168,3 +168,6 @@ export function meanRange(v: ArrayLike<number>, from: number, to: number): numbe
   for (let i = from; i < to; i++) s += v[i];
   return s / (to - from);
 }
+
+/** The in-context repeat test of every model card: random id sequences, each followed by itself. */
+export const REPEAT = { sequences: 20, length: 50, lo: 1000, hi: 20000, seed: 1234 };
