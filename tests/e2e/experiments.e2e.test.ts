@@ -61,8 +61,8 @@ describe('experiments in headless Chromium', () => {
     expect(await page.getByTestId('experiment-progress').textContent()).toContain('6/6 cells');
     expect(await page.getByTestId('matrix-cell').count()).toBe(6);
     // The history lists the experiment next to the runs, and opens it.
-    await expect.poll(() => page.getByTestId('history-experiment').count(), { timeout: 10_000 }).toBeGreaterThan(0);
-    expect(await page.getByTestId('history-experiment').first().textContent()).toContain('done');
+    // (The sidebar's list refreshes every few seconds, so it may still say "running" for a moment.)
+    await expect.poll(async () => (await page.getByTestId('history-experiment').count()) && (await page.getByTestId('history-experiment').first().textContent()), { timeout: 15_000, interval: 500 }).toContain('done');
     await shot(page, 'experiment-results');
   }, 180_000);
 
