@@ -4,6 +4,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { mulberry32 } from '../../shared/random.js';
+import type { InputSetSummary } from '../../shared/experiments.js';
 
 export const INPUT_SETS_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'input-sets');
 
@@ -21,15 +22,7 @@ export type InputSet = z.infer<typeof InputSetFileSchema>;
 export type Passage = z.infer<typeof PassageSchema>;
 
 /** What GET /api/input-sets lists for a set. */
-export interface InputSetInfo {
-  id: string;
-  title: string;
-  size: number;
-  provenance: string;
-  licence: string;
-  note?: string;
-  documents: string[];
-}
+export type InputSetInfo = InputSetSummary;
 
 let cache: Map<string, InputSet> | null = null;
 

@@ -1,20 +1,12 @@
 // Saved runs (from the server's store, so they survive restarts): search, reopen, fork, pick for compare, delete.
-import { useEffect, useState } from 'react';
+import { useState } from 'react';
 import type { RunSummary } from '@shared/api.js';
 import { useDeleteRun, useRunList } from '../data/api';
 import { pct, shortId, signedNats, snippet, timeAgo } from '../format';
 import { announce } from '../data/tabSync';
 import { useExperimentList } from '../data/experiments';
 import { MAX_COMPARE, useWorkbench } from '../state/store';
-
-function useDebounced<T>(value: T, ms: number): T {
-  const [v, setV] = useState(value);
-  useEffect(() => {
-    const t = window.setTimeout(() => setV(value), ms);
-    return () => window.clearTimeout(t);
-  }, [value, ms]);
-  return v;
-}
+import { useDebounced } from '../data/useDebounced';
 
 /**
  * The vanilla run of a myopic twin run started together by "Run on both twins": same prompt and input, model

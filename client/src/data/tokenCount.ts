@@ -1,19 +1,10 @@
 // The draft's live token counts (prompt without its span markers, input) on the chosen model, debounced, from
 // POST /api/tokenize through the shared ApiClient.
-import { useEffect, useState } from 'react';
 import { keepPreviousData, useQuery } from '@tanstack/react-query';
 import { parseMarkedPrompt } from '@shared/metrics/spans.js';
 import { api, useChosenModel } from './api';
 import { useWorkbench } from '../state/store';
-
-function useDebounced<T>(value: T, ms: number): T {
-  const [v, setV] = useState(value);
-  useEffect(() => {
-    const t = window.setTimeout(() => setV(value), ms);
-    return () => window.clearTimeout(t);
-  }, [value, ms]);
-  return v;
-}
+import { useDebounced } from './useDebounced';
 
 /** The prompt's text as the model sees it, or null while its markers do not parse (the editor shows that error). */
 function promptText(raw: string): string | null {
