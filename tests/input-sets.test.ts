@@ -1,14 +1,16 @@
 // Bundled input sets: held-out passages only (never in the training split), with provenance, licence and seeded sampling.
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-// @ts-expect-error: a maintainer tool in plain JS (no types); the same code the training data was built with.
-import { brownDocs, isVal, sotuDocs } from '../tools/corpus.mjs';
+// The corpus loaders and the held-out rule the training data was built with.
+import { isHeldOut } from '../tools/corpus/build.js';
+import { loadBrown, loadSotu } from '../tools/corpus/sources.js';
 import { inputSetInfo, inputSets, sampleInputSet } from '../server/experiments/input-sets.js';
 
-type Doc = { id: string; text: string };
-const docs: Doc[] = [...(sotuDocs() as Doc[]), ...(brownDocs() as Doc[])];
-const isValDoc = isVal as (id: string) => boolean;
+const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const docs = [...loadSotu(REPO).docs, ...loadBrown(REPO).docs];
 const byId = new Map(docs.map((d) => [d.id, d]));
-const trainText = docs.filter((d) => !isValDoc(d.id)).map((d) => d.text).join('\n\u0000\n');
+const trainText = docs.filter((d) => !isHeldOut(d.id)).map((d) => d.text).join('\n\u0000\n');
 
 describe('bundled input sets', () => {
   const sets = [...inputSets().values()];
@@ -30,7 +32,7 @@ describe('bundled input sets', () => {
       for (const p of s.passages) {
         const doc = byId.get(p.doc);
         expect(doc, `${s.id}: unknown document ${p.doc}`).toBeDefined();
-        expect(isValDoc(p.doc), `${s.id}: ${p.doc} is a training document`).toBe(true);
+        expect(isHeldOut(p.doc), `${s.id}: ${p.doc} is a training document`).toBe(true);
         expect(doc!.text.slice(p.offset, p.offset + p.text.length)).toBe(p.text);
         expect(s.documents).toContain(p.doc);
       }

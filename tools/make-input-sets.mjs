@@ -1,9 +1,10 @@
 // Writes the bundled input sets (server/experiments/input-sets/*.json): passages cut from the documents of the
-// default model's held-out validation split, grouped by source. Maintainer tool: `node tools/make-input-sets.mjs`.
+// default model's held-out validation split, grouped by source. Maintainer tool: `npx tsx tools/make-input-sets.mjs`.
 import fs from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
-import { brownDocs, isVal, sotuDocs } from './corpus.mjs';
+import { isHeldOut } from './corpus/build.js';
+import { loadBrown, loadSotu } from './corpus/sources.js';
 
 const require = createRequire(import.meta.url);
 const { encode } = require('gpt-3-encoder');
@@ -78,10 +79,10 @@ function roundRobin(perDoc) {
   return out;
 }
 
-const all = [...sotuDocs(), ...brownDocs()];
-const docs = all.filter((d) => isVal(d.id));
+const all = [...loadSotu(root).docs, ...loadBrown(root).docs];
+const docs = all.filter((d) => isHeldOut(d.id));
 // A sentence can recur across documents (SOTU formulas): a passage found verbatim in training text is dropped.
-const trainText = all.filter((d) => !isVal(d.id)).map((d) => d.text).join('\n\u0000\n');
+const trainText = all.filter((d) => !isHeldOut(d.id)).map((d) => d.text).join('\n\u0000\n');
 const unseen = (p) => !trainText.includes(p.text);
 fs.mkdirSync(outDir, { recursive: true });
 for (const set of SETS) {
@@ -90,7 +91,7 @@ for (const set of SETS) {
   const file = {
     id: set.id,
     title: set.title,
-    provenance: `${chosen.length} passages (${MIN_CHARS}-${MAX_CHARS} characters, at most ${MAX_TOKENS} GPT-2 tokens, whole sentences within a paragraph) cut from ${members.length} documents of the default model's held-out validation split (tools/corpus.mjs isVal), never trained on; written by tools/make-input-sets.mjs.`,
+    provenance: `${chosen.length} passages (${MIN_CHARS}-${MAX_CHARS} characters, at most ${MAX_TOKENS} GPT-2 tokens, whole sentences within a paragraph) cut from ${members.length} documents of the default model's held-out validation split (tools/corpus/build.ts isHeldOut), never trained on; written by tools/make-input-sets.mjs.`,
     licence: set.licence,
     note: set.source === 'brown' ? 'Unedited published texts of 1961: some passages contain offensive language of their time.' : undefined,
     documents: members.map((d) => d.id),

@@ -4,7 +4,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import crypto from 'node:crypto';
-import { brownDocs, isVal, sotuDocs } from './corpus.mjs';
+import { isHeldOut } from './corpus/build.js';
+import { loadBrown, loadSotu } from './corpus/sources.js';
 
 const require = createRequire(import.meta.url);
 const { encode } = require('gpt-3-encoder');
@@ -12,11 +13,11 @@ const EOT = 50256;
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 const outDir = path.join(root, 'data');
 
-const docs = [...sotuDocs(), ...brownDocs()];
+const docs = [...loadSotu(root).docs, ...loadBrown(root).docs];
 const split = { train: [], val: [] };
 const manifest = { train: [], val: [] };
 for (const d of docs) {
-  const which = isVal(d.id) ? 'val' : 'train';
+  const which = isHeldOut(d.id) ? 'val' : 'train';
   split[which].push(EOT, ...encode(d.text));
   manifest[which].push(d.id);
 }
