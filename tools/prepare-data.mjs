@@ -3,7 +3,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
-import crypto from 'node:crypto';
 import { isHeldOut } from './corpus/build.js';
 import { loadBrown, loadSotu } from './corpus/sources.js';
 
