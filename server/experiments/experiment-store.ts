@@ -87,7 +87,8 @@ interface DbCell {
   metrics: string | null;
 }
 
-const toRow = (r: DbExperiment): ExperimentRow => ({
+/** An experiment's columns other than its prompts and inputs (what the history lists). */
+const toHead = (r: Omit<DbExperiment, 'prompts' | 'inputs'>): Omit<ExperimentRow, 'prompts' | 'inputs'> => ({
   id: r.id,
   createdAt: r.created_at,
   finishedAt: r.finished_at,
@@ -95,9 +96,13 @@ const toRow = (r: DbExperiment): ExperimentRow => ({
   label: r.label,
   models: JSON.parse(r.models) as string[],
   options: JSON.parse(r.options) as ExperimentOptions,
+  error: r.error,
+});
+
+const toRow = (r: DbExperiment): ExperimentRow => ({
+  ...toHead(r),
   prompts: JSON.parse(r.prompts) as ExperimentRow['prompts'],
   inputs: JSON.parse(r.inputs) as ExperimentInput[],
-  error: r.error,
 });
 
 const toCell = (c: DbCell): CellRow => ({
@@ -164,18 +169,7 @@ export class ExperimentStore {
       .all(opts.limit, opts.offset) as (Omit<DbExperiment, 'prompts' | 'inputs'> & { np: number; ni: number })[];
     return {
       total,
-      experiments: rows.map((r) => ({
-        id: r.id,
-        createdAt: r.created_at,
-        finishedAt: r.finished_at,
-        status: r.status,
-        label: r.label,
-        models: JSON.parse(r.models) as string[],
-        options: JSON.parse(r.options) as ExperimentOptions,
-        error: r.error,
-        nPrompts: r.np,
-        nInputs: r.ni,
-      })),
+      experiments: rows.map((r) => ({ ...toHead(r), nPrompts: r.np, nInputs: r.ni })),
     };
   }
 
