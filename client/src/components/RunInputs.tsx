@@ -7,6 +7,7 @@ import { scanMarkers } from '../data/markers';
 import { useWorkbench } from '../state/store';
 import { segmentColor } from '../theme';
 import { Card } from './Card';
+import { forkIntoEditor } from '../state/useRunAction';
 
 function MarkedPrompt({ raw }: { raw: string }) {
   if (raw === '') return <span className="muted">(empty prompt)</span>;
@@ -44,7 +45,6 @@ function ComputedBy({ run }: { run: RunDetail }) {
 
 export function RunInputs({ run }: { run: RunDetail }) {
   const draft = useWorkbench((s) => s.draft);
-  const forkRun = useWorkbench((s) => s.forkRun);
   const same = draft.prompt === run.prompt && draft.input === run.input;
   const opts = run.options as { spans?: string; layerWindow?: number };
   return (
@@ -70,10 +70,7 @@ export function RunInputs({ run }: { run: RunDetail }) {
             className="btn small"
             data-testid="load-into-editor"
             title="Replace the editor's draft with this run's prompt and input (as a fork of this run)"
-            onClick={() => {
-              forkRun(run);
-              document.getElementById('prompt')?.focus();
-            }}
+            onClick={() => forkIntoEditor(run)}
           >
             Edit a copy in the workspace
           </button>

@@ -28,9 +28,9 @@ import { SpanImportanceBars } from './SpanImportanceBars';
 import { SpanList } from './SpanList';
 import { TokenBenefitText } from './TokenBenefitText';
 import { spanOfToken } from './promptRows';
+import { forkIntoEditor } from '../state/useRunAction';
 
 function RunHeader({ run }: { run: RunDetail }) {
-  const forkRun = useWorkbench((s) => s.forkRun);
   const openRun = useWorkbench((s) => s.openRun);
   const openCompare = useWorkbench((s) => s.openCompare);
   const compareIds = useWorkbench((s) => s.compareIds);
@@ -59,10 +59,7 @@ function RunHeader({ run }: { run: RunDetail }) {
           className="btn"
           data-testid="fork-button"
           title="Copy this run's prompt and input into the editor, as a variant of this run"
-          onClick={() => {
-            forkRun(run);
-            document.getElementById('prompt')?.focus();
-          }}
+          onClick={() => forkIntoEditor(run)}
         >
           Fork
         </button>

@@ -2,7 +2,7 @@
 // field.
 import { useCallback } from 'react';
 import { checkAnalysisRequest } from '@shared/analysis-input.js';
-import { ApiError, type CreateRunRequest, type TwinsRequest } from '@shared/api.js';
+import { ApiError, type CreateRunRequest, type RunDetail, type TwinsRequest } from '@shared/api.js';
 import { InputError } from '@shared/errors.js';
 import { api, keys, queryClient } from '../data/api';
 import { watchRun, watchTwins } from '../data/runEvents';
@@ -131,4 +131,10 @@ export function useRunAction() {
     startTwins: useCallback((withId?: string) => void startTwins(withId), []),
     cancelTwins: useCallback(() => void cancelTwins(), []),
   };
+}
+
+/** Copies a run's prompt and input into the editor as a fork of it, and puts the cursor in the prompt. */
+export function forkIntoEditor(run: RunDetail): void {
+  useWorkbench.getState().forkRun(run);
+  document.getElementById('prompt')?.focus();
 }
