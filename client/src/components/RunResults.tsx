@@ -9,7 +9,7 @@ import { watchRun } from '../data/runEvents';
 import { shortId, timeAgo } from '../format';
 import { HELP } from '../metricHelp';
 import { MAX_COMPARE, useWorkbench } from '../state/store';
-import { isLiveStatus } from '../state/useRunAction';
+import { forkIntoEditor, isLiveStatus } from '../state/useRunAction';
 import { COLORS } from '../theme';
 import { AttentionPatternView } from './AttentionPatternView';
 import { Card } from './Card';
@@ -28,7 +28,6 @@ import { SpanImportanceBars } from './SpanImportanceBars';
 import { SpanList } from './SpanList';
 import { TokenBenefitText } from './TokenBenefitText';
 import { spanOfToken } from './promptRows';
-import { forkIntoEditor } from '../state/useRunAction';
 
 function RunHeader({ run }: { run: RunDetail }) {
   const openRun = useWorkbench((s) => s.openRun);
