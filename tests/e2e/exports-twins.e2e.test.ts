@@ -9,7 +9,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunDetail } from '../../shared/api.js';
 import { startServer } from '../helpers/server.js';
-import { inkedPixels, openBrowser, prepareBrowserTests, ROOT, runAndWait, shot } from './harness.js';
+import { inkedPixels, openBrowser, prepareBrowserTests, publishScreenshot, runAndWait, shot } from './harness.js';
 
 const PROMPT = 'Recipe: {{dish|apple pie}}.\nIngredients: apples, sugar.\n';
 const TWIN_PROMPT = 'Recipe: {{dish|apple pie}}.\nIngredients: apples, sugar, flour, butter.\n';
@@ -175,7 +175,7 @@ describe('exports and the myopic twin in headless Chromium', () => {
     await shot(page, 'twins');
     await page.setViewportSize({ width: 1280, height: 1500 });
     const file = await shot(page, 'twins-full');
-    fs.copyFileSync(file, path.join(ROOT, 'docs/twins.png'));
+    publishScreenshot(file, 'twins.png');
     await page.setViewportSize({ width: 1280, height: 800 });
   });
 

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunDetail } from '../../shared/api.js';
 import { piVerdict } from '../../shared/format.js';
 import { startServer } from '../helpers/server.js';
-import { inkedPixels, openBrowser, prepareBrowserTests, ROOT, runAndWait, shot } from './harness.js';
+import { inkedPixels, openBrowser, prepareBrowserTests, publishScreenshot, runAndWait, shot, SHOTS } from './harness.js';
 
 const require = createRequire(import.meta.url);
 const AXE = require.resolve('axe-core/axe.min.js');
@@ -249,7 +249,7 @@ describe('per-head attention pattern', () => {
     await page.getByTestId('attention-chart').hover({ position: { x: 150 + (chart.width - 166) * 0.3, y: chart.height - 50 } });
     await expect.poll(() => page.getByTestId('attention-readout').textContent()).toMatch(/x\d+ “.*” \(input\) reads .*: \d+\.\d+%/);
     await shot(page, 'attention');
-    fs.copyFileSync(path.join(ROOT, 'artifacts/screenshots/attention.png'), path.join(ROOT, 'docs/attention.png'));
+    publishScreenshot(path.join(SHOTS, 'attention.png'), 'attention.png');
 
     // Norm-weighted: the same view from the pattern and the value norm hooks.
     await page.getByTestId('attention-norm').check();
@@ -291,7 +291,7 @@ describe('spans and compare', () => {
     }
     await page.locator('.main').evaluate((m) => m.scrollTo(0, 0));
     await shot(page, 'compare-variants');
-    fs.copyFileSync(path.join(ROOT, 'artifacts/screenshots/compare-variants.png'), path.join(ROOT, 'docs/compare.png'));
+    publishScreenshot(path.join(SHOTS, 'compare-variants.png'), 'compare.png');
     expect(await axeProblems(page)).toEqual([]);
   });
 });
@@ -357,7 +357,7 @@ describe('layout (point 6)', () => {
 });
 
 describe('screenshots and errors', () => {
-  it('refreshes the run view screenshots in docs/', async () => {
+  it('takes the run view screenshots (copied into docs/ with PRECACHE_LENS_UPDATE_DOCS=1)', async () => {
     await page.goto(`${srv.base}/#/run/${ids.a}`);
     await page.getByTestId('dashboard').waitFor();
     // The editor holding the run's own texts, and no live run in the form: the state a reader of the docs expects.
@@ -369,11 +369,11 @@ describe('screenshots and errors', () => {
     await expect.poll(() => inkedPixels(page, 'depth-curve-chart')).toBeGreaterThan(300);
     await page.locator('.main').evaluate((m) => m.scrollTo(0, 0));
     await shot(page, 'workbench-run');
-    fs.copyFileSync(path.join(ROOT, 'artifacts/screenshots/workbench-run.png'), path.join(ROOT, 'docs/workbench.png'));
+    publishScreenshot(path.join(SHOTS, 'workbench-run.png'), 'workbench.png');
     await page.locator('[data-testid=span-list] button', { hasText: 'dish' }).click();
     await page.getByTestId('card-readmap').scrollIntoViewIfNeeded();
     await shot(page, 'read-map-linked');
-    fs.copyFileSync(path.join(ROOT, 'artifacts/screenshots/read-map-linked.png'), path.join(ROOT, 'docs/read-map.png'));
+    publishScreenshot(path.join(SHOTS, 'read-map-linked.png'), 'read-map.png');
   });
 
   it('logged no page errors', () => {
