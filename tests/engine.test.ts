@@ -232,6 +232,40 @@ describe('hook requests', () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
+  it('lets go of the graph file\'s bytes once a session holds the weights, and reads the file again for a new rewrite', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pl-bytes-'));
+    fs.cpSync(path.join(FIXTURES, 'gpt2-past-opset14'), dir, { recursive: true });
+    const cache = fs.mkdtempSync(path.join(os.tmpdir(), 'pl-bytes-cache-'));
+    const m = HookedModel.load(dir, { cacheDir: cache, threads: 1 });
+    const ref = HookedModel.load(path.join(FIXTURES, 'gpt2-past-opset14'), { cacheDir: cache, threads: 1 });
+    try {
+      expect(m.holdsGraphBytes).toBe(true);
+      const a = await m.run({ tokens: [[1, 2, 3]], hooks: ['blocks.0.hook_resid_pre'] });
+      expect(m.holdsGraphBytes).toBe(false);
+      // Runs (KV cache, fresh past, bias) need nothing more from the file.
+      const r = await m.run({ tokens: [[1, 2, 3]], presents: true });
+      expect(m.holdsGraphBytes).toBe(false);
+      expect(r.presents!.size).toBe(2 * m.config.nLayer);
+      // A hook set never rewritten before reads the file again, with the same numbers as a fresh model.
+      const b = await m.run({ tokens: [[1, 2, 3]], hooks: ['blocks.1.attn.hook_pattern'] });
+      const want = await ref.run({ tokens: [[1, 2, 3]], hooks: ['blocks.1.attn.hook_pattern'] });
+      expect(Array.from(b.cache.get('blocks.1.attn.hook_pattern')!.data)).toEqual(Array.from(want.cache.get('blocks.1.attn.hook_pattern')!.data));
+      expect(a.cache.get('blocks.0.hook_resid_pre')!.dims).toEqual([1, 3, m.config.dModel]);
+      expect(m.holdsGraphBytes).toBe(false);
+      // A file replaced on disk after loading is said, not silently mixed with the loaded model's graph cache.
+      const f = m.md.graphPath;
+      const bytes = fs.readFileSync(f);
+      bytes[bytes.length - 1] ^= 1;
+      fs.writeFileSync(f, bytes);
+      await expect(m.run({ tokens: [[1, 2, 3]], hooks: ['blocks.1.hook_resid_post'] })).rejects.toThrow(/decoder_model\.onnx: the file changed on disk after this model was loaded/);
+    } finally {
+      await m.release();
+      await ref.release();
+      fs.rmSync(dir, { recursive: true, force: true });
+      fs.rmSync(cache, { recursive: true, force: true });
+    }
+  });
+
   it('runs a model whose weights are ONNX external data (as exports over 2 GB are), hooks included', async () => {
     const src = path.join(FIXTURES, 'gpt2-opset14');
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pl-extdata-'));

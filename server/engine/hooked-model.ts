@@ -14,7 +14,7 @@ import { addLayerEntry, ENTRY_LAYER_INPUT, ENTRY_RESID_INPUT, layerEntryProblem 
 import { openModelDir, type ModelDir } from '../model/model-dir.js';
 
 /** Bump when surgery output changes, so cached rewritten graphs from older versions are not reused. */
-const SURGERY_VERSION = 7;
+const SURGERY_VERSION = 8;
 
 export interface Tensor {
   data: Float32Array;
@@ -134,11 +134,69 @@ export class HookedModel {
   private fileHash: string | null = null;
   private weightSize: number | null = null;
 
+  /**
+   * The graph file's bytes while surgery may need them. Once a runtime session exists they are let go (with the
+   * decoded graph, which points into them): the session holds its own copy of the weights, and a second copy in
+   * JavaScript would be the size of the model (476 MiB for GPT-2 small). A later rewrite reads the file again.
+   */
+  private bytes: Uint8Array | null;
+
   private constructor(
     readonly md: ModelDir,
-    private readonly graphBytes: Uint8Array,
+    graphBytes: Uint8Array,
     private readonly opts: EngineOptions,
-  ) {}
+  ) {
+    this.bytes = graphBytes;
+  }
+
+  /** The graph file's bytes: held ones, or the file read again (and checked to be the file this model loaded). */
+  private graphBytes(): Uint8Array {
+    if (this.bytes) return this.bytes;
+    const b = fs.readFileSync(this.md.graphPath);
+    if (this.fileHash !== null && sha256(b) !== this.fileHash) {
+      throw new GraphStructureError(`${this.md.graphPath}: the file changed on disk after this model was loaded; load the model again`);
+    }
+    this.bytes = b;
+    return b;
+  }
+
+  /** Whether the graph file's bytes (and the decoded graph) are held in memory now. */
+  get holdsGraphBytes(): boolean {
+    return this.bytes !== null || this.proto !== null;
+  }
+
+  /**
+   * Lets go of the graph file's bytes and the decoded graph, after deriving what later runs read from them (so that
+   * a run never decodes the file again; a new rewrite does).
+   */
+  private releaseGraphBytes(): void {
+    if (!this.holdsGraphBytes) return;
+    try {
+      this.deriveFromGraph();
+    } catch {
+      return; // a graph whose structure cannot be read keeps its bytes: later calls report the problem as before
+    }
+    this.bytes = null;
+    this.proto = null;
+  }
+
+  private deriveFromGraph(): void {
+    void this.modelHash;
+    void this.weightBytes;
+    this.pastPairs();
+    this.analyze();
+    this.model(); // prepareProblem / prepareChanged
+    if (this.embeddingSize === undefined) this.embeddingSize = embeddingRows(this.model());
+    for (const i of this.model().graph?.input ?? []) if (i.name) this.inputDimsOf(i.name);
+  }
+
+  /** Declared dims of each graph input, by name (read once). */
+  private readonly dims = new Map<string, number[] | null>();
+
+  private inputDimsOf(name: string): number[] | null {
+    if (!this.dims.has(name)) this.dims.set(name, inputDims(this.model(), name) ?? null);
+    return this.dims.get(name)!;
+  }
 
   static load(dir: string, opts: EngineOptions = {}): HookedModel {
     const md = openModelDir(dir);
@@ -162,14 +220,14 @@ export class HookedModel {
         const loc = (t.externalData ?? []).find((e) => e.key === 'location')?.value;
         if (loc) files.add(path.resolve(dir, loc));
       }
-      this.weightSize = this.graphBytes.length + [...files].reduce((a, f) => a + (fs.existsSync(f) ? fs.statSync(f).size : 0), 0);
+      this.weightSize = fs.statSync(this.md.graphPath).size + [...files].reduce((a, f) => a + (fs.existsSync(f) ? fs.statSync(f).size : 0), 0);
     }
     return this.weightSize;
   }
 
   /** sha256 of the graph file: identifies the exact weights in results and keys the graph cache. */
   get modelHash(): string {
-    this.fileHash ??= sha256(this.graphBytes);
+    this.fileHash ??= sha256(this.graphBytes());
     return this.fileHash;
   }
 
@@ -180,13 +238,17 @@ export class HookedModel {
 
   /** Past-input names and the present-output names that feed them (Optimum's naming), or null without a KV cache. */
   pastPairs(): { past: string; present: string }[] | null {
-    const g = this.model().graph!;
-    const ins = (g.input ?? []).map((i) => i.name ?? '').filter((n) => n.startsWith('past_key_values.'));
-    const outs = new Set((g.output ?? []).map((o) => o.name ?? ''));
-    if (!ins.length) return null;
-    const pairs = ins.map((p) => ({ past: p, present: p.replace(/^past_key_values\./, 'present.') }));
-    return pairs.every((q) => outs.has(q.present)) ? pairs : null;
+    if (this.pairs === undefined) {
+      const g = this.model().graph!;
+      const ins = (g.input ?? []).map((i) => i.name ?? '').filter((n) => n.startsWith('past_key_values.'));
+      const outs = new Set((g.output ?? []).map((o) => o.name ?? ''));
+      const pairs = ins.map((p) => ({ past: p, present: p.replace(/^past_key_values\./, 'present.') }));
+      this.pairs = ins.length && pairs.every((q) => outs.has(q.present)) ? pairs : null;
+    }
+    return this.pairs;
   }
+
+  private pairs: { past: string; present: string }[] | null | undefined;
 
   private entryProblem: string | null | undefined;
 
@@ -235,8 +297,9 @@ export class HookedModel {
 
   /** The graph as surgery reads it: fused attention and norms expanded into standard ops (prepare-graph.ts). */
   private decodePrepared(): ModelProto {
-    const m = decodeModel(this.graphBytes);
-    checkSchema(m, this.graphBytes, this.md.graphPath);
+    const bytes = this.graphBytes();
+    const m = decodeModel(bytes);
+    checkSchema(m, bytes, this.md.graphPath);
     const tied = this.md.config.raw.tie_word_embeddings;
     const r = prepareGraph(m, this.md.graphPath, { tiedEmbeddings: typeof tied === 'boolean' ? tied : null });
     this.prepareProblem = r.problem;
@@ -347,12 +410,18 @@ export class HookedModel {
   }
 
   private async createSession(hooks: string[], bias: boolean, rows: boolean, targets: boolean, entry: boolean): Promise<ort.InferenceSession> {
-    if (hooks.length === 0 && !bias && !rows && !targets && !entry && !this.preparedDiffers) return ort.InferenceSession.create(this.md.graphPath, this.sessionOptions());
+    if (hooks.length === 0 && !bias && !rows && !targets && !entry && !this.preparedDiffers) {
+      const s = await ort.InferenceSession.create(this.md.graphPath, this.sessionOptions());
+      this.releaseGraphBytes();
+      return s;
+    }
     for (let attempt = 0; ; attempt++) {
       const file = this.rewrittenGraph(hooks, bias, rows, targets, entry);
       HookedModel.graphsInUse.add(file);
       try {
-        return await ort.InferenceSession.create(file, this.sessionOptions());
+        const s = await ort.InferenceSession.create(file, this.sessionOptions());
+        this.releaseGraphBytes();
+        return s;
       } catch (e) {
         // Another process sharing the cache may have pruned the file just now: write it again, once.
         if (attempt > 0 || fs.existsSync(file)) throw this.loadError(e, file);
@@ -597,7 +666,7 @@ export class HookedModel {
       } else if (name === 'position_ids') feeds[name] = i64(pos);
       else if (name === 'logits_to_keep' || name === 'num_logits_to_keep') {
         // Keep every new row: exports slice hidden[:, -k:], and logits rows are picked later by surgery.
-        const rank = inputDims(this.model(), name)?.length ?? 0;
+        const rank = this.inputDimsOf(name)?.length ?? 0;
         feeds[name] = new ort.Tensor('int64', BigInt64Array.from([BigInt(T)]), rank === 0 ? [] : [1]);
       }
       else if (name === 'attention_mask') feeds[name] = new ort.Tensor('int64', new BigInt64Array(B * (pastLen + T)).fill(1n), [B, pastLen + T]);
@@ -609,7 +678,7 @@ export class HookedModel {
           continue;
         }
         // A fresh run: past length 0. Head count and head size come from the graph where it says them.
-        const dims = inputDims(this.model(), name) ?? [];
+        const dims = this.inputDimsOf(name) ?? [];
         const kv = dims[1] > 0 ? dims[1] : c.nKvHead;
         const dh = dims[3] > 0 ? dims[3] : c.dHead;
         feeds[name] = new ort.Tensor('float32', new Float32Array(0), [B, kv, 0, dh]);
