@@ -615,7 +615,7 @@ export function writeRandomGpt2(o: WriteOptions): WriteResult {
 
 const USAGE = `usage: npx tsx scripts/make-random-gpt2.ts --out DIR [--layers 12] [--d-model 768] [--heads 12] [--ctx 1024]
        [--vocab N (default: the tokenizer dir's vocab_size)] [--seed 1] [--std 0.02] [--opset 14|17]
-       [--tokenizer-from DIR (default models/precache-gpt2-8l)] [--if-missing]`;
+       [--tokenizer-from DIR (default models/precache-gpt2-8l)] [--past (KV-cache inputs/outputs, as current exports have)] [--if-missing]`;
 
 function parseCli(argv: string[]): { opts: WriteOptions; ifMissing: boolean } {
   const map: Record<string, keyof WriteOptions> = {
@@ -640,6 +640,10 @@ function parseCli(argv: string[]): { opts: WriteOptions; ifMissing: boolean } {
     }
     if (a === '--if-missing') {
       ifMissing = true;
+      continue;
+    }
+    if (a === '--past') {
+      opts.graph = { past: true };
       continue;
     }
     const key = map[a];

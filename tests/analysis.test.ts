@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { analyze } from '../server/analysis/analyze.js';
+import { noPromptCache, prefixCache } from '../server/analysis/execute.js';
 import { FIXTURES } from './helpers/golden.js';
 import { modelOpener } from './helpers/models.js';
 
@@ -69,6 +70,38 @@ describe('analysis pipeline', () => {
     // And the same as the graph without a KV cache (same weights).
     const plain = await analyze(m, tok, args);
     close(reused.depthCurve, plain.depthCurve);
+  });
+
+  it('the headline from a prefix run plus X\'s columns (X\'s attention rows only) equals the one-run headline', async () => {
+    const past = open(path.join(FIXTURES, 'gpt2-past-opset14'));
+    const args = { modelId: 'fx', prompt: 'A fox jumps. A dog naps. ', input: 'over a dog and a cat' };
+    prefixCache.clear();
+    const split = await analyze(past.m, past.tok, args);
+    const whole = await analyze(past.m, past.tok, { ...args, reusePrefix: false });
+    expect(split.n).toBeGreaterThan(4);
+    const close = (a: number[], b: number[], tol = 1e-5) => {
+      expect(a.length).toBe(b.length);
+      a.forEach((x, i) => expect(Math.abs(x - b[i])).toBeLessThan(tol));
+    };
+    close(split.input.tokens.map((t) => t.lossWithPrompt), whole.input.tokens.map((t) => t.lossWithPrompt));
+    close(split.input.tokens.flatMap((t) => t.topWithPrompt.map((q) => q.prob)), whole.input.tokens.flatMap((t) => t.topWithPrompt.map((q) => q.prob)));
+    expect(split.input.tokens.map((t) => t.topWithPrompt.map((q) => q.id))).toEqual(whole.input.tokens.map((t) => t.topWithPrompt.map((q) => q.id)));
+    close(split.layers.flatMap((l) => [l.attention, l.sink, l.normWeighted, ...l.attentionPerHead, ...l.normWeightedPerHead]), whole.layers.flatMap((l) => [l.attention, l.sink, l.normWeighted, ...l.attentionPerHead, ...l.normWeightedPerHead]));
+    close(split.readMap.flat(), whole.readMap.flat());
+    close([split.summary.attentionRolloutShare, split.summary.meanBenefit], [whole.summary.attentionRolloutShare, whole.summary.meanBenefit]);
+    expect(split.summary.attentionRolloutShare).toBeGreaterThan(0);
+
+    // A second input under the same prompt reuses the prefix run (one engine call fewer), with the same numbers as
+    // computing it afresh.
+    const other = { ...args, input: 'under a bridge' };
+    const cached = await analyze(past.m, past.tok, other);
+    prefixCache.clear();
+    noPromptCache.clear();
+    const fresh = await analyze(past.m, past.tok, other);
+    expect(cached.timings.engineCalls).toBe(fresh.timings.engineCalls - 1);
+    expect(cached.input.tokens.map((t) => t.lossWithPrompt)).toEqual(fresh.input.tokens.map((t) => t.lossWithPrompt));
+    expect(cached.depthCurve).toEqual(fresh.depthCurve);
+    expect(cached.summary.attentionRolloutShare).toBe(fresh.summary.attentionRolloutShare);
   });
 
   it('reports per-token top predictions as probabilities that sum to at most 1', async () => {

@@ -14,6 +14,7 @@ import {
   parseMarkedPrompt,
   precomputationShare,
   promptBenefit,
+  promptHeadSums,
   readMap,
   spanBiasMask,
   splitSpans,
@@ -260,6 +261,31 @@ describe('attentionRollout', () => {
   it('is 0 for an empty prompt or no layers', () => {
     expect(attentionRollout([pattern([[[1, 0], [0.5, 0.5]]])], 0, 1)).toBe(0);
     expect(attentionRollout([], 1, 1)).toBe(0);
+  });
+
+  it('X\'s rows [H,n,T] plus the prompt rows\' head sums give exactly the numbers of the full patterns', () => {
+    const rand = prng(77);
+    const H = 3;
+    const p = 5;
+    const n = 4;
+    const T = 1 + p + n;
+    const full = [randomPattern(rand, H, T), randomPattern(rand, H, T)];
+    // What a run continuing the prompt's keys/values returns: rows p+1..p+n of each head; and what a run over
+    // [BOS] + P' alone returns: the top-left [p+1, p+1] block (causal, so the same rows).
+    const xRows = full.map((t) => ({ data: Float32Array.from({ length: H * n * T }, (_, x) => t.data[Math.floor(x / (n * T)) * T * T + (p + 1) * T + (x % (n * T))]), dims: [H, n, T] }));
+    const prefix = full.map((t) => ({ data: Float32Array.from({ length: H * (p + 1) ** 2 }, (_, x) => { const h = Math.floor(x / (p + 1) ** 2); const r = Math.floor((x % (p + 1) ** 2) / (p + 1)); const c = x % (p + 1); return t.data[h * T * T + r * T + c]; }), dims: [H, p + 1, p + 1] }));
+    const nrm = full.map(() => ({ data: Float32Array.from({ length: H * T }, () => rand() * 3), dims: [H, T] }));
+    full.forEach((t, l) => {
+      expect(attentionReadShare(xRows[l], p, n)).toEqual(attentionReadShare(t, p, n));
+      expect(normWeightedReadShare(xRows[l], nrm[l], p, n)).toEqual(normWeightedReadShare(t, nrm[l], p, n));
+    });
+    expect(readMap(xRows, nrm, p, n)).toEqual(readMap(full, nrm, p, n));
+    const want = attentionRollout(full, p, n);
+    expect(want).toBeGreaterThan(0);
+    expect(attentionRollout(xRows, p, n, prefix.map((t) => promptHeadSums(t, p)))).toBe(want);
+    // X's rows without the prompt rows cannot be rolled out: said, not guessed.
+    expect(() => attentionRollout(xRows, p, n)).toThrow(/promptRows\[1\] must be the \[6,6\] head sums/);
+    expect(() => attentionReadShare({ data: new Float32Array(H * 3 * T), dims: [H, 3, T] }, p, n)).toThrow(/not \[H,T,T\] or \[H,n=4,T\]/);
   });
 });
 

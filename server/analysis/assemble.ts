@@ -12,7 +12,7 @@ import type {
 import { hookName } from '../../shared/hooks.js';
 import { attentionReadShare, attentionRollout, normWeightedReadShare, readMap } from '../../shared/metrics/attention.js';
 import { depthCurveFromLosses, meanLossIncrease, precomputationShare } from '../../shared/metrics/knockout.js';
-import { promptBenefit, topPredictions, type Prediction } from '../../shared/metrics/loss.js';
+import { promptBenefit, type Prediction } from '../../shared/metrics/loss.js';
 import type { Span } from '../../shared/metrics/spans.js';
 import { mean } from '../../shared/metrics/tensor.js';
 import type { TextTokenizer } from '../model/tokenizer.js';
@@ -64,7 +64,6 @@ export function headlineStage(plan: AnalysisPlan, model: ModelFacts, tok: TextTo
     };
   });
   const named = (preds: Prediction[]) => preds.map((q) => ({ ...q, text: tok.decode([q.id]) }));
-  const V = withRun.logits.dims[1];
   const inputStrings = tok.tokenStrings(inputIds);
   const inputTokens: InputTokenResult[] = inputIds.map((id, k) => ({
     id,
@@ -75,7 +74,7 @@ export function headlineStage(plan: AnalysisPlan, model: ModelFacts, tok: TextTo
     lossNoPromptNatural: no.lossNoNatural[k],
     benefit: benefit.perToken[k],
     benefitNatural: benefitNatural.perToken[k],
-    topWithPrompt: named(topPredictions(withRun.logits.data.subarray(k * V, (k + 1) * V), options.topK)),
+    topWithPrompt: named(withRun.top[k]),
     topNoPrompt: named(no.topNo[k]),
   }));
   const promptStrings = tok.tokenStrings(promptIds);
@@ -101,7 +100,7 @@ export function headlineStage(plan: AnalysisPlan, model: ModelFacts, tok: TextTo
       meanBenefit: benefit.mean,
       meanBenefitNatural: benefitNatural.mean,
       meanBenefitRead: mean(benefit.perToken.slice(1)),
-      attentionRolloutShare: attentionRollout(patterns, p, n),
+      attentionRolloutShare: attentionRollout(patterns, p, n, withRun.promptRows),
     },
     layers,
     readMap: readMap(patterns, norms, p, n),

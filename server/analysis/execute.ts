@@ -2,11 +2,13 @@
 // under the memory bound, with the prompt's keys/values reused and one bias tensor per distinct set of blocked rows.
 import { hookName } from '../../shared/hooks.js';
 import { InputError, CancelledError } from '../../shared/errors.js';
-import { targetLosses, topPredictions } from '../../shared/metrics/loss.js';
+import { topPredictions, type Prediction } from '../../shared/metrics/loss.js';
+import { promptHeadSums } from '../../shared/metrics/attention.js';
 import { blockAllPromptMask, spanBiasMask } from '../../shared/metrics/spans.js';
 import { batchItem, inputPositions, type Tensor } from '../../shared/metrics/tensor.js';
 import type { GraphVariant, HookedModel } from '../engine/hooked-model.js';
 import { NoPromptCache, type NoPromptRuns } from './no-prompt-cache.js';
+import { PrefixCache, type PrefixRun } from './prefix-cache.js';
 import { range, type AnalysisPlan, type Variant } from './plan.js';
 
 /**
@@ -35,15 +37,23 @@ export interface ExecuteOptions {
 export interface WithPromptRun {
   /** Loss of each input token with the prompt. */
   lossWith: number[];
-  /** Logits of the rows that predict X: [n, V]. */
-  logits: Tensor;
-  /** Per layer: attention pattern [H,T,T] and value norms [H,T]. */
+  /** The most probable next tokens at each row that predicts an input token (the logits are not kept). */
+  top: Prediction[][];
+  /**
+   * Per layer: the attention pattern [H,T,T], or only X's rows [H,n,T] when the run continued the prompt's
+   * keys/values; then `promptRows` holds the head sums of rows 0..p (see attentionRollout).
+   */
   patterns: Tensor[];
+  promptRows?: Float64Array[];
+  /** Per layer: value norms [H,T]. */
   norms: Tensor[];
 }
 
 /** The no-prompt runs of every model and input seen by this process (experiments and forks reuse them). */
 export const noPromptCache = new NoPromptCache();
+
+/** The prefix runs ([BOS] + P') of every model and prompt seen by this process (an experiment's cells reuse them). */
+export const prefixCache = new PrefixCache();
 
 export class Executor {
   /** Engine calls made so far. */
@@ -53,8 +63,9 @@ export class Executor {
   private readonly pairs: { past: string; present: string }[] | null;
   private prefix: Map<string, Tensor> | null = null;
   private readonly masks = new Map<string, Float32Array>();
-  /** The with-prompt run's residual stream entering each layer, [T, d] (for layer entry). */
+  /** The with-prompt run's residual stream entering each layer at positions residFirst.., [*, d] (for layer entry). */
   private residPre: Tensor[] | null = null;
+  private residFirst = 0;
   /** Whether knockouts start at their first blocked layer (see server/engine/layer-entry.ts). */
   readonly layerEntry: boolean;
 
@@ -72,7 +83,8 @@ export class Executor {
       ...(this.layerEntry ? [hookName(l, 'hook_resid_pre')] : []),
     ]);
     // One graph variant serves every call of the analysis, so the runtime holds one extra copy of the weights.
-    this.graph = { hooks, bias: knock, rows: true, targets: knock, entry: this.layerEntry };
+    // Every call has its targets' log-probabilities computed in the graph (no log-sum-exp over the vocabulary in JS).
+    this.graph = { hooks, bias: knock, rows: true, targets: true, entry: this.layerEntry };
     this.pairs = o.reusePrefix && knock ? m.pastPairs() : null;
     const maxBytes = o.maxBatchMB * 1024 * 1024;
     const rowBytes = estimateRowBytes(c, plan.T, Math.max(1, plan.n - 1), true);
@@ -92,20 +104,103 @@ export class Executor {
     if (this.o.isCancelled()) throw new CancelledError();
   }
 
-  /** [BOS] + P' + X with the hooks the read shares need; logits only at the rows that predict X. */
+  /**
+   * The with-prompt run with the hooks the read shares need. On a graph with a KV cache (when knockouts reuse the
+   * prompt's keys/values) it is two runs: [BOS] + P' alone (from the prefix cache when this process has run this
+   * prompt), then X's columns continuing its keys/values, whose patterns are X's rows only ([H,n,T], not [H,T,T]).
+   * Otherwise one run over [BOS] + P' + X. Logits only at the rows that predict X.
+   */
   async withPrompt(): Promise<WithPromptRun> {
-    const { p, n, seq, inputIds, nLayer: L } = this.plan;
-    const r = await this.m.run({ tokens: [seq], hooks: this.graph.hooks, logitRows: range(p, p + n), presents: !!this.pairs, variant: this.graph });
-    this.calls++;
-    // The prompt's columns ([BOS] + P') are the same in every knockout (no X -> P' block reaches them, and causal
-    // attention never lets them read X): their keys/values from this run serve every variant.
-    if (this.pairs) this.prefix = firstPositions(r.presents!, p + 1);
-    const logits = batchItem(r.logits!, 0);
-    const patterns = range(0, L).map((l) => batchItem(r.cache.get(hookName(l, 'attn.hook_pattern'))!, 0));
-    const norms = range(0, L).map((l) => batchItem(r.cache.get(hookName(l, 'attn.hook_value_norm'))!, 0));
-    if (this.layerEntry) this.residPre = range(0, L).map((l) => batchItem(r.cache.get(hookName(l, 'hook_resid_pre'))!, 0));
+    const r = this.pairs ? await this.withPromptSplit() : await this.withPromptWhole();
     this.checkCancel();
-    return { lossWith: targetLosses(logits, inputIds), logits, patterns, norms };
+    return r;
+  }
+
+  /**
+   * Top predictions of each row from its logits and log-sum-exp (logit of the row's target plus the target's loss:
+   * the graph computed the log-softmax), so that the [n, V] logits need not outlive the run.
+   */
+  private top(row: (k: number) => Float32Array, lossWith: number[], lastLogSumExp?: number): Prediction[][] {
+    const { inputIds, options } = this.plan;
+    return inputIds.map((id, k) => topPredictions(row(k), options.topK, k === 0 && lastLogSumExp !== undefined ? lastLogSumExp : row(k)[id] + lossWith[k]));
+  }
+
+  private async withPromptWhole(): Promise<WithPromptRun> {
+    const { p, n, seq, inputIds, nLayer: L } = this.plan;
+    const r = await this.m.run({ tokens: [seq], hooks: this.graph.hooks, logitRows: range(p, p + n), targets: [inputIds], variant: this.graph });
+    this.calls++;
+    const logits = batchItem(r.logits!, 0);
+    const lossWith = Array.from(r.targetLogprobs!.data, (x) => -x);
+    const V = logits.dims[1];
+    if (this.layerEntry) this.residPre = range(0, L).map((l) => batchItem(r.cache.get(hookName(l, 'hook_resid_pre'))!, 0));
+    return {
+      lossWith,
+      top: this.top((k) => logits.data.subarray(k * V, (k + 1) * V), lossWith),
+      patterns: range(0, L).map((l) => batchItem(r.cache.get(hookName(l, 'attn.hook_pattern'))!, 0)),
+      norms: range(0, L).map((l) => batchItem(r.cache.get(hookName(l, 'attn.hook_value_norm'))!, 0)),
+    };
+  }
+
+  private async withPromptSplit(): Promise<WithPromptRun> {
+    const { p, n, seq, inputIds, nLayer: L } = this.plan;
+    const pre = await this.prefixRun();
+    this.prefix = pre.presents;
+    // X's columns continue the prompt's keys/values: the queries are X's n positions, the keys all T.
+    const r = await this.m.run({
+      tokens: [inputIds],
+      positionIds: [inputPositions(p, n)],
+      past: tilePast(pre.presents, this.pairs!, 1),
+      hooks: this.graph.hooks,
+      logitRows: range(0, n - 1),
+      targets: [inputIds.slice(1)],
+      variant: this.graph,
+    });
+    this.calls++;
+    const logits = batchItem(r.logits!, 0);
+    const V = logits.dims[1];
+    const lossWith = [pre.lastLogSumExp - pre.lastLogits[inputIds[0]], ...Array.from(r.targetLogprobs!.data, (x) => -x)];
+    if (this.layerEntry) {
+      this.residPre = range(0, L).map((l) => batchItem(r.cache.get(hookName(l, 'hook_resid_pre'))!, 0));
+      this.residFirst = p + 1;
+    }
+    const T = seq.length;
+    return {
+      lossWith,
+      top: this.top((k) => (k === 0 ? pre.lastLogits : logits.data.subarray((k - 1) * V, k * V)), lossWith, pre.lastLogSumExp),
+      patterns: range(0, L).map((l) => batchItem(r.cache.get(hookName(l, 'attn.hook_pattern'))!, 0)),
+      promptRows: pre.promptRows,
+      norms: range(0, L).map((l) => {
+        const t = batchItem(r.cache.get(hookName(l, 'attn.hook_value_norm'))!, 0);
+        if (t.dims[1] !== T) throw new Error(`with-prompt run: value norms of layer ${l} have ${t.dims[1]} positions, expected ${T} (past and new)`);
+        return t;
+      }),
+    };
+  }
+
+  /** [BOS] + P' alone: its keys/values, the head sums of its attention rows, its last row's logits (cached). */
+  private async prefixRun(): Promise<PrefixRun> {
+    const { p, bos, promptIds, inputIds, nLayer: L } = this.plan;
+    const key = { model: this.m.modelHash, bos, promptIds };
+    const hit = prefixCache.get(key);
+    if (hit) return hit;
+    const r = await this.m.run({
+      tokens: [[bos, ...promptIds]],
+      hooks: range(0, L).map((l) => hookName(l, 'attn.hook_pattern')),
+      logitRows: [p],
+      targets: [[inputIds[0]]],
+      presents: true,
+      variant: this.graph,
+    });
+    this.calls++;
+    const lastLogits = batchItem(r.logits!, 0).data.slice();
+    const run: PrefixRun = {
+      presents: r.presents!,
+      promptRows: range(0, L).map((l) => promptHeadSums(batchItem(r.cache.get(hookName(l, 'attn.hook_pattern'))!, 0), p)),
+      lastLogits,
+      lastLogSumExp: lastLogits[inputIds[0]] - r.targetLogprobs!.data[0],
+    };
+    prefixCache.set(key, run);
+    return run;
   }
 
   /**
@@ -117,22 +212,24 @@ export class Executor {
     const key = { model: this.m.modelHash, bos, inputIds, p, topK };
     let shifted = noPromptCache.shifted(key);
     let natural = noPromptCache.natural(key);
-    if (!shifted || !natural) {
-      const short = [bos, ...inputIds];
-      const rows = [...(shifted ? [] : [[0, ...inputPositions(p, n)]]), ...(natural ? [] : [range(0, n + 1)])];
-      const r = await this.m.run({ tokens: rows.map(() => short), positionIds: rows, logitRows: range(0, n), variant: this.graph });
+    const short = [bos, ...inputIds];
+    // Two calls rather than one of two rows: only the shifted run's logits leave the graph (for its top predictions).
+    if (!shifted) {
+      const r = await this.m.run({ tokens: [short], positionIds: [[0, ...inputPositions(p, n)]], logitRows: range(0, n), targets: [inputIds], variant: this.graph });
       this.calls++;
-      let b = 0;
-      if (!shifted) {
-        const t = batchItem(r.logits!, b++);
-        const V = t.dims[1];
-        shifted = { lossNo: targetLosses(t, inputIds), topNo: range(0, n).map((k) => topPredictions(t.data.subarray(k * V, (k + 1) * V), topK)) };
-        noPromptCache.setShifted(key, shifted);
-      }
-      if (!natural) {
-        natural = targetLosses(batchItem(r.logits!, b), inputIds);
-        noPromptCache.setNatural(key, natural);
-      }
+      const t = batchItem(r.logits!, 0);
+      const V = t.dims[1];
+      const lossNo = Array.from(r.targetLogprobs!.data, (x) => -x);
+      const row = (k: number) => t.data.subarray(k * V, (k + 1) * V);
+      shifted = { lossNo, topNo: range(0, n).map((k) => topPredictions(row(k), topK, row(k)[inputIds[k]] + lossNo[k])) };
+      noPromptCache.setShifted(key, shifted);
+      this.checkCancel();
+    }
+    if (!natural) {
+      const r = await this.m.run({ tokens: [short], positionIds: [range(0, n + 1)], logitRows: range(0, n), targets: [inputIds], logits: false, variant: this.graph });
+      this.calls++;
+      natural = Array.from(r.targetLogprobs!.data, (x) => -x);
+      noPromptCache.setNatural(key, natural);
       this.checkCancel();
     }
     return { ...shifted, lossNoNatural: natural };
@@ -208,7 +305,7 @@ export class Executor {
   private entryStream(layer: number, first: number, Q: number, B: number): Tensor {
     const t = this.residPre![layer];
     const d = t.dims[1];
-    const rows = t.data.subarray(first * d, (first + Q) * d);
+    const rows = t.data.subarray((first - this.residFirst) * d, (first - this.residFirst + Q) * d);
     const data = new Float32Array(B * Q * d);
     for (let b = 0; b < B; b++) data.set(rows, b * Q * d);
     return { data, dims: [B, Q, d] };
@@ -236,18 +333,6 @@ function groupBy<T>(items: readonly T[], key: (t: T) => number): T[][] {
     else m.set(k, [t]);
   }
   return [...m.entries()].sort((a, b) => a[0] - b[0]).map(([, g]) => g);
-}
-
-/** Present tensors [1, H, T, dh] cut to their first `len` positions. */
-function firstPositions(presents: Map<string, Tensor>, len: number): Map<string, Tensor> {
-  const out = new Map<string, Tensor>();
-  for (const [name, t] of presents) {
-    const [, H, T, dh] = t.dims;
-    const data = new Float32Array(H * len * dh);
-    for (let h = 0; h < H; h++) data.set(t.data.subarray(h * T * dh, (h * T + len) * dh), h * len * dh);
-    out.set(name, { data, dims: [1, H, len, dh] });
-  }
-  return out;
 }
 
 /** The prefix's present tensors [1,...] repeated into past inputs [B,...], keyed by past input name. */

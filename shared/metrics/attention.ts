@@ -1,5 +1,5 @@
 // How much of X's attention reads the prompt P': raw share, norm-weighted share, read map, rollout baseline.
-import { checkCounts, checkPattern, checkTensor, MASS_EPS, mean, type Tensor } from './tensor.js';
+import { checkCounts, checkPatternRows, checkTensor, MASS_EPS, mean, type Tensor } from './tensor.js';
 
 export interface AttentionReadShare {
   /** a_h = mean_{i in X} sum_{j in P'} A_ij / sum_{1<=j<=i} A_ij, per head. */
@@ -13,13 +13,14 @@ export interface AttentionReadShare {
 }
 
 /**
- * Attention read share of one layer's pattern [H,T,T] (DESIGN "The measurements" 2).
+ * Attention read share of one layer's pattern [H,T,T] or X's rows of it [H,n,T] (DESIGN "The measurements" 2).
  * The denominator is the row's own non-BOS mass sum_{1<=j<=i} A_ij, which equals 1 - A_i0 for a softmax row;
  * summing it directly keeps the share inside [0,1] under float32 rounding and is exact when A_i0 is near 1.
  * A query whose non-BOS mass is below 1e-12 (it reads only BOS) counts as share 0 in the mean, not 0/0.
  */
 export function attentionReadShare(pattern: Tensor, p: number, n: number): AttentionReadShare {
-  const [H, T] = checkPattern(pattern, p, n, 'attentionReadShare');
+  const [H, T, first] = checkPatternRows(pattern, p, n, 'attentionReadShare');
+  const Q = pattern.dims[1];
   const d = pattern.data;
   const perHead: number[] = [];
   const sinkPerHead: number[] = [];
@@ -27,7 +28,7 @@ export function attentionReadShare(pattern: Tensor, p: number, n: number): Atten
     let shareSum = 0;
     let sinkSum = 0;
     for (let i = p + 1; i <= p + n; i++) {
-      const row = (h * T + i) * T;
+      const row = (h * Q + i - first) * T;
       sinkSum += d[row];
       let prompt = 0;
       for (let j = 1; j <= p; j++) prompt += d[row + j];
@@ -59,12 +60,14 @@ export interface NormWeightedReadShare {
 }
 
 /**
- * Norm-weighted (Kobayashi et al. 2020) read share of one layer (DESIGN "The measurements" 3).
+ * Norm-weighted (Kobayashi et al. 2020) read share of one layer (DESIGN "The measurements" 3); the pattern as in
+ * attentionReadShare, the value norms [H,T] of every position.
  * BOS (j=0) is left out of numerator and denominator alike. A zero denominator gives 0.
  */
 export function normWeightedReadShare(pattern: Tensor, valueNorm: Tensor, p: number, n: number): NormWeightedReadShare {
   const where = 'normWeightedReadShare';
-  const [H, T] = checkPattern(pattern, p, n, where);
+  const [H, T, first] = checkPatternRows(pattern, p, n, where);
+  const Q = pattern.dims[1];
   checkValueNorm(valueNorm, H, T, where);
   const d = pattern.data;
   const v = valueNorm.data;
@@ -75,7 +78,7 @@ export function normWeightedReadShare(pattern: Tensor, valueNorm: Tensor, p: num
     let num = 0;
     let den = 0;
     for (let i = p + 1; i <= p + n; i++) {
-      const row = (h * T + i) * T;
+      const row = (h * Q + i - first) * T;
       for (let j = 1; j <= i; j++) {
         const w = d[row + j] * v[h * T + j];
         den += w;
@@ -103,7 +106,8 @@ export function readMap(patterns: readonly Tensor[], valueNorms: readonly Tensor
     throw new RangeError(`${where}: ${patterns.length} layer patterns vs ${valueNorms.length} layer value norms`);
   }
   return patterns.map((pattern, l) => {
-    const [H, T] = checkPattern(pattern, p, n, where, `patterns[${l}]`);
+    const [H, T, first] = checkPatternRows(pattern, p, n, where, `patterns[${l}]`);
+    const Q = pattern.dims[1];
     checkValueNorm(valueNorms[l], H, T, where, `valueNorms[${l}]`);
     const d = pattern.data;
     const v = valueNorms[l].data;
@@ -113,7 +117,7 @@ export function readMap(patterns: readonly Tensor[], valueNorms: readonly Tensor
       w.fill(0);
       let den = 0;
       for (let h = 0; h < H; h++) {
-        const row = (h * T + i) * T;
+        const row = (h * Q + i - first) * T;
         for (let j = 1; j <= i; j++) {
           const x = d[row + j] * v[h * T + j];
           den += x;
@@ -131,27 +135,40 @@ export function readMap(patterns: readonly Tensor[], valueNorms: readonly Tensor
  * Attention rollout (Abnar & Zuidema 2020) share of X on P': heads averaged, residual added as 0.5*A + 0.5*I,
  * rows renormalised, layers multiplied (R = Â_{L-1} ... Â_0). The share is mean_{i in X} of
  * sum_{j in P'} R_ij / sum_{1<=j<=i} R_ij: BOS is left out of the denominator as in the other shares, since the
- * sink's rollout mass says nothing about the prompt. Only X's rows are carried, so the cost is n*T^2 per layer.
- * No layers gives 0 (R = I: each input token is only itself).
+ * sink's rollout mass says nothing about the prompt. Only X's rows are carried, and attention is causal (row i
+ * reaches columns <= i only), so the cost is under n*T^2/2 per layer. No layers gives 0 (R = I: each input token
+ * is only itself).
+ *
+ * The patterns are [H,T,T], or X's rows [H,n,T] together with `promptRows`: per layer, the head sums of the rows
+ * of positions 0..p (promptHeadSums of the run over [BOS] + P' alone, which causal attention makes the same rows).
  */
-export function attentionRollout(patterns: readonly Tensor[], p: number, n: number): number {
+export function attentionRollout(patterns: readonly Tensor[], p: number, n: number, promptRows?: readonly Float64Array[]): number {
   const where = 'attentionRollout';
   checkCounts(p, n, where);
   if (patterns.length === 0 || n === 0) return 0;
-  const [, T] = checkPattern(patterns[0], p, n, where, 'patterns[0]');
+  const [, T] = checkPatternRows(patterns[0], p, n, where, 'patterns[0]');
   // rows[r] = row (p+1+r) of the product so far, starting from the identity and multiplying lower layers in.
   let rows = new Float64Array(n * T);
   for (let r = 0; r < n; r++) rows[r * T + p + 1 + r] = 1;
   for (let l = patterns.length - 1; l >= 0; l--) {
-    const [H, Tl] = checkPattern(patterns[l], p, n, where, `patterns[${l}]`);
+    const [H, Tl, first] = checkPatternRows(patterns[l], p, n, where, `patterns[${l}]`);
     if (Tl !== T) throw new RangeError(`${where}: patterns[${l}] has T=${Tl}, patterns[0] has T=${T}`);
-    const a = residualMeanAttention(patterns[l].data, H, T);
+    let sums: Float64Array;
+    if (first === 0) sums = headSums(patterns[l].data, H, T, T);
+    else {
+      const pr = promptRows?.[l];
+      if (!pr || pr.length !== (p + 1) * (p + 1)) throw new RangeError(`${where}: patterns[${l}] holds X's rows only; promptRows[${l}] must be the [${p + 1},${p + 1}] head sums of positions 0..${p}`);
+      sums = new Float64Array(T * T);
+      for (let k = 0; k <= p; k++) sums.set(pr.subarray(k * (p + 1), (k + 1) * (p + 1)), k * T);
+      sums.set(headSums(patterns[l].data, H, n, T), (p + 1) * T);
+    }
+    const a = residualMeanAttention(sums, H, T);
     const next = new Float64Array(n * T);
     for (let r = 0; r < n; r++) {
-      for (let k = 0; k < T; k++) {
+      for (let k = 0; k <= p + 1 + r; k++) {
         const m = rows[r * T + k];
         if (m === 0) continue;
-        for (let j = 0; j < T; j++) next[r * T + j] += m * a[k * T + j];
+        for (let j = 0; j <= k; j++) next[r * T + j] += m * a[k * T + j];
       }
     }
     rows = next;
@@ -168,10 +185,23 @@ export function attentionRollout(patterns: readonly Tensor[], p: number, n: numb
   return sum / n;
 }
 
-/** 0.5 * mean_h A + 0.5 * I with rows renormalised to sum 1 (rows of zero mass stay zero). */
-function residualMeanAttention(d: Float32Array, H: number, T: number): Float64Array {
-  const a = new Float64Array(T * T);
-  for (let h = 0; h < H; h++) for (let x = 0; x < T * T; x++) a[x] += d[h * T * T + x];
+/** Sum over heads of a pattern [H,Q,T], as [Q,T] in float64 (heads added in ascending order). */
+function headSums(d: Float32Array, H: number, Q: number, T: number): Float64Array {
+  const a = new Float64Array(Q * T);
+  for (let h = 0; h < H; h++) for (let x = 0; x < Q * T; x++) a[x] += d[h * Q * T + x];
+  return a;
+}
+
+/** The head sums attentionRollout needs of a run over [BOS] + P' alone: its pattern [H,p+1,p+1] summed over heads. */
+export function promptHeadSums(pattern: Tensor, p: number): Float64Array {
+  checkTensor(pattern, 3, 'pattern', 'promptHeadSums');
+  const [H, Q, T] = pattern.dims;
+  if (Q !== p + 1 || T !== p + 1) throw new RangeError(`promptHeadSums: pattern dims [${pattern.dims.join(',')}] are not [H,${p + 1},${p + 1}]`);
+  return headSums(pattern.data, H, Q, T);
+}
+
+/** 0.5 * (head sums / H) + 0.5 * I with rows renormalised to sum 1 (rows of zero mass stay zero); in place. */
+function residualMeanAttention(a: Float64Array, H: number, T: number): Float64Array {
   for (let k = 0; k < T; k++) {
     let s = 0;
     for (let j = 0; j < T; j++) {

@@ -54,22 +54,29 @@ export interface Prediction {
   prob: number;
 }
 
-/** The k most probable next tokens of one logits row [V], most probable first (ties: lower id first). */
-export function topPredictions(row: Float32Array, k: number): Prediction[] {
+/**
+ * The k most probable next tokens of one logits row [V], most probable first (ties: lower id first).
+ * `logSumExp`, when the caller has it (log-sum-exp of the row = logit of a target minus its log-probability, from a
+ * run that computed the log-softmax), saves a pass of exp over the vocabulary.
+ */
+export function topPredictions(row: Float32Array, k: number, logSumExpOfRow?: number): Prediction[] {
   if (!Number.isInteger(k) || k < 0) throw new RangeError(`topPredictions: k must be an integer >= 0, got ${k}`);
   const V = row.length;
   const kk = Math.min(k, V);
   if (kk === 0) return [];
-  const lse = logSumExp(row, 0, V, 'topPredictions');
+  const lse = logSumExpOfRow ?? logSumExp(row, 0, V, 'topPredictions');
   // Why insertion into a small sorted list: k is small next to a 50k vocabulary, so no full sort.
   const ids: number[] = [];
+  // The k-th largest so far, once k are held: most of the vocabulary fails this one comparison.
+  let floor = -Infinity;
   for (let v = 0; v < V; v++) {
     const x = row[v];
-    if (ids.length === kk && x <= row[ids[kk - 1]]) continue;
+    if (ids.length === kk && x <= floor) continue;
     let pos = ids.length;
     while (pos > 0 && row[ids[pos - 1]] < x) pos--;
     ids.splice(pos, 0, v);
     if (ids.length > kk) ids.pop();
+    if (ids.length === kk) floor = row[ids[kk - 1]];
   }
   return ids.map((id) => ({ id, prob: Math.exp(row[id] - lse) }));
 }

@@ -46,12 +46,23 @@ export function checkTensor(t: Tensor, rank: number, name: string, where: string
  * T may exceed 1+p+n: positions past the input (right padding) are ignored, since causal rows never read them.
  */
 export function checkPattern(pattern: Tensor, p: number, n: number, where: string, name = 'pattern'): [number, number] {
+  const [H, T, first] = checkPatternRows(pattern, p, n, where, name);
+  if (first !== 0) throw new RangeError(`${where}: ${name} dims [${pattern.dims.join(',')}] are not [H,T,T]`);
+  return [H, T];
+}
+
+/**
+ * An attention pattern as the read shares take it: all rows [H,T,T], or only X's rows [H,n,T] (queries p+1..p+n,
+ * as a run that continues the prompt's keys/values returns them). Returns [H, T, first]: row r of the tensor is
+ * query position first + r.
+ */
+export function checkPatternRows(pattern: Tensor, p: number, n: number, where: string, name = 'pattern'): [number, number, number] {
   checkCounts(p, n, where);
   checkTensor(pattern, 3, name, where);
-  const [H, T, T2] = pattern.dims;
-  if (T !== T2 || H < 1) throw new RangeError(`${where}: ${name} dims [${pattern.dims.join(',')}] are not [H,T,T] with H >= 1`);
+  const [H, Q, T] = pattern.dims;
+  if (H < 1 || (Q !== T && Q !== n)) throw new RangeError(`${where}: ${name} dims [${pattern.dims.join(',')}] are not [H,T,T] or [H,n=${n},T] with H >= 1`);
   if (T < 1 + p + n) throw new RangeError(`${where}: ${name} has T=${T} positions, fewer than 1+p+n = ${1 + p + n}`);
-  return [H, T];
+  return [H, T, Q === T ? 0 : p + 1];
 }
 
 /** Below this, a query's non-BOS mass counts as none at all (its share is 0, not 0/0). */
