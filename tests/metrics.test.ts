@@ -263,6 +263,35 @@ describe('attentionRollout', () => {
     expect(attentionRollout([], 1, 1)).toBe(0);
   });
 
+  it('equals the product of the layers\' matrices written out, on random causal patterns of several heads and layers', () => {
+    const rand = prng(5);
+    const H = 4;
+    const p = 6;
+    const n = 5;
+    const T = 1 + p + n;
+    const layers = [0, 1, 2].map(() => randomPattern(rand, H, T));
+    // R = Â_2 Â_1 Â_0 by plain matrix products, Â = rows-renormalised 0.5 * mean_h A + 0.5 * I.
+    const hat = (t: Tensor) =>
+      Array.from({ length: T }, (_, k) => {
+        const row = Array.from({ length: T }, (_, j) => {
+          let m = 0;
+          for (let h = 0; h < H; h++) m += t.data[h * T * T + k * T + j];
+          return 0.5 * (m / H) + (j === k ? 0.5 : 0);
+        });
+        const z = row.reduce((a, b) => a + b, 0);
+        return row.map((x) => x / z);
+      });
+    const mul = (a: number[][], b: number[][]) => a.map((r) => b[0].map((_, j) => r.reduce((acc, x, k) => acc + x * b[k][j], 0)));
+    const R = layers.map(hat).reduce((acc, m) => mul(m, acc));
+    let want = 0;
+    for (let i = p + 1; i <= p + n; i++) {
+      const prompt = R[i].slice(1, p + 1).reduce((a, b) => a + b, 0);
+      const open = R[i].slice(1, i + 1).reduce((a, b) => a + b, 0);
+      want += prompt / open;
+    }
+    expect(attentionRollout(layers, p, n)).toBeCloseTo(want / n, 12);
+  });
+
   it('X\'s rows [H,n,T] plus the prompt rows\' head sums give exactly the numbers of the full patterns', () => {
     const rand = prng(77);
     const H = 3;
@@ -284,7 +313,7 @@ describe('attentionRollout', () => {
     expect(want).toBeGreaterThan(0);
     expect(attentionRollout(xRows, p, n, prefix.map((t) => promptHeadSums(t, p)))).toBe(want);
     // X's rows without the prompt rows cannot be rolled out: said, not guessed.
-    expect(() => attentionRollout(xRows, p, n)).toThrow(/promptRows\[1\] must be the \[6,6\] head sums/);
+    expect(() => attentionRollout(xRows, p, n)).toThrow(/promptRows\[0\] must be the \[6,6\] head sums/);
     expect(() => attentionReadShare({ data: new Float32Array(H * 3 * T), dims: [H, 3, T] }, p, n)).toThrow(/not \[H,T,T\] or \[H,n=4,T\]/);
   });
 });

@@ -135,9 +135,10 @@ export function readMap(patterns: readonly Tensor[], valueNorms: readonly Tensor
  * Attention rollout (Abnar & Zuidema 2020) share of X on P': heads averaged, residual added as 0.5*A + 0.5*I,
  * rows renormalised, layers multiplied (R = Â_{L-1} ... Â_0). The share is mean_{i in X} of
  * sum_{j in P'} R_ij / sum_{1<=j<=i} R_ij: BOS is left out of the denominator as in the other shares, since the
- * sink's rollout mass says nothing about the prompt. Only X's rows are carried, and attention is causal (row i
- * reaches columns <= i only), so the cost is under n*T^2/2 per layer. No layers gives 0 (R = I: each input token
- * is only itself).
+ * sink's rollout mass says nothing about the prompt. Attention is causal, so R is lower triangular and both sums are
+ * entries of R times a fixed vector (the prompt's columns, all columns but BOS): two matrix-vector products per layer,
+ * applied from layer 0 up, instead of carrying X's rows of R. No layers gives 0 (R = I: each input token is only
+ * itself).
  *
  * The patterns are [H,T,T], or X's rows [H,n,T] together with `promptRows`: per layer, the head sums of the rows
  * of positions 0..p (promptHeadSums of the run over [BOS] + P' alone, which causal attention makes the same rows).
@@ -147,10 +148,14 @@ export function attentionRollout(patterns: readonly Tensor[], p: number, n: numb
   checkCounts(p, n, where);
   if (patterns.length === 0 || n === 0) return 0;
   const [, T] = checkPatternRows(patterns[0], p, n, where, 'patterns[0]');
-  // rows[r] = row (p+1+r) of the product so far, starting from the identity and multiplying lower layers in.
-  let rows = new Float64Array(n * T);
-  for (let r = 0; r < n; r++) rows[r * T + p + 1 + r] = 1;
-  for (let l = patterns.length - 1; l >= 0; l--) {
+  // prompt = R 1_{1..p}, open = R 1_{j>=1}, built up as Â_l (... (Â_0 v)).
+  let prompt = new Float64Array(T);
+  let open = new Float64Array(T);
+  for (let j = 1; j < T; j++) {
+    open[j] = 1;
+    if (j <= p) prompt[j] = 1;
+  }
+  for (let l = 0; l < patterns.length; l++) {
     const [H, Tl, first] = checkPatternRows(patterns[l], p, n, where, `patterns[${l}]`);
     if (Tl !== T) throw new RangeError(`${where}: patterns[${l}] has T=${Tl}, patterns[0] has T=${T}`);
     let sums: Float64Array;
@@ -163,25 +168,24 @@ export function attentionRollout(patterns: readonly Tensor[], p: number, n: numb
       sums.set(headSums(patterns[l].data, H, n, T), (p + 1) * T);
     }
     const a = residualMeanAttention(sums, H, T);
-    const next = new Float64Array(n * T);
-    for (let r = 0; r < n; r++) {
-      for (let k = 0; k <= p + 1 + r; k++) {
-        const m = rows[r * T + k];
-        if (m === 0) continue;
-        for (let j = 0; j <= k; j++) next[r * T + j] += m * a[k * T + j];
+    const nextPrompt = new Float64Array(T);
+    const nextOpen = new Float64Array(T);
+    for (let k = 0; k < T; k++) {
+      let sp = 0;
+      let so = 0;
+      for (let j = 0; j <= k; j++) {
+        const x = a[k * T + j];
+        sp += x * prompt[j];
+        so += x * open[j];
       }
+      nextPrompt[k] = sp;
+      nextOpen[k] = so;
     }
-    rows = next;
+    prompt = nextPrompt;
+    open = nextOpen;
   }
   let sum = 0;
-  for (let r = 0; r < n; r++) {
-    const i = p + 1 + r;
-    let prompt = 0;
-    for (let j = 1; j <= p; j++) prompt += rows[r * T + j];
-    let open = prompt;
-    for (let j = p + 1; j <= i; j++) open += rows[r * T + j];
-    sum += open < MASS_EPS ? 0 : prompt / open;
-  }
+  for (let i = p + 1; i <= p + n; i++) sum += open[i] < MASS_EPS ? 0 : prompt[i] / open[i];
   return sum / n;
 }
 
