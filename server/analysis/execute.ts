@@ -2,7 +2,7 @@
 // under the memory bound, with the prompt's keys/values reused and one bias tensor per distinct set of blocked rows.
 import { hookName } from '../../shared/hooks.js';
 import { InputError, CancelledError } from '../../shared/errors.js';
-import { topPredictions, type Prediction } from '../../shared/metrics/loss.js';
+import { rowLogSumExp, topPredictions, type Prediction } from '../../shared/metrics/loss.js';
 import { promptHeadSums } from '../../shared/metrics/attention.js';
 import { blockAllPromptMask, spanBiasMask } from '../../shared/metrics/spans.js';
 import { batchItem, inputPositions, type Tensor } from '../../shared/metrics/tensor.js';
@@ -179,7 +179,7 @@ export class Executor {
 
   /** [BOS] + P' alone: its keys/values, the head sums of its attention rows, its last row's logits (cached). */
   private async prefixRun(): Promise<PrefixRun> {
-    const { p, bos, promptIds, inputIds, nLayer: L } = this.plan;
+    const { p, bos, promptIds, nLayer: L } = this.plan;
     const key = { model: this.m.modelHash, bos, promptIds };
     const hit = prefixCache.get(key);
     if (hit) return hit;
@@ -187,7 +187,6 @@ export class Executor {
       tokens: [[bos, ...promptIds]],
       hooks: range(0, L).map((l) => hookName(l, 'attn.hook_pattern')),
       logitRows: [p],
-      targets: [[inputIds[0]]],
       presents: true,
       variant: this.graph,
     });
@@ -197,7 +196,9 @@ export class Executor {
       presents: r.presents!,
       promptRows: range(0, L).map((l) => promptHeadSums(batchItem(r.cache.get(hookName(l, 'attn.hook_pattern'))!, 0), p)),
       lastLogits,
-      lastLogSumExp: lastLogits[inputIds[0]] - r.targetLogprobs!.data[0],
+      // In float64 from the row itself, not from one target's in-graph log-probability: the same for every x_1, so a
+      // cached prefix gives the numbers a fresh one does, bit for bit.
+      lastLogSumExp: rowLogSumExp(lastLogits),
     };
     prefixCache.set(key, run);
     return run;

@@ -2,6 +2,11 @@
 import { checkTensor, mean, type Tensor } from './tensor.js';
 
 /** log(sum(exp(row))) in float64 with the max subtracted, so large logits do not overflow. */
+/** log sum_v exp(row[v]) of one logits row, in float64. */
+export function rowLogSumExp(row: Float32Array): number {
+  return logSumExp(row, 0, row.length, 'rowLogSumExp');
+}
+
 function logSumExp(data: Float32Array, offset: number, V: number, where: string): number {
   let max = -Infinity;
   for (let v = 0; v < V; v++) {
