@@ -104,6 +104,39 @@ describe('analysis pipeline', () => {
     expect(cached.summary.attentionRolloutShare).toBe(fresh.summary.attentionRolloutShare);
   });
 
+  it('runs the with-prompt run whole when a graph\'s value norms leave out the past positions', async () => {
+    const past = open(path.join(FIXTURES, 'gpt2-past-opset14'));
+    const args = { modelId: 'fx', prompt: 'A fox jumps. A dog naps. ', input: 'over a dog and a cat' };
+    // A graph of that kind, simulated: with a past, each layer's value norms come back for the new positions only.
+    const m = Object.create(past.m) as typeof past.m;
+    m.run = async (req) => {
+      const r = await past.m.run(req);
+      if (!req.past) return r;
+      for (const [k, t] of r.cache) {
+        if (!k.endsWith('attn.hook_value_norm')) continue;
+        const [B, H, T] = t.dims;
+        const q = req.tokens[0].length;
+        const data = new Float32Array(B * H * q);
+        for (let x = 0; x < B * H; x++) data.set(t.data.subarray(x * T + T - q, (x + 1) * T), x * q);
+        r.cache.set(k, { data, dims: [B, H, q] });
+      }
+      return r;
+    };
+    prefixCache.clear();
+    noPromptCache.clear();
+    const fallback = await analyze(m, past.tok, args);
+    prefixCache.clear();
+    noPromptCache.clear();
+    const split = await analyze(past.m, past.tok, args);
+    // One more engine call (the whole run after the split one), the same numbers.
+    expect(fallback.timings.engineCalls).toBe(split.timings.engineCalls + 1);
+    const close = (a: number[], b: number[]) => a.forEach((x, i) => expect(Math.abs(x - b[i])).toBeLessThan(1e-5));
+    close(fallback.layers.map((l) => l.normWeighted), split.layers.map((l) => l.normWeighted));
+    close(fallback.input.tokens.map((t) => t.lossWithPrompt), split.input.tokens.map((t) => t.lossWithPrompt));
+    close(fallback.depthCurve, split.depthCurve);
+    expect(fallback.summary.identityResidual).toBeLessThan(1e-4);
+  });
+
   it('reports per-token top predictions as probabilities that sum to at most 1', async () => {
     const r = await analyze(m, tok, { modelId: 'fx', prompt: 'Hello ', input: 'world' });
     for (const t of r.input.tokens) {

@@ -111,7 +111,8 @@ export class Executor {
    * Otherwise one run over [BOS] + P' + X. Logits only at the rows that predict X.
    */
   async withPrompt(): Promise<WithPromptRun> {
-    const r = this.pairs ? await this.withPromptSplit() : await this.withPromptWhole();
+    // A graph whose value-norm hook does not cover the past positions (none known) is run whole instead.
+    const r = (this.pairs ? await this.withPromptSplit() : null) ?? (await this.withPromptWhole());
     this.checkCancel();
     return r;
   }
@@ -141,7 +142,7 @@ export class Executor {
     };
   }
 
-  private async withPromptSplit(): Promise<WithPromptRun> {
+  private async withPromptSplit(): Promise<WithPromptRun | null> {
     const { p, n, seq, inputIds, nLayer: L } = this.plan;
     const pre = await this.prefixRun();
     this.prefix = pre.presents;
@@ -163,17 +164,17 @@ export class Executor {
       this.residPre = range(0, L).map((l) => batchItem(r.cache.get(hookName(l, 'hook_resid_pre'))!, 0));
       this.residFirst = p + 1;
     }
-    const T = seq.length;
+    const norms = range(0, L).map((l) => batchItem(r.cache.get(hookName(l, 'attn.hook_value_norm'))!, 0));
+    if (norms.some((t) => t.dims[1] !== seq.length)) {
+      this.residFirst = 0;
+      return null;
+    }
     return {
       lossWith,
       top: this.top((k) => (k === 0 ? pre.lastLogits : logits.data.subarray((k - 1) * V, k * V)), lossWith, pre.lastLogSumExp),
       patterns: range(0, L).map((l) => batchItem(r.cache.get(hookName(l, 'attn.hook_pattern'))!, 0)),
       promptRows: pre.promptRows,
-      norms: range(0, L).map((l) => {
-        const t = batchItem(r.cache.get(hookName(l, 'attn.hook_value_norm'))!, 0);
-        if (t.dims[1] !== T) throw new Error(`with-prompt run: value norms of layer ${l} have ${t.dims[1]} positions, expected ${T} (past and new)`);
-        return t;
-      }),
+      norms,
     };
   }
 
