@@ -242,8 +242,9 @@ describe('hook requests', () => {
       expect(m.holdsGraphBytes).toBe(true);
       const a = await m.run({ tokens: [[1, 2, 3]], hooks: ['blocks.0.hook_resid_pre'] });
       expect(m.holdsGraphBytes).toBe(false);
-      // Runs (KV cache, fresh past, bias) need nothing more from the file.
+      // Runs (KV cache, fresh past) and what an analysis asks of the model need nothing more from the file.
       const r = await m.run({ tokens: [[1, 2, 3]], presents: true });
+      expect([m.supportsPast, m.layerEntryProblem(), m.analyze().layers.length, m.weightBytes > 0]).toEqual([true, null, m.config.nLayer, true]);
       expect(m.holdsGraphBytes).toBe(false);
       expect(r.presents!.size).toBe(2 * m.config.nLayer);
       // A hook set never rewritten before reads the file again, with the same numbers as a fresh model.

@@ -184,8 +184,8 @@ export class HookedModel {
     void this.modelHash;
     void this.weightBytes;
     this.pastPairs();
-    this.analyze();
-    this.model(); // prepareProblem / prepareChanged
+    this.analyze(); // and prepareProblem / prepareChanged
+    this.layerEntryProblem();
     if (this.embeddingSize === undefined) this.embeddingSize = embeddingRows(this.model());
     for (const i of this.model().graph?.input ?? []) if (i.name) this.inputDimsOf(i.name);
   }
@@ -291,9 +291,12 @@ export class HookedModel {
    * GroupQueryAttention's batch of 1 with a past) do not apply.
    */
   private get preparedDiffers(): boolean {
-    this.model();
+    if (!this.prepareKnown) this.model();
     return this.prepareChanged;
   }
+
+  /** Whether prepareProblem / prepareChanged have been found (by any decode of the file). */
+  private prepareKnown = false;
 
   /** The graph as surgery reads it: fused attention and norms expanded into standard ops (prepare-graph.ts). */
   private decodePrepared(): ModelProto {
@@ -304,6 +307,7 @@ export class HookedModel {
     const r = prepareGraph(m, this.md.graphPath, { tiedEmbeddings: typeof tied === 'boolean' ? tied : null });
     this.prepareProblem = r.problem;
     this.prepareChanged = r.unfused.length > 0 || r.changes.length > 0;
+    this.prepareKnown = true;
     return m;
   }
 
