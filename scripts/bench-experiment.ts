@@ -33,8 +33,14 @@ export interface ExperimentBench {
   separatePerCellMs: number;
   experimentPerCellMs: number;
   speedup: number;
+  /** CPU time (user + system, all threads of the process) of each leg: less moved by other work on a shared host. */
+  separateCpuMs: number;
+  experimentCpuMs: number;
+  cpuSpeedup: number;
   maxAbsDiffMeanBenefit: number;
 }
+
+const cpuMs = (u: NodeJS.CpuUsage) => (u.user + u.system) / 1000;
 
 export async function benchExperiment(o: { model: string; threads: number; graphCache: string; inputs: number }): Promise<ExperimentBench> {
   const inputs = sampleInputSet(inputSets().get(SET)!, o.inputs, 1).map((p) => p.text);
@@ -47,6 +53,7 @@ export async function benchExperiment(o: { model: string; threads: number; graph
   await analyze(m, tok, { modelId: 'bench', prompt: BENCH_PROMPTS[0], input: inputs[0], options: OPTIONS });
   const separate = new Map<string, number>();
   const t1 = performance.now();
+  const c1 = process.cpuUsage();
   for (let i = 0; i < inputs.length; i++) {
     for (let p = 0; p < BENCH_PROMPTS.length; p++) {
       noPromptCache.clear();
@@ -56,6 +63,7 @@ export async function benchExperiment(o: { model: string; threads: number; graph
     }
   }
   const separateMs = performance.now() - t1;
+  const separateCpuMs = cpuMs(process.cpuUsage(c1));
   noPromptCache.clear();
   prefixCache.clear();
   console.log(`  separate analyses: ${(separateMs / 1000).toFixed(1)} s`);
@@ -79,9 +87,11 @@ export async function benchExperiment(o: { model: string; threads: number; graph
       });
     });
     const t2 = performance.now();
+    const c2 = process.cpuUsage();
     const row = await manager.create({ model: model.id, prompts: BENCH_PROMPTS.map((text) => ({ text })), inputs: { texts: inputs }, options: OPTIONS });
     await manager.idle();
     const experimentMs = performance.now() - t2;
+    const experimentCpuMs = cpuMs(process.cpuUsage(c2));
     const d = manager.detail(row.id)!;
     if (d.progress.done !== cells) throw new Error(`experiment finished ${d.progress.done} of ${cells} cells: ${d.error}`);
     let maxAbsDiffMeanBenefit = 0;
@@ -96,9 +106,13 @@ export async function benchExperiment(o: { model: string; threads: number; graph
       separatePerCellMs: separateMs / cells,
       experimentPerCellMs: experimentMs / cells,
       speedup: separateMs / experimentMs,
+      separateCpuMs,
+      experimentCpuMs,
+      cpuSpeedup: separateCpuMs / experimentCpuMs,
       maxAbsDiffMeanBenefit,
     };
     console.log(`  per cell: separate ${out.separatePerCellMs.toFixed(0)} ms, experiment ${out.experimentPerCellMs.toFixed(0)} ms; experiment is ${out.speedup.toFixed(2)}x faster [target >= 1.5]; max |mean B difference| ${maxAbsDiffMeanBenefit.toExponential(1)}`);
+    console.log(`  CPU time (all threads): separate ${(separateCpuMs / 1000).toFixed(1)} s, experiment ${(experimentCpuMs / 1000).toFixed(1)} s: ${out.cpuSpeedup.toFixed(2)}x less`);
     return out;
   } finally {
     manager.close();
