@@ -1,18 +1,15 @@
 // Browser end-to-end test of experiments: build one in the UI, watch it fill, read its forest plot and pairs, open a cell as a run.
 import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { createRequire } from 'node:module';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ExperimentDetail } from '../../shared/experiments.js';
-import { startServer } from '../helpers/server.js';
-import { openBrowser, prepareBrowserTests, shot } from './harness.js';
+import { shot, closeWorkbench, openWorkbench, type TestServer } from './harness.js';
 
 const require = createRequire(import.meta.url);
 const AXE = require.resolve('axe-core/axe.min.js');
 
-let srv: Awaited<ReturnType<typeof startServer>>;
+let srv: TestServer;
 let dataDir: string;
 let browser: Browser;
 let page: Page;
@@ -28,17 +25,11 @@ async function axeProblems(p: Page): Promise<string[]> {
 }
 
 beforeAll(async () => {
-  prepareBrowserTests();
-  dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pl-e2e-exp-'));
-  srv = await startServer({ dataDir });
-  ({ browser, page, pageErrors } = await openBrowser());
+  ({ srv, dataDir, browser, page, pageErrors } = await openWorkbench('pl-e2e-exp-'));
 }, 180_000);
 
 afterAll(async () => {
-  await browser?.close();
-  srv?.experiments.close();
-  await srv?.close();
-  if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
+  await closeWorkbench({ browser, srv, dataDir });
 });
 
 describe('experiments in headless Chromium', () => {

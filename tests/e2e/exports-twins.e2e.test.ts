@@ -2,20 +2,17 @@
 // and of "Run on both twins" (the default model and its myopic twin side by side), in headless Chromium against the
 // real server on the bundled models. Short texts keep the runs quick.
 import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { parse } from 'csv-parse/sync';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunDetail } from '../../shared/api.js';
-import { startServer } from '../helpers/server.js';
-import { inkedPixels, openBrowser, prepareBrowserTests, publishScreenshot, runAndWait, shot } from './harness.js';
+import { inkedPixels, publishScreenshot, runAndWait, shot, closeWorkbench, openWorkbench, type TestServer } from './harness.js';
 
 const PROMPT = 'Recipe: {{dish|apple pie}}.\nIngredients: apples, sugar.\n';
 const TWIN_PROMPT = 'Recipe: {{dish|apple pie}}.\nIngredients: apples, sugar, flour, butter.\n';
 const INPUT = 'Peel the apples and mix them with sugar.';
 
-let srv: Awaited<ReturnType<typeof startServer>>;
+let srv: TestServer;
 let dataDir: string;
 let browser: Browser;
 let page: Page;
@@ -36,17 +33,12 @@ async function download(testId: string): Promise<{ name: string; body: Buffer }>
 }
 
 beforeAll(async () => {
-  prepareBrowserTests();
-  dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pl-e2e-x-'));
-  srv = await startServer({ dataDir });
-  ({ browser, page, pageErrors } = await openBrowser());
+  ({ srv, dataDir, browser, page, pageErrors } = await openWorkbench('pl-e2e-x-'));
 }, 180_000);
 
 afterAll(async () => {
   delete process.env.PRECACHE_LENS_MAX_EXPORT_MB;
-  await browser?.close();
-  await srv?.close();
-  if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
+  await closeWorkbench({ browser, srv, dataDir });
 });
 
 describe('exports and the myopic twin in headless Chromium', () => {

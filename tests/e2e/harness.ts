@@ -2,10 +2,12 @@
 // server on the bundled models, the client built the way `npm start` builds it, screenshots and canvas checks.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { expect } from 'vitest';
+import { startServer } from '../helpers/server.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -44,6 +46,44 @@ export async function openBrowser(): Promise<{ browser: Browser; context: Browse
     if (m.type() === 'error' && !/status of 4\d\d/.test(m.text())) pageErrors.push(`console.error: ${m.text()}`);
   });
   return { browser, context, page, pageErrors };
+}
+
+export type TestServer = Awaited<ReturnType<typeof startServer>>;
+
+export interface Workbench {
+  srv: TestServer;
+  dataDir: string;
+  browser: Browser;
+  context: BrowserContext;
+  page: Page;
+  pageErrors: string[];
+}
+
+/** A browser test file's setup: the server on the bundled models with a fresh data directory, and a page (openBrowser). */
+export async function openWorkbench(dataDirPrefix: string): Promise<Workbench> {
+  prepareBrowserTests();
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), dataDirPrefix));
+  const srv = await startServer({ dataDir });
+  try {
+    return { srv, dataDir, ...(await openBrowser()) };
+  } catch (e) {
+    await closeWorkbench({ srv, dataDir });
+    throw e;
+  }
+}
+
+/** Stops what openWorkbench started (the browser, the server with its experiments, the data directory), each even when one before it fails. */
+export async function closeWorkbench(w: { browser?: Browser; srv?: TestServer; dataDir?: string }): Promise<void> {
+  try {
+    await w.browser?.close();
+  } finally {
+    try {
+      w.srv?.experiments.close();
+      await w.srv?.close();
+    } finally {
+      if (w.dataDir) fs.rmSync(w.dataDir, { recursive: true, force: true });
+    }
+  }
 }
 
 export async function shot(page: Page, name: string): Promise<string> {

@@ -1,15 +1,13 @@
 // Browser tests of what a researcher relies on in a run's view: what produced it, one run per Ctrl+Enter, π warnings,
 // no silent changes, tabs that stay apart, per-head attention patterns, stages drawn as they arrive, accessibility.
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunDetail } from '../../shared/api.js';
 import { piVerdict } from '../../shared/format.js';
-import { startServer } from '../helpers/server.js';
-import { inkedPixels, openBrowser, prepareBrowserTests, publishScreenshot, runAndWait, shot, SHOTS } from './harness.js';
+import { inkedPixels, publishScreenshot, runAndWait, shot, SHOTS, closeWorkbench, openWorkbench, type TestServer } from './harness.js';
 
 const require = createRequire(import.meta.url);
 const AXE = require.resolve('axe-core/axe.min.js');
@@ -18,7 +16,7 @@ const PROMPT_A = 'Recipe: {{dish|apple pie}}.\nIngredients: apples, sugar, flour
 const PROMPT_B = 'Recipe: {{dish|apple pie}}.\nSteps: peel, slice, mix, bake.\n';
 const INPUT = 'Peel the apples and mix them with sugar.';
 
-let srv: Awaited<ReturnType<typeof startServer>>;
+let srv: TestServer;
 let dataDir: string;
 let browser: Browser;
 let context: BrowserContext;
@@ -48,16 +46,11 @@ async function fillDraft(p: Page, prompt: string, input: string, label = '') {
 }
 
 beforeAll(async () => {
-  prepareBrowserTests();
-  dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pl-e2e-run-'));
-  srv = await startServer({ dataDir });
-  ({ browser, context, page, pageErrors } = await openBrowser());
+  ({ srv, dataDir, browser, context, page, pageErrors } = await openWorkbench('pl-e2e-run-'));
 }, 180_000);
 
 afterAll(async () => {
-  await browser?.close();
-  await srv?.close();
-  if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
+  await closeWorkbench({ browser, srv, dataDir });
 });
 
 describe('a run shows what produced it (issue 15, point 1)', () => {

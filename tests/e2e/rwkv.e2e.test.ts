@@ -1,30 +1,21 @@
 // The web UI serves the bundled RWKV like any other model: "Run next to" a transformer, the side-by-side view, the RNN's run view.
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunDetail } from '../../shared/api.js';
-import { startServer } from '../helpers/server.js';
-import { openBrowser, prepareBrowserTests } from './harness.js';
+import { closeWorkbench, openWorkbench, type TestServer } from './harness.js';
 
-let srv: Awaited<ReturnType<typeof startServer>>;
+let srv: TestServer;
 let dataDir: string;
 let browser: Browser;
 let page: Page;
 let pageErrors: string[] = [];
 
 beforeAll(async () => {
-  prepareBrowserTests();
-  dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pl-e2e-rwkv-'));
-  srv = await startServer({ dataDir });
-  ({ browser, page, pageErrors } = await openBrowser());
+  ({ srv, dataDir, browser, page, pageErrors } = await openWorkbench('pl-e2e-rwkv-'));
 }, 300_000);
 
 afterAll(async () => {
-  await browser?.close();
-  await srv?.close();
-  if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
+  await closeWorkbench({ browser, srv, dataDir });
 });
 
 describe('RWKV in headless Chromium', () => {

@@ -1,19 +1,17 @@
 // Browser end-to-end tests of the web workbench: Debian's headless Chromium (via playwright-core) against the real
 // server on the bundled default model.
 import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunDetail } from '../../shared/api.js';
 import { startServer } from '../helpers/server.js';
-import { inkedPixels as inked, openBrowser, prepareBrowserTests, runAndWait as runAndWaitOn, shot as shotOf } from './harness.js';
+import { inkedPixels as inked, runAndWait as runAndWaitOn, shot as shotOf, closeWorkbench, openWorkbench, type TestServer } from './harness.js';
 
 const PROMPT_A = 'Recipe: {{dish|apple pie}}.\nIngredients: apples, sugar, flour, butter.\n';
 const PROMPT_B = 'Recipe: {{dish|apple pie}}.\nSteps: peel, slice, mix, bake.\n';
 const INPUT = 'Peel the apples and mix them with sugar.';
 
-let srv: Awaited<ReturnType<typeof startServer>>;
+let srv: TestServer;
 let dataDir: string;
 let browser: Browser;
 let page: Page;
@@ -25,16 +23,11 @@ const runAndWait = (trigger: () => Promise<void>, prev?: string) => runAndWaitOn
 const inkedPixels = (testId: string) => inked(page, testId);
 
 beforeAll(async () => {
-  prepareBrowserTests();
-  dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pl-e2e-'));
-  srv = await startServer({ dataDir });
-  ({ browser, page, pageErrors } = await openBrowser());
+  ({ srv, dataDir, browser, page, pageErrors } = await openWorkbench('pl-e2e-'));
 }, 180_000);
 
 afterAll(async () => {
-  await browser?.close();
-  await srv?.close();
-  if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
+  await closeWorkbench({ browser, srv, dataDir });
 });
 
 describe('web workbench in headless Chromium', () => {
