@@ -1,14 +1,13 @@
 // fp16 and quantised exports (q8 dynamic, DynamicQuantizeMatMul, QDQ, 4-bit MatMulNBits) of one model: every hook is
 // float32 and within the documented tolerance of the float32 export, and the knockout identity holds within it.
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { HookedModel, type RunResult, type Tensor } from '../server/engine/hooked-model.js';
+import { describe, expect, it } from 'vitest';
+import type { HookedModel, RunResult, Tensor } from '../server/engine/hooked-model.js';
 import { allHookNames } from '../shared/hooks.js';
 import { PRECISIONS, type Precision } from '../scripts/make-precision-fixtures.js';
 import { GOLDEN_INPUT } from '../scripts/make-fused-fixtures.js';
 import { FIXTURES } from './helpers/golden.js';
+import { modelOpener } from './helpers/models.js';
 
 /**
  * Documented tolerances (README, "Precision"): largest |hook - float32 hook| relative to the float32 hook's largest
@@ -31,17 +30,8 @@ const PRECISION_TOLERANCE: Record<'gpt2-tiny' | 'llama-tiny', Partial<Record<Pre
   },
 };
 
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pl-precision-'));
-const models: HookedModel[] = [];
-afterAll(async () => {
-  for (const m of models) await m.release();
-  fs.rmSync(tmp, { recursive: true, force: true });
-});
-function load(name: string): HookedModel {
-  const m = HookedModel.load(path.join(FIXTURES, name), { cacheDir: path.join(tmp, 'graphs'), threads: 1 });
-  models.push(m);
-  return m;
-}
+const opener = modelOpener('pl-precision-');
+const load = (name: string): HookedModel => opener.open(path.join(FIXTURES, name)).m;
 
 const L = 2;
 const HOOKS = allHookNames(L).filter((h) => h !== 'logits');
