@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { analyze } from '../server/analysis/analyze.js';
-import { noPromptCache, prefixCache } from '../server/analysis/execute.js';
+import { clearRunCaches } from '../server/analysis/execute.js';
 import { HookedModel } from '../server/engine/hooked-model.js';
 import { ExperimentManager } from '../server/experiments/experiment-manager.js';
 import { inputSets, sampleInputSet } from '../server/experiments/input-sets.js';
@@ -56,16 +56,14 @@ export async function benchExperiment(o: { model: string; threads: number; graph
   const c1 = process.cpuUsage();
   for (let i = 0; i < inputs.length; i++) {
     for (let p = 0; p < BENCH_PROMPTS.length; p++) {
-      noPromptCache.clear();
-      prefixCache.clear();
+      clearRunCaches();
       const r = await analyze(m, tok, { modelId: 'bench', prompt: BENCH_PROMPTS[p], input: inputs[i], options: OPTIONS });
       separate.set(`${p}:${i}`, r.summary.meanBenefit);
     }
   }
   const separateMs = performance.now() - t1;
   const separateCpuMs = cpuMs(process.cpuUsage(c1));
-  noPromptCache.clear();
-  prefixCache.clear();
+  clearRunCaches();
   console.log(`  separate analyses: ${(separateMs / 1000).toFixed(1)} s`);
 
   // Leg 2: the same cells as one experiment (RunManager queue, engine worker, SQLite), after one warm-up run.

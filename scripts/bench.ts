@@ -29,7 +29,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { HookedModel } from '../server/engine/hooked-model.js';
 import { analyze } from '../server/analysis/analyze.js';
-import { noPromptCache, prefixCache } from '../server/analysis/execute.js';
+import { clearRunCaches } from '../server/analysis/execute.js';
 import { settings } from '../server/settings.js';
 import { loadTokenizer, type TextTokenizer } from '../server/model/tokenizer.js';
 import { hookName } from '../shared/hooks.js';
@@ -267,8 +267,7 @@ async function benchModel(dir: string, name: string, args: Args, sampler: RssSam
   let first = true;
   const analysisT = await timeIt(analysisReps, async () => {
     // Each timed analysis starts without cached no-prompt runs, as a first analysis of an input does.
-    noPromptCache.clear();
-    prefixCache.clear();
+    clearRunCaches();
     const t0 = performance.now();
     const stageMs: Record<string, number> = {};
     const r = await analyze(m, tok, { modelId: name, ...(first ? warm : { prompt, input }) }, { onStage: (e) => (stageMs[e.stage] = performance.now() - t0) });
@@ -294,8 +293,7 @@ async function benchModel(dir: string, name: string, args: Args, sampler: RssSam
     // Only the analysis's own session stays loaded (the plain and hooked ones above would count in its peak);
     // the long analysis's time therefore includes building its session.
     await m.release();
-    noPromptCache.clear();
-    prefixCache.clear();
+    clearRunCaches();
     sampler.take();
     const t = performance.now();
     const lr = await analyze(m, tok, { modelId: name, prompt: lPrompt, input: lInput, options: { spans: 'lines' } });

@@ -117,15 +117,6 @@ export class Executor {
     return r;
   }
 
-  /**
-   * Top predictions of each row from its logits and log-sum-exp (logit of the row's target plus the target's loss:
-   * the graph computed the log-softmax), so that the [n, V] logits need not outlive the run.
-   */
-  private top(row: (k: number) => Float32Array, lossWith: number[], lastLogSumExp?: number): Prediction[][] {
-    const { inputIds, options } = this.plan;
-    return inputIds.map((id, k) => topPredictions(row(k), options.topK, k === 0 && lastLogSumExp !== undefined ? lastLogSumExp : row(k)[id] + lossWith[k]));
-  }
-
   private async withPromptWhole(): Promise<WithPromptRun> {
     const { p, n, seq, inputIds, nLayer: L } = this.plan;
     const r = await this.m.run({ tokens: [seq], hooks: this.graph.hooks, logitRows: range(p, p + n), targets: [inputIds], variant: this.graph });
@@ -136,7 +127,7 @@ export class Executor {
     if (this.layerEntry) this.residPre = range(0, L).map((l) => batchItem(r.cache.get(hookName(l, 'hook_resid_pre'))!, 0));
     return {
       lossWith,
-      top: this.top((k) => logits.data.subarray(k * V, (k + 1) * V), lossWith),
+      top: topOfRows((k) => logits.data.subarray(k * V, (k + 1) * V), inputIds, lossWith, this.plan.options.topK),
       patterns: range(0, L).map((l) => batchItem(r.cache.get(hookName(l, 'attn.hook_pattern'))!, 0)),
       norms: range(0, L).map((l) => batchItem(r.cache.get(hookName(l, 'attn.hook_value_norm'))!, 0)),
     };
@@ -159,19 +150,16 @@ export class Executor {
     this.calls++;
     const logits = batchItem(r.logits!, 0);
     const V = logits.dims[1];
+    const norms = range(0, L).map((l) => batchItem(r.cache.get(hookName(l, 'attn.hook_value_norm'))!, 0));
+    if (norms.some((t) => t.dims[1] !== seq.length)) return null;
     const lossWith = [pre.lastLogSumExp - pre.lastLogits[inputIds[0]], ...Array.from(r.targetLogprobs!.data, (x) => -x)];
     if (this.layerEntry) {
       this.residPre = range(0, L).map((l) => batchItem(r.cache.get(hookName(l, 'hook_resid_pre'))!, 0));
       this.residFirst = p + 1;
     }
-    const norms = range(0, L).map((l) => batchItem(r.cache.get(hookName(l, 'attn.hook_value_norm'))!, 0));
-    if (norms.some((t) => t.dims[1] !== seq.length)) {
-      this.residFirst = 0;
-      return null;
-    }
     return {
       lossWith,
-      top: this.top((k) => (k === 0 ? pre.lastLogits : logits.data.subarray((k - 1) * V, k * V)), lossWith, pre.lastLogSumExp),
+      top: topOfRows((k) => (k === 0 ? pre.lastLogits : logits.data.subarray((k - 1) * V, k * V)), inputIds, lossWith, this.plan.options.topK),
       patterns: range(0, L).map((l) => batchItem(r.cache.get(hookName(l, 'attn.hook_pattern'))!, 0)),
       promptRows: pre.promptRows,
       norms,
@@ -222,8 +210,7 @@ export class Executor {
       const t = batchItem(r.logits!, 0);
       const V = t.dims[1];
       const lossNo = Array.from(r.targetLogprobs!.data, (x) => -x);
-      const row = (k: number) => t.data.subarray(k * V, (k + 1) * V);
-      shifted = { lossNo, topNo: range(0, n).map((k) => topPredictions(row(k), topK, row(k)[inputIds[k]] + lossNo[k])) };
+      shifted = { lossNo, topNo: topOfRows((k) => t.data.subarray(k * V, (k + 1) * V), inputIds, lossNo, topK) };
       noPromptCache.setShifted(key, shifted);
       this.checkCancel();
     }
@@ -337,14 +324,32 @@ function groupBy<T>(items: readonly T[], key: (t: T) => number): T[][] {
   return [...m.entries()].sort((a, b) => a[0] - b[0]).map(([, g]) => g);
 }
 
-/** The prefix's present tensors [1,...] repeated into past inputs [B,...], keyed by past input name. */
+/** The prefix's present tensors [1,...] repeated into past inputs [B,...] (B = 1: the tensors themselves), keyed by past input name. */
 function tilePast(presents: Map<string, Tensor>, pairs: { past: string; present: string }[], B: number): Record<string, Tensor> {
   const out: Record<string, Tensor> = {};
   for (const { past, present } of pairs) {
     const t = presents.get(present)!;
+    if (B === 1) {
+      out[past] = t;
+      continue;
+    }
     const data = new Float32Array(B * t.data.length);
     for (let b = 0; b < B; b++) data.set(t.data, b * t.data.length);
     out[past] = { data, dims: [B, ...t.dims.slice(1)] };
   }
   return out;
+}
+
+/**
+ * Top predictions of each row, from its logits and its log-sum-exp: the logit of the row's target plus that
+ * target's loss (the graph computed the log-softmax), so no pass over the vocabulary and no logits kept.
+ */
+function topOfRows(row: (k: number) => Float32Array, targets: readonly number[], losses: readonly number[], topK: number): Prediction[][] {
+  return targets.map((id, k) => topPredictions(row(k), topK, row(k)[id] + losses[k]));
+}
+
+/** Empties the process's caches of prefix and no-prompt runs (so that the next analysis computes everything). */
+export function clearRunCaches(): void {
+  noPromptCache.clear();
+  prefixCache.clear();
 }

@@ -2,6 +2,7 @@
 // attention rows and the logits of its last row (which predicts x_1). Causal attention makes them the same for every
 // input text, so an experiment runs them once per prompt, and a fork that changes only the input reuses them.
 import type { Tensor } from '../../shared/metrics/tensor.js';
+import { SizedLru } from './sized-lru.js';
 
 export interface PrefixRun {
   /** The graph's present.* outputs over [BOS] + P' ([1, heads, p+1, dh]), by present name. */
@@ -29,54 +30,25 @@ function bytesOf(r: PrefixRun): number {
 
 /** Least recently used, bounded by bytes held (256 MiB by default); an entry larger than the bound is not kept. */
 export class PrefixCache {
-  private readonly entries = new Map<string, { run: PrefixRun; bytes: number }>();
-  private held = 0;
+  private readonly lru: SizedLru<PrefixRun>;
 
-  constructor(private readonly maxBytes = 256 * 2 ** 20) {}
+  constructor(maxBytes = 256 * 2 ** 20) {
+    this.lru = new SizedLru(maxBytes);
+  }
 
   private static key(k: PrefixKey): string {
     return `${k.model}|${k.bos}|${k.promptIds.join(',')}`;
   }
 
   get(k: PrefixKey): PrefixRun | undefined {
-    const key = PrefixCache.key(k);
-    const e = this.entries.get(key);
-    if (!e) return undefined;
-    this.entries.delete(key);
-    this.entries.set(key, e);
-    return e.run;
+    return this.lru.get(PrefixCache.key(k));
   }
 
   set(k: PrefixKey, run: PrefixRun): void {
-    const key = PrefixCache.key(k);
-    const old = this.entries.get(key);
-    if (old) {
-      this.entries.delete(key);
-      this.held -= old.bytes;
-    }
-    const bytes = bytesOf(run);
-    if (bytes > this.maxBytes) return;
-    this.entries.set(key, { run, bytes });
-    this.held += bytes;
-    for (const [oldest, e] of this.entries) {
-      if (this.held <= this.maxBytes) break;
-      this.entries.delete(oldest);
-      this.held -= e.bytes;
-    }
-  }
-
-  /** Entries held. */
-  get size(): number {
-    return this.entries.size;
-  }
-
-  /** Bytes held by the entries' tensors. */
-  get bytes(): number {
-    return this.held;
+    this.lru.set(PrefixCache.key(k), run, bytesOf(run));
   }
 
   clear(): void {
-    this.entries.clear();
-    this.held = 0;
+    this.lru.clear();
   }
 }

@@ -42,19 +42,10 @@ export function checkTensor(t: Tensor, rank: number, name: string, where: string
 }
 
 /**
- * Checks a one-layer attention pattern [H,T,T] against the layout and returns [H, T].
- * T may exceed 1+p+n: positions past the input (right padding) are ignored, since causal rows never read them.
- */
-export function checkPattern(pattern: Tensor, p: number, n: number, where: string, name = 'pattern'): [number, number] {
-  const [H, T, first] = checkPatternRows(pattern, p, n, where, name);
-  if (first !== 0) throw new RangeError(`${where}: ${name} dims [${pattern.dims.join(',')}] are not [H,T,T]`);
-  return [H, T];
-}
-
-/**
  * An attention pattern as the read shares take it: all rows [H,T,T], or only X's rows [H,n,T] (queries p+1..p+n,
  * as a run that continues the prompt's keys/values returns them). Returns [H, T, first]: row r of the tensor is
- * query position first + r.
+ * query position first + r. T may exceed 1+p+n: positions past the input (right padding) are ignored, since causal
+ * rows never read them.
  */
 export function checkPatternRows(pattern: Tensor, p: number, n: number, where: string, name = 'pattern'): [number, number, number] {
   checkCounts(p, n, where);
