@@ -142,7 +142,8 @@ export class RunManager {
       const { result } = await task.promise;
       if (this.cancelRequested.has(id)) throw new CancelledError();
       // Idempotent on the run id: a result already stored (a retried pool job) is not stored twice.
-      if (this.store.get(id) && this.store.get(id)!.status !== 'done') {
+      const stored = this.store.get(id);
+      if (stored && stored.status !== 'done') {
         this.store.finish(id, {
           modelHash: result.model.hash,
           result,
