@@ -183,9 +183,8 @@ beforeAll(async () => {
 
 afterAll(async () => {
   // Everything this file started goes, whatever failed: workers, servers, Redis.
-  await Promise.all([...children].map((p) => stopProcess(p)));
-  await pool?.close();
-  await embedded?.close();
+  await Promise.allSettled([...children].map((p) => stopProcess(p)));
+  await Promise.allSettled([pool?.close(), embedded?.close()]);
   fs.rmSync(TMP, { recursive: true, force: true });
 }, 60_000);
 

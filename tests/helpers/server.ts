@@ -16,12 +16,19 @@ export async function startServer(opts: Partial<ServeOptions> = {}) {
     base,
     dataDir,
     api: new ApiClient(base),
+    /** Stops the server, its engine and store, each even when one before it fails. */
     async close() {
-      s.server.closeAllConnections?.();
-      await new Promise<void>((r) => s.server.close(() => r()));
-      await s.engine.close();
-      s.store.close();
-      if (!opts.dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
+      try {
+        s.server.closeAllConnections?.();
+        await new Promise<void>((r) => s.server.close(() => r()));
+      } finally {
+        try {
+          await s.engine.close();
+        } finally {
+          s.store.close();
+          if (!opts.dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
+        }
+      }
     },
   };
 }
