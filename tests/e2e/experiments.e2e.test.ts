@@ -1,28 +1,14 @@
 // Browser end-to-end test of experiments: build one in the UI, watch it fill, read its forest plot and pairs, open a cell as a run.
-import fs from 'node:fs';
-import { createRequire } from 'node:module';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ExperimentDetail } from '../../shared/experiments.js';
-import { shot, closeWorkbench, openWorkbench, type TestServer } from './harness.js';
-
-const require = createRequire(import.meta.url);
-const AXE = require.resolve('axe-core/axe.min.js');
+import { shot, closeWorkbench, openWorkbench, type TestServer, axeProblems } from './harness.js';
 
 let srv: TestServer;
 let dataDir: string;
 let browser: Browser;
 let page: Page;
 let pageErrors: string[] = [];
-
-async function axeProblems(p: Page): Promise<string[]> {
-  if (!(await p.evaluate(() => 'axe' in window))) await p.evaluate(fs.readFileSync(AXE, 'utf8'));
-  return p.evaluate(async () => {
-    const axe = (window as unknown as { axe: { run: (ctx: Document, o: object) => Promise<{ violations: { id: string; impact: string; nodes: { target: string[] }[] }[] }> } }).axe;
-    const r = await axe.run(document, { resultTypes: ['violations'] });
-    return r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id} (${v.impact}): ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(' | ')}`);
-  });
-}
 
 beforeAll(async () => {
   ({ srv, dataDir, browser, page, pageErrors } = await openWorkbench('pl-e2e-exp-'));

@@ -4,6 +4,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { expect } from 'vitest';
@@ -46,6 +47,24 @@ export async function openBrowser(): Promise<{ browser: Browser; context: Browse
     if (m.type() === 'error' && !/status of 4\d\d/.test(m.text())) pageErrors.push(`console.error: ${m.text()}`);
   });
   return { browser, context, page, pageErrors };
+}
+
+/** The recipe prompts and input the run-view and workbench tests compare (a marked span, two variants). */
+export const RECIPE_PROMPT_A = 'Recipe: {{dish|apple pie}}.\nIngredients: apples, sugar, flour, butter.\n';
+export const RECIPE_PROMPT_B = 'Recipe: {{dish|apple pie}}.\nSteps: peel, slice, mix, bake.\n';
+export const RECIPE_INPUT = 'Peel the apples and mix them with sugar.';
+
+const AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
+
+/** axe-core in the page: the serious and critical violations, by rule id and the first offending elements. */
+export async function axeProblems(p: Page): Promise<string[]> {
+  // Evaluated over the DevTools protocol: the app's CSP (script-src 'self') would refuse an injected <script>.
+  if (!(await p.evaluate(() => 'axe' in window))) await p.evaluate(fs.readFileSync(AXE, 'utf8'));
+  return p.evaluate(async () => {
+    const axe = (window as unknown as { axe: { run: (ctx: Document, o: object) => Promise<{ violations: { id: string; impact: string; nodes: { target: string[] }[] }[] }> } }).axe;
+    const r = await axe.run(document, { resultTypes: ['violations'] });
+    return r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id} (${v.impact}): ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(' | ')}`);
+  });
 }
 
 export type TestServer = Awaited<ReturnType<typeof startServer>>;

@@ -1,20 +1,11 @@
 // Browser tests of what a researcher relies on in a run's view: what produced it, one run per Ctrl+Enter, π warnings,
 // no silent changes, tabs that stay apart, per-head attention patterns, stages drawn as they arrive, accessibility.
-import fs from 'node:fs';
 import path from 'node:path';
-import { createRequire } from 'node:module';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunDetail } from '../../shared/api.js';
 import { piVerdict } from '../../shared/format.js';
-import { inkedPixels, publishScreenshot, runAndWait, shot, SHOTS, closeWorkbench, openWorkbench, type TestServer } from './harness.js';
-
-const require = createRequire(import.meta.url);
-const AXE = require.resolve('axe-core/axe.min.js');
-
-const PROMPT_A = 'Recipe: {{dish|apple pie}}.\nIngredients: apples, sugar, flour, butter.\n';
-const PROMPT_B = 'Recipe: {{dish|apple pie}}.\nSteps: peel, slice, mix, bake.\n';
-const INPUT = 'Peel the apples and mix them with sugar.';
+import { inkedPixels, publishScreenshot, runAndWait, shot, SHOTS, closeWorkbench, openWorkbench, type TestServer, axeProblems, RECIPE_INPUT as INPUT, RECIPE_PROMPT_A as PROMPT_A, RECIPE_PROMPT_B as PROMPT_B } from './harness.js';
 
 let srv: TestServer;
 let dataDir: string;
@@ -26,18 +17,6 @@ const ids: { a?: string; b?: string } = {};
 
 const runCount = async () => ((await (await fetch(`${srv.base}/api/runs?limit=1`)).json()) as { total: number }).total;
 const runDetail = async (id: string) => (await (await fetch(`${srv.base}/api/runs/${id}`)).json()) as RunDetail;
-
-/** axe-core in the page: the serious and critical violations, by rule id and the first offending element. */
-async function axeProblems(p: Page): Promise<string[]> {
-  // Evaluated over the DevTools protocol: the app's CSP (script-src 'self') would refuse an injected <script>.
-  if (!(await p.evaluate(() => 'axe' in window))) await p.evaluate(fs.readFileSync(AXE, 'utf8'));
-  const found = await p.evaluate(async () => {
-    const axe = (window as unknown as { axe: { run: (ctx: Document, o: object) => Promise<{ violations: { id: string; impact: string; nodes: { target: string[] }[] }[] }> } }).axe;
-    const r = await axe.run(document, { resultTypes: ['violations'] });
-    return r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id} (${v.impact}): ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(' | ')}`);
-  });
-  return found;
-}
 
 async function fillDraft(p: Page, prompt: string, input: string, label = '') {
   await p.getByTestId('prompt-input').fill(prompt);

@@ -5,11 +5,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunDetail } from '../../shared/api.js';
 import { startServer } from '../helpers/server.js';
-import { inkedPixels as inked, runAndWait as runAndWaitOn, shot as shotOf, closeWorkbench, openWorkbench, type TestServer } from './harness.js';
-
-const PROMPT_A = 'Recipe: {{dish|apple pie}}.\nIngredients: apples, sugar, flour, butter.\n';
-const PROMPT_B = 'Recipe: {{dish|apple pie}}.\nSteps: peel, slice, mix, bake.\n';
-const INPUT = 'Peel the apples and mix them with sugar.';
+import { inkedPixels as inked, runAndWait as runAndWaitOn, shot as shotOf, closeWorkbench, openWorkbench, type TestServer, RECIPE_INPUT as INPUT, RECIPE_PROMPT_A as PROMPT_A, RECIPE_PROMPT_B as PROMPT_B } from './harness.js';
 
 let srv: TestServer;
 let dataDir: string;
