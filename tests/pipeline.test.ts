@@ -66,6 +66,34 @@ describe('staged results', () => {
     windows.forEach((v, l) => expect(v.meanLoss - openRead).toBeCloseTo(result.layerProfile[l].k, 9));
     expect(variantId.depth(3)).toBe('depth@3');
   });
+
+  it('runs variants that block the same edges once: the top window is D(L-2), a whole-prompt span is D(0) and D(1)', async () => {
+    let rows = 0;
+    const run = m.run.bind(m);
+    m.run = (req) => {
+      if (req.targets && req.attentionBias) rows += req.tokens.length;
+      return run(req);
+    };
+    try {
+      // One marked segment covering the whole prompt: its span knockouts block what depth@0 and depth@1 block.
+      const result = await analyze(m, tok, { modelId: 'fx', prompt: '{{all: Alpha beta gamma delta.}}', input: 'one two three four' });
+      const L = result.model.nLayer;
+      const ko = result.variants.filter((v) => !['with-prompt', 'no-prompt', 'no-prompt-natural'].includes(v.kind));
+      const whole = (v: (typeof ko)[number]) => !v.blockedSpan || (v.blockedSpan[0] === 0 && v.blockedSpan[1] === result.p);
+      const distinct = new Set(ko.map((v) => `${v.blockedLayers.join(',')}|${whole(v) ? 'all' : v.blockedSpan!.join(':')}`));
+      expect(ko.length).toBe(2 * L + 2);
+      expect(distinct.size).toBeLessThanOrEqual(ko.length - 3);
+      expect(rows).toBe(distinct.size);
+      const window = result.layerProfile[L - 1];
+      expect(window.layers).toEqual([L - 2, L - 1]);
+      expect(window.k).toBe(result.depthCurve[L - 2]);
+      expect(result.spans).toHaveLength(1);
+      expect(result.spans[0].kAllLayers).toBe(result.depthCurve[0]);
+      expect(result.spans[0].kFromLayer1).toBe(result.depthCurve[1]);
+    } finally {
+      m.run = run;
+    }
+  });
 });
 
 describe('auto spans', () => {

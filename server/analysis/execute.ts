@@ -62,6 +62,10 @@ export class Executor {
   private readonly rowsPerCall: number;
   private readonly pairs: { past: string; present: string }[] | null;
   private prefix: Map<string, Tensor> | null = null;
+  /** Losses of every knockout run so far in this analysis, by the edges it blocks (see edgesKey). */
+  private readonly knockedOut = new Map<string, number[]>();
+  /** The prefix's keys/values repeated for the last batch size B (consecutive batches mostly have the same B). */
+  private tiledPast: { B: number; past: Record<string, Tensor> } | null = null;
   private readonly masks = new Map<string, Float32Array>();
   /** The with-prompt run's residual stream entering each layer at positions residFirst.., [*, d] (for layer entry). */
   private residPre: Tensor[] | null = null;
@@ -240,7 +244,25 @@ export class Executor {
     const R = readTargets.length;
     // With layer entry, a call holds variants that first block at the same layer and starts there: a row's cost
     // is (L - entry) layers, so mixing entries would compute every row from the lowest one.
-    const groups = this.layerEntry ? groupBy(variants, (v) => v.layers[0]) : [variants];
+    // Variants that block the same edges (e.g. the top layer window and D(L-2), or a span that is the whole prompt)
+    // are one computation: run once in this analysis, reported under every id.
+    const sameAs = new Map<string, Variant[]>();
+    let known = 0;
+    for (const v of variants) {
+      const k = this.edgesKey(v);
+      const before = this.knockedOut.get(k);
+      if (before) {
+        out.set(v.id, before.slice());
+        known++;
+        continue;
+      }
+      const list = sameAs.get(k);
+      if (list) list.push(v);
+      else sameAs.set(k, [v]);
+    }
+    if (known) onBatch(known);
+    const unique = [...sameAs.values()].map((l) => l[0]);
+    const groups = this.layerEntry ? groupBy(unique, (v) => v.layers[0]) : [unique];
     const batches = groups.flatMap((g) => range(0, Math.ceil(g.length / this.rowsPerCall)).map((i) => g.slice(i * this.rowsPerCall, (i + 1) * this.rowsPerCall)));
     for (const batch of batches) {
       const B = batch.length;
@@ -272,7 +294,7 @@ export class Executor {
         ? await this.m.run({
             tokens: batch.map(() => inputIds),
             positionIds: batch.map(() => inputPos),
-            past: tilePast(this.prefix, this.pairs!, B),
+            past: this.pastFor(B),
             attentionBias,
             logitRows: range(0, n - 1),
             targets,
@@ -283,11 +305,28 @@ export class Executor {
         : await this.m.run({ tokens: batch.map(() => seq), attentionBias, logitRows: readRows, targets, logits: false, entry, variant: this.graph });
       this.calls++;
       const lp = r.targetLogprobs!;
-      batch.forEach((v, b) => out.set(v.id, Array.from(lp.data.subarray(b * R, (b + 1) * R), (x) => -x)));
-      onBatch(B);
+      let finished = 0;
+      batch.forEach((v, b) => {
+        const losses = Array.from(lp.data.subarray(b * R, (b + 1) * R), (x) => -x);
+        this.knockedOut.set(this.edgesKey(v), losses.slice());
+        for (const same of sameAs.get(this.edgesKey(v))!) {
+          out.set(same.id, same === v ? losses : losses.slice());
+          finished++;
+        }
+      });
+      onBatch(finished);
       this.checkCancel();
     }
     return out;
+  }
+
+  /** The prefix's keys/values as past inputs for B rows, tiled again only when B changes (one copy held). */
+  private pastFor(B: number): Record<string, Tensor> {
+    if (this.tiledPast?.B !== B) {
+      this.tiledPast = null;
+      this.tiledPast = { B, past: tilePast(this.prefix!, this.pairs!, B) };
+    }
+    return this.tiledPast.past;
   }
 
   /** The with-prompt stream entering `layer` at positions first..first+Q-1, repeated for B rows: [B, Q, d]. */
@@ -298,6 +337,12 @@ export class Executor {
     const data = new Float32Array(B * Q * d);
     for (let b = 0; b < B; b++) data.set(rows, b * Q * d);
     return { data, dims: [B, Q, d] };
+  }
+
+  /** Which edges a variant blocks: its layers and prompt tokens (a span of the whole prompt is the whole prompt). */
+  private edgesKey(v: Variant): string {
+    const whole = !v.span || (v.span[0] <= 0 && v.span[1] >= this.plan.p);
+    return `${v.layers.join(',')}|${whole ? 'all' : v.span!.join(':')}`;
   }
 
   private maskFor(v: Variant): Float32Array {
