@@ -45,7 +45,7 @@ export function printHeadline(h: HeadlineStage, out: (s: string) => void = conso
   const s = h.summary;
   out(`model ${h.model.name} (${h.model.nLayer} layers, ${h.model.nHead} heads)   prompt ${h.p} tokens, input ${h.n} tokens, BOS ${JSON.stringify(h.bos.text)} (${h.bos.source})`);
   out(`loss with prompt     ${fmt(s.meanLossWithPrompt)} nats/token`);
-  out(`loss without prompt  ${fmt(s.meanLossNoPrompt)} (same positions), ${fmt(s.meanLossNoPromptNatural)} (natural positions)`);
+  out(`loss without prompt  ${fmt(s.meanLossNoPrompt)} nats/token (X at the same positions)`);
   out(`mean prompt benefit  ${fmt(s.meanBenefit)} nats/token (x_2..x_n: ${fmt(s.meanBenefitRead)})`);
   out('');
   if (h.model.architecture === 'rwkv') {
@@ -62,6 +62,7 @@ export function printHeadline(h: HeadlineStage, out: (s: string) => void = conso
 export function printKnockouts(r: AnalysisResult, out: (s: string) => void = console.log) {
   const s = r.summary;
   out('');
+  out(`loss without prompt, X at its natural positions 0..n: ${fmt(s.meanLossNoPromptNatural)} (benefit against it ${fmt(s.meanBenefitNatural)})`);
   out(`precomputation share pi = D(1)/D(0) = ${fmt(s.precomputationShare, 3)}   identity residual ${s.identityResidual.toExponential(1)}`);
   out('layer  D(k)     window-K');
   for (const l of r.layers) out(`${String(l.layer).padStart(5)}  ${fmt(r.depthCurve[l.layer]).padStart(7)}  ${fmt(r.layerProfile[l.layer].k).padStart(9)}`);

@@ -127,8 +127,9 @@ export interface AnalysisResult {
 
 /**
  * A run's result is built in stages, each stored and sent (SSE event `partial` {stage, data}) as soon as it is
- * done: `headline` first (losses, benefit, read shares, read map), then `depth` (D(k), pi, layer profile), then
- * `spans` (span importance). The full AnalysisResult is their union plus `variants` and `timings`.
+ * done: `headline` first (losses with and without the prompt, benefit, read shares, read map), then `depth` (D(k),
+ * pi, layer profile, and the reference run at X's natural positions), then `spans` (span importance). The full
+ * AnalysisResult is their union plus `variants` and `timings`.
  */
 export type AnalysisStage = 'headline' | 'depth' | 'spans';
 export const ANALYSIS_STAGES: readonly AnalysisStage[] = ['headline', 'depth', 'spans'];
@@ -138,14 +139,34 @@ export interface HeadlineStage {
   model: AnalysisResult['model'];
   bos: AnalysisResult['bos'];
   prompt: AnalysisResult['prompt'];
-  input: AnalysisResult['input'];
+  input: { text: string; tokens: HeadlineInputToken[] };
   p: number;
   n: number;
   options: AnalysisOptions;
-  /** The summary without the numbers that need knockouts (precomputationShare, identityResidual). */
-  summary: Omit<AnalysisResult['summary'], 'precomputationShare' | 'identityResidual'>;
+  /** The summary without the numbers of the depth stage (knockouts, and the natural-position reference). */
+  summary: Omit<AnalysisResult['summary'], 'precomputationShare' | 'identityResidual' | NaturalSummaryField>;
   layers: LayerReadShares[];
   readMap: number[][];
+}
+
+type NaturalTokenField = 'lossNoPromptNatural' | 'benefitNatural';
+type NaturalSummaryField = 'meanLossNoPromptNatural' | 'meanBenefitNatural';
+
+/** An input token in the headline: everything but the natural-position reference (it comes with the depth stage). */
+export type HeadlineInputToken = Omit<InputTokenResult, NaturalTokenField>;
+
+/**
+ * The no-prompt run at X's natural positions ([BOS] + X at 0..n; DESIGN 1 "also report") and the benefit against
+ * it. It is a reference, not the benefit's definition, so it is computed after the depth curve's knockouts and
+ * the headline waits for one no-prompt run only.
+ */
+export interface NaturalReference {
+  /** Per input token. */
+  lossNoPrompt: number[];
+  /** Per input token: lossNoPrompt - loss with the prompt. */
+  benefit: number[];
+  meanLossNoPrompt: number;
+  meanBenefit: number;
 }
 
 export interface DepthStage {
@@ -153,6 +174,7 @@ export interface DepthStage {
   layerProfile: AnalysisResult['layerProfile'];
   precomputationShare: number | null;
   identityResidual: number;
+  natural: NaturalReference;
 }
 
 export interface SpansStage {
@@ -179,10 +201,33 @@ export interface AnalysisProgress {
 
 /** The three stages of a finished result (what `GET /api/runs/:id` returns as `stages` once a run is done). */
 export function stagesOf(r: AnalysisResult): Required<StagedResult> {
-  const { precomputationShare, identityResidual, ...summary } = r.summary;
+  const { precomputationShare, identityResidual, meanLossNoPromptNatural, meanBenefitNatural, ...summary } = r.summary;
+  const tokens = r.input.tokens.map(({ lossNoPromptNatural, benefitNatural, ...t }) => t);
+  const natural: NaturalReference = {
+    lossNoPrompt: r.input.tokens.map((t) => t.lossNoPromptNatural),
+    benefit: r.input.tokens.map((t) => t.benefitNatural),
+    meanLossNoPrompt: meanLossNoPromptNatural,
+    meanBenefit: meanBenefitNatural,
+  };
   return {
-    headline: { schemaVersion: r.schemaVersion, model: r.model, bos: r.bos, prompt: r.prompt, input: r.input, p: r.p, n: r.n, options: r.options, summary, layers: r.layers, readMap: r.readMap },
-    depth: { depthCurve: r.depthCurve, layerProfile: r.layerProfile, precomputationShare, identityResidual },
+    headline: { schemaVersion: r.schemaVersion, model: r.model, bos: r.bos, prompt: r.prompt, input: { text: r.input.text, tokens }, p: r.p, n: r.n, options: r.options, summary, layers: r.layers, readMap: r.readMap },
+    depth: { depthCurve: r.depthCurve, layerProfile: r.layerProfile, precomputationShare, identityResidual, natural },
     spans: { spans: r.spans },
+  };
+}
+
+/** An input token of the full result: the headline's token with its natural-position reference. */
+export function withNatural(t: HeadlineInputToken, natural: NaturalReference, k: number): InputTokenResult {
+  return {
+    id: t.id,
+    text: t.text,
+    position: t.position,
+    lossWithPrompt: t.lossWithPrompt,
+    lossNoPrompt: t.lossNoPrompt,
+    lossNoPromptNatural: natural.lossNoPrompt[k],
+    benefit: t.benefit,
+    benefitNatural: natural.benefit[k],
+    topWithPrompt: t.topWithPrompt,
+    topNoPrompt: t.topNoPrompt,
   };
 }

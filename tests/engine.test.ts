@@ -5,6 +5,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { HookedModel, type Tensor } from '../server/engine/hooked-model.js';
 import { allHookNames } from '../shared/hooks.js';
+import { topPredictions } from '../shared/metrics/loss.js';
 import { decodeModel, encodeModel, onnx } from '../server/engine/onnx-graph.js';
 import { FIXTURES, maxAbsDiff, readGolden, type Nested } from './helpers/golden.js';
 
@@ -192,6 +193,27 @@ describe('hook requests', () => {
       }
     }
     await expect(m.run({ tokens: [seq], logitRows: rows, targets: [[1, 2]] })).rejects.toThrow(/targets: must be \[B=1\]\[R=3\]/);
+  });
+
+  it('top returns the chosen rows\' most probable tokens, computed in the graph, as topPredictions finds them in the logits', async () => {
+    const m = load('hf-tiny-llama');
+    const seq = [256, 7, 8, 9, 10, 11];
+    const rows = [1, 3, 4];
+    const full = await m.run({ tokens: [seq, [256, 3, 3, 3, 3, 3]], logitRows: rows });
+    const asked = [0, 2, 4, 5]; // of the B*R = 6 rows, batch-major
+    const r = await m.run({ tokens: [seq, [256, 3, 3, 3, 3, 3]], logitRows: rows, top: { rows: asked, k: 4 }, logits: false });
+    expect(r.logits).toBeNull();
+    expect(r.targetLogprobs).toBeUndefined();
+    expect(r.top!.k).toBe(4);
+    expect(r.top!.ids).toHaveLength(asked.length * 4);
+    const V = 257;
+    asked.forEach((row, j) => {
+      const want = topPredictions(full.logits!.data.subarray(row * V, (row + 1) * V), 4);
+      expect(Array.from(r.top!.ids.subarray(j * 4, (j + 1) * 4))).toEqual(want.map((q) => q.id));
+      want.forEach((q, i) => expect(Math.abs(Math.exp(r.top!.logprobs[j * 4 + i]) - q.prob)).toBeLessThan(1e-6));
+    });
+    await expect(m.run({ tokens: [seq], logitRows: rows, top: { rows: [3], k: 2 } })).rejects.toThrow(/top\.rows: 3 is outside the 3 logits rows/);
+    await expect(m.run({ tokens: [seq], logitRows: rows, top: { rows: [0], k: 0 } })).rejects.toThrow(/top\.k: 0/);
   });
 
   it('rejects an unknown hook name or a layer past the end, naming it', async () => {

@@ -43,6 +43,30 @@ describe('staged results', () => {
     for (const e of events) expect(maxDiff(e.data, full[e.stage], e.stage)).toBeLessThanOrEqual(1e-6);
   });
 
+  it('the headline waits for one no-prompt run only: the natural-position reference comes with the depth stage', async () => {
+    const runs: { natural: boolean }[] = [];
+    const atStage: Record<string, number> = {};
+    const run = m.run.bind(m);
+    m.run = (req) => {
+      // The natural-position run: [BOS] + X at positions 0..n, no prompt and no past.
+      runs.push({ natural: !req.past && !!req.positionIds && req.positionIds[0].every((x, i) => x === i) });
+      return run(req);
+    };
+    try {
+      const result = await analyze(m, tok, { modelId: 'fx', prompt: 'Nine ten eleven. ', input: 'twelve thirteen fourteen fifteen' }, { onStage: (e) => (atStage[e.stage] = runs.length) });
+      const natural = runs.findIndex((r) => r.natural);
+      expect(natural).toBeGreaterThanOrEqual(atStage.headline);
+      expect(natural).toBeLessThan(atStage.depth);
+      expect(runs.filter((r) => r.natural)).toHaveLength(1);
+      const depth = stagesOf(result).depth;
+      expect(depth.natural.lossNoPrompt).toEqual(result.input.tokens.map((t) => t.lossNoPromptNatural));
+      result.input.tokens.forEach((t, k) => expect(t.benefitNatural).toBeCloseTo(t.lossNoPromptNatural - t.lossWithPrompt, 12));
+      expect(result.summary.meanBenefitNatural).toBeCloseTo(result.summary.meanLossNoPromptNatural - result.summary.meanLossWithPrompt, 12);
+    } finally {
+      m.run = run;
+    }
+  });
+
   it('a one-token input still delivers all three stages (no knockouts: zeros, pi null)', async () => {
     const events: PartialEvent[] = [];
     await analyze(m, tok, { modelId: 'fx', prompt: 'Hello there. ', input: 'x' }, { onStage: (e) => events.push(e) });

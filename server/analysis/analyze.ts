@@ -4,7 +4,7 @@ import { InputError } from '../../shared/errors.js';
 import type { HookedModel } from '../engine/hooked-model.js';
 import type { TextTokenizer } from '../model/tokenizer.js';
 import { settings } from '../settings.js';
-import { assembleResult, depthStage, headlineStage, KnockoutLosses, spansStage, variantSummaries } from './assemble.js';
+import { assembleResult, depthStage, headlineStage, KnockoutLosses, naturalReference, spansStage, variantSummaries } from './assemble.js';
 import { Executor, type WithPromptRun } from './execute.js';
 import { planAnalysis, refineSpans, spanVariants, type Variant } from './plan.js';
 
@@ -55,7 +55,7 @@ export async function analyze(m: HookedModel, tok: TextTokenizer, args: AnalyzeA
     isCancelled: hooks.isCancelled ?? (() => false),
   });
   const firstSpans = plan.hasKnockouts && plan.options.spanKnockouts ? spanVariants(plan.spans, c.nLayer) : [];
-  let total = 2 + plan.depth.length + firstSpans.length;
+  let total = 3 + plan.depth.length + firstSpans.length;
   let done = 0;
   const step = (stage: AnalysisProgress['stage'], k = 1) => {
     done += k;
@@ -69,16 +69,16 @@ export async function analyze(m: HookedModel, tok: TextTokenizer, args: AnalyzeA
   let withRun: WithPromptRun | null = await exec.withPrompt();
   step('forward');
   const no = await exec.noPrompt(plan.options.topK);
-  step('knockout');
+  step('forward');
   const tForward = performance.now();
   const model = { id: args.modelId, name: m.md.name, hash: m.modelHash, nLayer: c.nLayer, nHead: c.nHead, dModel: c.dModel, nCtx: c.nCtx, vocabSize: c.vocabSize };
   const headline: HeadlineStage = headlineStage(plan, model, tok, withRun, no);
-  const lossWithRead = withRun.lossWith.slice(1);
+  const lossWith = withRun.lossWith;
   withRun = null;
   emit('headline', headline);
 
-  // --- depth: D(k) and the layer profile
-  const ko = plan.hasKnockouts ? new KnockoutLosses(lossWithRead) : null;
+  // --- depth: D(k) and the layer profile, then the natural-position reference run
+  const ko = plan.hasKnockouts ? new KnockoutLosses(lossWith.slice(1)) : null;
   const ran: Variant[] = [];
   const runVariants = async (vs: Variant[]) => {
     if (!ko || !vs.length) return;
@@ -86,7 +86,9 @@ export async function analyze(m: HookedModel, tok: TextTokenizer, args: AnalyzeA
     ran.push(...vs);
   };
   await runVariants(plan.depth);
-  const depth: DepthStage = depthStage(plan, ko, headline.summary.meanBenefitRead);
+  const natural = naturalReference(await exec.noPromptNatural(), lossWith);
+  step('knockout');
+  const depth: DepthStage = depthStage(plan, ko, headline.summary.meanBenefitRead, natural);
   emit('depth', depth);
 
   // --- spans: the first cut, then (auto) words inside the spans that matter most
@@ -104,7 +106,7 @@ export async function analyze(m: HookedModel, tok: TextTokenizer, args: AnalyzeA
   onProgress({ stage: 'metrics', done, total });
 
   const tEnd = performance.now();
-  const result = assembleResult(headline, depth, spans, variantSummaries(headline, ran, ko), {
+  const result = assembleResult(headline, depth, spans, variantSummaries(headline, depth, ran, ko), {
     tokenizeMs: tTok - t0,
     forwardMs: tForward - tTok,
     knockoutMs: tKo - tForward,

@@ -1,13 +1,15 @@
 // Turns the engine's losses and hooks into the result's stages (headline, depth, spans) and the full result.
-import type {
-  AnalysisResult,
-  DepthStage,
-  HeadlineStage,
-  InputTokenResult,
-  LayerReadShares,
-  SpanResult,
-  SpansStage,
-  VariantSummary,
+import {
+  withNatural,
+  type AnalysisResult,
+  type DepthStage,
+  type HeadlineInputToken,
+  type HeadlineStage,
+  type LayerReadShares,
+  type NaturalReference,
+  type SpanResult,
+  type SpansStage,
+  type VariantSummary,
 } from '../../shared/analysis.js';
 import { hookName } from '../../shared/hooks.js';
 import { attentionReadShare, attentionRollout, normWeightedReadShare, readMap } from '../../shared/metrics/attention.js';
@@ -17,7 +19,7 @@ import type { Span } from '../../shared/metrics/spans.js';
 import { mean } from '../../shared/metrics/tensor.js';
 import type { TextTokenizer } from '../model/tokenizer.js';
 import type { WithPromptRun } from './execute.js';
-import type { NoPromptRuns } from './no-prompt-cache.js';
+import type { ShiftedRun } from './no-prompt-cache.js';
 import { range, variantId, type AnalysisPlan, type Variant } from './plan.js';
 
 export type ModelFacts = AnalysisResult['model'];
@@ -43,11 +45,10 @@ export class KnockoutLosses {
   }
 }
 
-export function headlineStage(plan: AnalysisPlan, model: ModelFacts, tok: TextTokenizer, withRun: WithPromptRun, no: NoPromptRuns): HeadlineStage {
+export function headlineStage(plan: AnalysisPlan, model: ModelFacts, tok: TextTokenizer, withRun: WithPromptRun, no: ShiftedRun): HeadlineStage {
   const { p, n, inputIds, promptIds, options } = plan;
   const L = model.nLayer;
   const benefit = promptBenefit(no.lossNo, withRun.lossWith);
-  const benefitNatural = promptBenefit(no.lossNoNatural, withRun.lossWith);
   const { patterns, norms } = withRun;
   const layers: LayerReadShares[] = range(0, L).map((l) => {
     const a = attentionReadShare(patterns[l], p, n);
@@ -65,15 +66,13 @@ export function headlineStage(plan: AnalysisPlan, model: ModelFacts, tok: TextTo
   });
   const named = (preds: Prediction[]) => preds.map((q) => ({ ...q, text: tok.decode([q.id]) }));
   const inputStrings = tok.tokenStrings(inputIds);
-  const inputTokens: InputTokenResult[] = inputIds.map((id, k) => ({
+  const inputTokens: HeadlineInputToken[] = inputIds.map((id, k) => ({
     id,
     text: inputStrings[k],
     position: p + 1 + k,
     lossWithPrompt: withRun.lossWith[k],
     lossNoPrompt: no.lossNo[k],
-    lossNoPromptNatural: no.lossNoNatural[k],
     benefit: benefit.perToken[k],
-    benefitNatural: benefitNatural.perToken[k],
     topWithPrompt: named(withRun.top[k]),
     topNoPrompt: named(no.topNo[k]),
   }));
@@ -96,9 +95,7 @@ export function headlineStage(plan: AnalysisPlan, model: ModelFacts, tok: TextTo
     summary: {
       meanLossWithPrompt: mean(withRun.lossWith),
       meanLossNoPrompt: mean(no.lossNo),
-      meanLossNoPromptNatural: mean(no.lossNoNatural),
       meanBenefit: benefit.mean,
-      meanBenefitNatural: benefitNatural.mean,
       meanBenefitRead: mean(benefit.perToken.slice(1)),
       attentionRolloutShare: attentionRollout(patterns, p, n, withRun.promptRows),
     },
@@ -107,12 +104,21 @@ export function headlineStage(plan: AnalysisPlan, model: ModelFacts, tok: TextTo
   };
 }
 
-/** D(k), the layer profile and pi from the depth variants' losses (zeros when no knockout is possible). */
-export function depthStage(plan: AnalysisPlan, ko: KnockoutLosses | null, meanBenefitRead: number): DepthStage {
+/** The natural-position no-prompt run's losses and the benefit against them (`lossWith`: all of X with the prompt). */
+export function naturalReference(lossNoNatural: readonly number[], lossWith: readonly number[]): NaturalReference {
+  const b = promptBenefit(lossNoNatural, lossWith);
+  return { lossNoPrompt: [...lossNoNatural], benefit: b.perToken, meanLossNoPrompt: mean(lossNoNatural), meanBenefit: b.mean };
+}
+
+/**
+ * D(k), the layer profile and pi from the depth variants' losses (zeros when no knockout is possible), with the
+ * natural-position reference.
+ */
+export function depthStage(plan: AnalysisPlan, ko: KnockoutLosses | null, meanBenefitRead: number, natural: NaturalReference): DepthStage {
   const L = plan.nLayer;
   const windows = plan.depth.filter((v) => v.kind === 'window');
   if (!ko) {
-    return { depthCurve: new Array<number>(L + 1).fill(0), layerProfile: windows.map((w, l) => ({ layer: l, layers: w.layers, k: 0 })), precomputationShare: null, identityResidual: 0 };
+    return { depthCurve: new Array<number>(L + 1).fill(0), layerProfile: windows.map((w, l) => ({ layer: l, layers: w.layers, k: 0 })), precomputationShare: null, identityResidual: 0, natural };
   }
   const depthCurve = depthCurveFromLosses(
     range(0, L).map((k) => ko.losses(variantId.depth(k))),
@@ -126,6 +132,7 @@ export function depthStage(plan: AnalysisPlan, ko: KnockoutLosses | null, meanBe
     }),
     precomputationShare: precomputationShare(depthCurve),
     identityResidual: Math.abs(depthCurve[0] - meanBenefitRead),
+    natural,
   };
 }
 
@@ -145,12 +152,12 @@ export function spansStage(plan: AnalysisPlan, spans: readonly (Span & { parent?
 }
 
 /** The variants that ran, with their mean loss (knockouts: over x_2..x_n; the three plain runs: over all of X). */
-export function variantSummaries(headline: HeadlineStage, knockouts: readonly Variant[], ko: KnockoutLosses | null): VariantSummary[] {
+export function variantSummaries(headline: HeadlineStage, depth: DepthStage, knockouts: readonly Variant[], ko: KnockoutLosses | null): VariantSummary[] {
   const s = headline.summary;
   return [
     { idx: 0, kind: 'with-prompt', label: '[BOS] + P + X', blockedLayers: [], blockedSpan: null, meanLoss: s.meanLossWithPrompt },
     { idx: 1, kind: 'no-prompt', label: '[BOS] + X at positions 0, p+1..p+n', blockedLayers: [], blockedSpan: null, meanLoss: s.meanLossNoPrompt },
-    { idx: 2, kind: 'no-prompt-natural', label: '[BOS] + X at positions 0..n', blockedLayers: [], blockedSpan: null, meanLoss: s.meanLossNoPromptNatural },
+    { idx: 2, kind: 'no-prompt-natural', label: '[BOS] + X at positions 0..n', blockedLayers: [], blockedSpan: null, meanLoss: depth.natural.meanLossNoPrompt },
     ...knockouts.map((v, i) => ({ idx: 3 + i, kind: v.kind, label: v.label, blockedLayers: v.layers, blockedSpan: v.span, meanLoss: mean(ko!.losses(v.id)) })),
   ];
 }
@@ -163,16 +170,28 @@ export function assembleResult(
   timings: AnalysisResult['timings'],
 ): AnalysisResult {
   const h = headline;
+  const { natural } = depth;
+  const { meanLossWithPrompt, meanLossNoPrompt, meanBenefit, meanBenefitRead, attentionRolloutShare } = h.summary;
   return {
     schemaVersion: h.schemaVersion,
     model: h.model,
     bos: h.bos,
     prompt: h.prompt,
-    input: h.input,
+    input: { text: h.input.text, tokens: h.input.tokens.map((t, k) => withNatural(t, natural, k)) },
     p: h.p,
     n: h.n,
     options: h.options,
-    summary: { ...h.summary, precomputationShare: depth.precomputationShare, identityResidual: depth.identityResidual },
+    summary: {
+      meanLossWithPrompt,
+      meanLossNoPrompt,
+      meanLossNoPromptNatural: natural.meanLossNoPrompt,
+      meanBenefit,
+      meanBenefitNatural: natural.meanBenefit,
+      meanBenefitRead,
+      precomputationShare: depth.precomputationShare,
+      identityResidual: depth.identityResidual,
+      attentionRolloutShare,
+    },
     layers: h.layers,
     readMap: h.readMap,
     depthCurve: depth.depthCurve,

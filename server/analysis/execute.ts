@@ -7,7 +7,7 @@ import { promptHeadSums } from '../../shared/metrics/attention.js';
 import { blockAllPromptMask, spanBiasMask } from '../../shared/metrics/spans.js';
 import { batchItem, inputPositions, type Tensor } from '../../shared/metrics/tensor.js';
 import type { GraphVariant, HookedModel } from '../engine/hooked-model.js';
-import { NoPromptCache, type NoPromptRuns } from './no-prompt-cache.js';
+import { NoPromptCache, type NoPromptKey, type ShiftedRun } from './no-prompt-cache.js';
 import { PrefixCache, type PrefixRun } from './prefix-cache.js';
 import { range, type AnalysisPlan, type Variant } from './plan.js';
 
@@ -123,15 +123,14 @@ export class Executor {
 
   private async withPromptWhole(): Promise<WithPromptRun> {
     const { p, n, seq, inputIds, nLayer: L } = this.plan;
-    const r = await this.m.run({ tokens: [seq], hooks: this.graph.hooks, logitRows: range(p, p + n), targets: [inputIds], variant: this.graph });
+    const topK = this.plan.options.topK;
+    const r = await this.m.run({ tokens: [seq], hooks: this.graph.hooks, logitRows: range(p, p + n), targets: [inputIds], top: { rows: range(0, n), k: topK }, logits: false, variant: this.graph });
     this.calls++;
-    const logits = batchItem(r.logits!, 0);
     const lossWith = Array.from(r.targetLogprobs!.data, (x) => -x);
-    const V = logits.dims[1];
     if (this.layerEntry) this.residPre = range(0, L).map((l) => batchItem(r.cache.get(hookName(l, 'hook_resid_pre'))!, 0));
     return {
       lossWith,
-      top: topOfRows((k) => logits.data.subarray(k * V, (k + 1) * V), inputIds, lossWith, this.plan.options.topK),
+      top: topOfGraph(r.top!, n),
       patterns: range(0, L).map((l) => batchItem(r.cache.get(hookName(l, 'attn.hook_pattern'))!, 0)),
       norms: range(0, L).map((l) => batchItem(r.cache.get(hookName(l, 'attn.hook_value_norm'))!, 0)),
     };
@@ -149,11 +148,11 @@ export class Executor {
       hooks: this.graph.hooks,
       logitRows: range(0, n - 1),
       targets: [inputIds.slice(1)],
+      top: { rows: range(0, n - 1), k: this.plan.options.topK },
+      logits: false,
       variant: this.graph,
     });
     this.calls++;
-    const logits = batchItem(r.logits!, 0);
-    const V = logits.dims[1];
     const norms = range(0, L).map((l) => batchItem(r.cache.get(hookName(l, 'attn.hook_value_norm'))!, 0));
     if (norms.some((t) => t.dims[1] !== seq.length)) return null;
     const lossWith = [pre.lastLogSumExp - pre.lastLogits[inputIds[0]], ...Array.from(r.targetLogprobs!.data, (x) => -x)];
@@ -163,7 +162,8 @@ export class Executor {
     }
     return {
       lossWith,
-      top: topOfRows((k) => (k === 0 ? pre.lastLogits : logits.data.subarray((k - 1) * V, k * V)), inputIds, lossWith, this.plan.options.topK),
+      // x_1's predictions from the prefix's last row (kept as logits: the prefix cache serves every x_1), the rest from the graph.
+      top: [topPredictions(pre.lastLogits, this.plan.options.topK, pre.lastLogSumExp), ...topOfGraph(r.top!, n - 1)],
       patterns: range(0, L).map((l) => batchItem(r.cache.get(hookName(l, 'attn.hook_pattern'))!, 0)),
       promptRows: pre.promptRows,
       norms,
@@ -198,34 +198,51 @@ export class Executor {
   }
 
   /**
-   * [BOS] + X at positions 0, p+1..p+n and at 0..n, each from the cache when this process has run it before (the
-   * natural-position run is shared by every prompt on the input; the other by prompts of the same length).
+   * [BOS] + X at positions 0, p+1..p+n (the benefit's reference), from the cache when this process has run it
+   * before for a prompt of the same length on this input.
    */
-  async noPrompt(topK: number): Promise<NoPromptRuns> {
+  async noPrompt(topK: number): Promise<ShiftedRun> {
+    const key = this.noPromptKey(topK);
+    const hit = noPromptCache.shifted(key);
+    if (hit) return hit;
     const { p, n, bos, inputIds } = this.plan;
-    const key = { model: this.m.modelHash, bos, inputIds, p, topK };
-    let shifted = noPromptCache.shifted(key);
-    let natural = noPromptCache.natural(key);
-    const short = [bos, ...inputIds];
-    // Two calls rather than one of two rows: only the shifted run's logits leave the graph (for its top predictions).
-    if (!shifted) {
-      const r = await this.m.run({ tokens: [short], positionIds: [[0, ...inputPositions(p, n)]], logitRows: range(0, n), targets: [inputIds], variant: this.graph });
-      this.calls++;
-      const t = batchItem(r.logits!, 0);
-      const V = t.dims[1];
-      const lossNo = Array.from(r.targetLogprobs!.data, (x) => -x);
-      shifted = { lossNo, topNo: topOfRows((k) => t.data.subarray(k * V, (k + 1) * V), inputIds, lossNo, topK) };
-      noPromptCache.setShifted(key, shifted);
-      this.checkCancel();
-    }
-    if (!natural) {
-      const r = await this.m.run({ tokens: [short], positionIds: [range(0, n + 1)], logitRows: range(0, n), targets: [inputIds], logits: false, variant: this.graph });
-      this.calls++;
-      natural = Array.from(r.targetLogprobs!.data, (x) => -x);
-      noPromptCache.setNatural(key, natural);
-      this.checkCancel();
-    }
-    return { ...shifted, lossNoNatural: natural };
+    const r = await this.m.run({
+      tokens: [[bos, ...inputIds]],
+      positionIds: [[0, ...inputPositions(p, n)]],
+      logitRows: range(0, n),
+      targets: [inputIds],
+      top: { rows: range(0, n), k: topK },
+      logits: false,
+      variant: this.graph,
+    });
+    this.calls++;
+    const lossNo = Array.from(r.targetLogprobs!.data, (x) => -x);
+    const shifted = { lossNo, topNo: topOfGraph(r.top!, n) };
+    noPromptCache.setShifted(key, shifted);
+    this.checkCancel();
+    return shifted;
+  }
+
+  /**
+   * [BOS] + X at its natural positions 0..n (a reference reported next to the benefit), from the cache when this
+   * process has run this input before under any prompt. Only its losses leave the graph.
+   */
+  async noPromptNatural(): Promise<number[]> {
+    const key = this.noPromptKey(0);
+    const hit = noPromptCache.natural(key);
+    if (hit) return hit;
+    const { n, bos, inputIds } = this.plan;
+    const r = await this.m.run({ tokens: [[bos, ...inputIds]], positionIds: [range(0, n + 1)], logitRows: range(0, n), targets: [inputIds], logits: false, variant: this.graph });
+    this.calls++;
+    const natural = Array.from(r.targetLogprobs!.data, (x) => -x);
+    noPromptCache.setNatural(key, natural);
+    this.checkCancel();
+    return natural;
+  }
+
+  private noPromptKey(topK: number): NoPromptKey {
+    const { p, bos, inputIds } = this.plan;
+    return { model: this.m.modelHash, bos, inputIds, p, topK };
   }
 
   /**
@@ -385,12 +402,9 @@ function tilePast(presents: Map<string, Tensor>, pairs: { past: string; present:
   return out;
 }
 
-/**
- * Top predictions of each row, from its logits and its log-sum-exp: the logit of the row's target plus that
- * target's loss (the graph computed the log-softmax), so no pass over the vocabulary and no logits kept.
- */
-function topOfRows(row: (k: number) => Float32Array, targets: readonly number[], losses: readonly number[], topK: number): Prediction[][] {
-  return targets.map((id, k) => topPredictions(row(k), topK, row(k)[id] + losses[k]));
+/** The first `rows` rows of the graph's top predictions, as probabilities (exp of its float32 log-softmax). */
+function topOfGraph(top: { logprobs: Float32Array; ids: Int32Array; k: number }, rows: number): Prediction[][] {
+  return range(0, rows).map((r) => range(r * top.k, (r + 1) * top.k).map((j) => ({ id: top.ids[j], prob: Math.exp(top.logprobs[j]) })));
 }
 
 /** Empties the process's caches of prefix and no-prompt runs (so that the next analysis computes everything). */

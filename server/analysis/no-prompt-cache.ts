@@ -4,17 +4,13 @@
 import type { Prediction } from '../../shared/metrics/loss.js';
 import { SizedLru } from './sized-lru.js';
 
-export interface NoPromptRuns {
-  /** Loss of each input token, [BOS] + X at positions 0, p+1..p+n (the knockout identity's reference). */
+/** The no-prompt run at the prompt's positions: [BOS] + X at 0, p+1..p+n (the knockout identity's reference). */
+export interface ShiftedRun {
+  /** Loss of each input token. */
   lossNo: number[];
-  /** The same at the natural positions 0..n. */
-  lossNoNatural: number[];
-  /** Top predictions without the prompt (same positions), per input token. */
+  /** Top predictions without the prompt, per input token. */
   topNo: Prediction[][];
 }
-
-/** The run at the prompt's positions. */
-export type ShiftedRun = Pick<NoPromptRuns, 'lossNo' | 'topNo'>;
 
 export interface NoPromptKey {
   /** sha256 of the graph file: the exact weights. */

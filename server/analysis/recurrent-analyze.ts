@@ -1,5 +1,6 @@
 // The analysis of a recurrent (RWKV) model: the design's measurements with the knockout as a state reset at the boundary.
-import type { AnalysisProgress, AnalysisResult, DepthStage, HeadlineStage, InputTokenResult, LayerReadShares, PartialEvent, SpanResult, SpansStage, VariantSummary } from '../../shared/analysis.js';
+import type { AnalysisProgress, AnalysisResult, DepthStage, HeadlineInputToken, HeadlineStage, LayerReadShares, PartialEvent, SpanResult, SpansStage, VariantSummary } from '../../shared/analysis.js';
+import { assembleResult, naturalReference } from './assemble.js';
 import { CancelledError } from '../../shared/errors.js';
 import { depthCurveFromLosses, meanLossIncrease, precomputationShare } from '../../shared/metrics/knockout.js';
 import { promptBenefit, targetLosses, topPredictions } from '../../shared/metrics/loss.js';
@@ -89,16 +90,13 @@ export async function analyzeRecurrent(m: RecurrentModel, tok: TextTokenizer, ar
   const benefit = promptBenefit(lossNo, lossWith);
   const named = (row: Float32Array) => topPredictions(row, plan.options.topK).map((q) => ({ ...q, text: tok.decode([q.id]) }));
   const inputStrings = tok.tokenStrings(inputIds);
-  const inputTokens: InputTokenResult[] = inputIds.map((id, k) => ({
+  const inputTokens: HeadlineInputToken[] = inputIds.map((id, k) => ({
     id,
     text: inputStrings[k],
     position: p + 1 + k,
     lossWithPrompt: lossWith[k],
     lossNoPrompt: lossNo[k],
-    // A recurrent model has no positions: the no-prompt run is the same at any offset.
-    lossNoPromptNatural: lossNo[k],
     benefit: benefit.perToken[k],
-    benefitNatural: benefit.perToken[k],
     topWithPrompt: named(withRows.data.subarray(k * V, (k + 1) * V)),
     topNoPrompt: named(noRows.data.subarray(k * V, (k + 1) * V)),
   }));
@@ -132,9 +130,7 @@ export async function analyzeRecurrent(m: RecurrentModel, tok: TextTokenizer, ar
     summary: {
       meanLossWithPrompt: mean(lossWith),
       meanLossNoPrompt: mean(lossNo),
-      meanLossNoPromptNatural: mean(lossNo),
       meanBenefit: benefit.mean,
-      meanBenefitNatural: benefit.mean,
       meanBenefitRead: mean(benefit.perToken.slice(1)),
       attentionRolloutShare: 0,
     },
@@ -158,6 +154,8 @@ export async function analyzeRecurrent(m: RecurrentModel, tok: TextTokenizer, ar
   };
   const resetAt = (layerSet: readonly number[], base: LayerStates, reset: LayerStates): LayerStates => range(0, L).map((l) => (layerSet.includes(l) ? reset[l] : base[l]));
   if (plan.hasKnockouts) await runX(plan.depth.map((v) => ({ id: v.id, start: resetAt(v.layers, stateP, state0) })));
+  // A recurrent model has no positions: the no-prompt run is the same at any offset, so it is its own natural reference.
+  const natural = naturalReference(lossNo, lossWith);
   let depth: DepthStage;
   if (plan.hasKnockouts) {
     const depthCurve = depthCurveFromLosses(
@@ -172,9 +170,10 @@ export async function analyzeRecurrent(m: RecurrentModel, tok: TextTokenizer, ar
       }),
       precomputationShare: precomputationShare(depthCurve),
       identityResidual: Math.abs(depthCurve[0] - headline.summary.meanBenefitRead),
+      natural,
     };
   } else {
-    depth = { depthCurve: new Array<number>(L + 1).fill(0), layerProfile: plan.depth.filter((v) => v.kind === 'window').map((w, l) => ({ layer: l, layers: w.layers, k: 0 })), precomputationShare: null, identityResidual: 0 };
+    depth = { depthCurve: new Array<number>(L + 1).fill(0), layerProfile: plan.depth.filter((v) => v.kind === 'window').map((w, l) => ({ layer: l, layers: w.layers, k: 0 })), precomputationShare: null, identityResidual: 0, natural };
   }
   emit({ stage: 'depth', data: depth });
 
@@ -204,21 +203,19 @@ export async function analyzeRecurrent(m: RecurrentModel, tok: TextTokenizer, ar
   const variants: VariantSummary[] = [
     { idx: 0, kind: 'with-prompt', label: '[BOS] + P, then X from its state', blockedLayers: [], blockedSpan: null, meanLoss: headline.summary.meanLossWithPrompt },
     { idx: 1, kind: 'no-prompt', label: '[BOS], then X from its state', blockedLayers: [], blockedSpan: null, meanLoss: headline.summary.meanLossNoPrompt },
-    { idx: 2, kind: 'no-prompt-natural', label: '[BOS] + X (no positions: the same run)', blockedLayers: [], blockedSpan: null, meanLoss: headline.summary.meanLossNoPromptNatural },
+    { idx: 2, kind: 'no-prompt-natural', label: '[BOS] + X (no positions: the same run)', blockedLayers: [], blockedSpan: null, meanLoss: natural.meanLossNoPrompt },
     ...ran.map((v, k) => ({ idx: 3 + k, kind: v.kind, label: v.kind === 'depth' || v.kind === 'window' ? recurrentLabel(v, L) : v.label, blockedLayers: v.layers, blockedSpan: v.span, meanLoss: mean(losses.get(v.id)!) })),
   ];
   const tEnd = performance.now();
   onProgress({ stage: 'done', done: total, total });
-  const { summary, ...h } = headline;
-  return {
-    ...h,
-    summary: { ...summary, precomputationShare: depth.precomputationShare, identityResidual: depth.identityResidual },
-    depthCurve: depth.depthCurve,
-    layerProfile: depth.layerProfile,
-    spans: spansStage.spans,
-    variants,
-    timings: { tokenizeMs: tTok - t0, forwardMs: tForward - tTok, knockoutMs: tKo - tForward, metricsMs: tEnd - tKo, totalMs: tEnd - t0, engineCalls: calls },
-  };
+  return assembleResult(headline, depth, spansStage, variants, {
+    tokenizeMs: tTok - t0,
+    forwardMs: tForward - tTok,
+    knockoutMs: tKo - tForward,
+    metricsMs: tEnd - tKo,
+    totalMs: tEnd - t0,
+    engineCalls: calls,
+  });
 }
 
 /** The span runs as variant records (labels say what was done to the state). */

@@ -7,14 +7,14 @@ import * as ort from 'onnxruntime-node';
 import { decodeModel, encodeModel, type ModelProto } from './onnx-graph.js';
 import { externalizeWeights } from './external-data.js';
 import { checkSchema, embeddingRows, prepareGraph } from './prepare-graph.js';
-import { addAttentionBias, addHooks, addLogitRows, addTargetLogprobs, LOGIT_ROWS_INPUT, TARGET_IDS_INPUT, TARGET_LOGPROBS_OUTPUT, analyzeModel, GraphStructureError, inputDims, type ModelStructure } from './surgery.js';
+import { addAttentionBias, addHooks, addLogitRows, addTargetLogprobs, LOGIT_ROWS_INPUT, TARGET_IDS_INPUT, TARGET_LOGPROBS_OUTPUT, TOP_IDS_OUTPUT, TOP_K_INPUT, TOP_LOGPROBS_OUTPUT, TOP_ROWS_INPUT, analyzeModel, GraphStructureError, inputDims, type ModelStructure } from './surgery.js';
 import { validateHookNames } from '../../shared/hooks.js';
 import { settings } from '../settings.js';
 import { addLayerEntry, ENTRY_LAYER_INPUT, ENTRY_RESID_INPUT, layerEntryProblem } from './layer-entry.js';
 import { openModelDir, type ModelDir } from '../model/model-dir.js';
 
 /** Bump when surgery output changes, so cached rewritten graphs from older versions are not reused. */
-const SURGERY_VERSION = 8;
+const SURGERY_VERSION = 9;
 
 export interface Tensor {
   data: Float32Array;
@@ -54,6 +54,12 @@ export interface RunRequest {
    */
   targets?: number[][];
   /**
+   * The `k` most probable next tokens at logits rows `rows` (indices into the B*R rows, batch-major), computed
+   * inside the graph from its log-softmax (needs a graph variant with `targets`; with `targets` omitted, dummy ones
+   * are fed). Returns `top`; the logits need not leave the runtime.
+   */
+  top?: { rows: number[]; k: number };
+  /**
    * Run on the session of this graph variant (a superset of what the request uses) instead of the smallest one,
    * so that callers mixing kinds of calls keep one session, i.e. one copy of the weights, in memory. Inputs the
    * request does not use get neutral values (zero bias, all rows, dummy targets); only what it asks for is fetched.
@@ -78,6 +84,8 @@ export interface RunResult {
   presents?: Map<string, Tensor>;
   /** log p(target) per batch row and logits row [B,R], when `targets` were given. */
   targetLogprobs?: Tensor;
+  /** When `top` was asked: per asked row, the k largest log-probabilities (largest first) and their token ids. */
+  top?: { logprobs: Float32Array; ids: Int32Array; k: number };
 }
 
 export interface EngineOptions {
@@ -558,6 +566,12 @@ export class HookedModel {
       if (targets.length !== B || targets.some((r) => r.length !== R)) throw new EngineInputError(`targets: must be [B=${B}][R=${R}], one id per logits row`);
       for (const row of targets) for (const t of row) if (!Number.isInteger(t) || t < 0 || t >= c.vocabSize) throw new EngineInputError(`targets: id ${t} is outside the vocabulary 0..${c.vocabSize - 1}`);
     }
+    const top = req.top;
+    if (top) {
+      if (!Number.isInteger(top.k) || top.k < 1 || top.k > c.vocabSize) throw new EngineInputError(`top.k: ${top.k} must be an integer 1..${c.vocabSize}`);
+      if (top.rows.length === 0) throw new EngineInputError('top.rows: needs at least one row');
+      for (const r of top.rows) if (!Number.isInteger(r) || r < 0 || r >= B * R) throw new EngineInputError(`top.rows: ${r} is outside the ${B * R} logits rows`);
+    }
     const entry = req.entry;
     if (entry) {
       if (!Number.isInteger(entry.layer) || entry.layer < 0 || entry.layer >= c.nLayer) throw new EngineInputError(`entry.layer: ${entry.layer} is not a layer (0..${c.nLayer - 1})`);
@@ -573,12 +587,12 @@ export class HookedModel {
     if (v) {
       const vHooks = this.checkHooks(v.hooks).filter((h) => h !== 'logits');
       const missing = sessionHooks.find((h) => !vHooks.includes(h));
-      if (missing || (useBias && !v.bias) || (rows && !v.rows) || (targets && !v.targets) || (entry && !v.entry)) {
+      if (missing || (useBias && !v.bias) || (rows && !v.rows) || ((targets || top) && !v.targets) || (entry && !v.entry)) {
         throw new EngineInputError(`variant: does not include what the request uses${missing ? ` (hook ${missing})` : ''}`);
       }
       session = await this.session(vHooks, v.bias, v.rows, v.targets, !!v.entry);
     } else {
-      session = await this.session(sessionHooks, useBias, !!rows, !!targets, !!entry);
+      session = await this.session(sessionHooks, useBias, !!rows, !!(targets || top), !!entry);
     }
     const feeds = this.feeds(session, req.tokens, pos, useBias ? req.attentionBias! : {}, req.past ?? {}, pastLen);
     if (session.inputNames.includes(LOGIT_ROWS_INPUT)) {
@@ -594,9 +608,13 @@ export class HookedModel {
         ? new ort.Tensor('int64', BigInt64Array.from(targets.flat(), (x) => BigInt(x)), [B, R, 1])
         : new ort.Tensor('int64', new BigInt64Array(B * R), [B, R, 1]);
     }
+    if (session.inputNames.includes(TOP_ROWS_INPUT)) {
+      feeds[TOP_ROWS_INPUT] = new ort.Tensor('int64', BigInt64Array.from(top?.rows ?? [0], (x) => BigInt(x)), [top?.rows.length ?? 1]);
+      feeds[TOP_K_INPUT] = new ort.Tensor('int64', BigInt64Array.from([BigInt(top?.k ?? 1)]), [1]);
+    }
     const presentNames = req.presents ? (this.pastPairs() ?? []).map((q) => q.present) : [];
     if (req.presents && !presentNames.length) throw new EngineInputError(`presents: ${this.md.graphPath} has no past_key_values inputs / present outputs`);
-    const fetches = [...(wantLogits ? [this.logitsName(session)] : []), ...sessionHooks, ...presentNames, ...(targets ? [TARGET_LOGPROBS_OUTPUT] : [])];
+    const fetches = [...(wantLogits ? [this.logitsName(session)] : []), ...sessionHooks, ...presentNames, ...(targets ? [TARGET_LOGPROBS_OUTPUT] : []), ...(top ? [TOP_LOGPROBS_OUTPUT, TOP_IDS_OUTPUT] : [])];
     const out = await session.run(feeds, fetches);
     const toTensor = (t: ort.Tensor): Tensor => ({ data: t.data as Float32Array, dims: t.dims.map(Number) });
     const cache = new Map<string, Tensor>();
@@ -606,6 +624,7 @@ export class HookedModel {
     const result: RunResult = { logits, cache };
     if (req.presents) result.presents = new Map(presentNames.map((n) => [n, toTensor(out[n])]));
     if (targets) result.targetLogprobs = { data: out[TARGET_LOGPROBS_OUTPUT].data as Float32Array, dims: [B, R] };
+    if (top) result.top = { logprobs: out[TOP_LOGPROBS_OUTPUT].data as Float32Array, ids: Int32Array.from(out[TOP_IDS_OUTPUT].data as BigInt64Array, Number), k: top.k };
     return result;
   }
 
@@ -686,7 +705,7 @@ export class HookedModel {
         const kv = dims[1] > 0 ? dims[1] : c.nKvHead;
         const dh = dims[3] > 0 ? dims[3] : c.dHead;
         feeds[name] = new ort.Tensor('float32', new Float32Array(0), [B, kv, 0, dh]);
-      } else if (name === LOGIT_ROWS_INPUT || name === TARGET_IDS_INPUT || name === ENTRY_LAYER_INPUT || name === ENTRY_RESID_INPUT) {
+      } else if (name === LOGIT_ROWS_INPUT || name === TARGET_IDS_INPUT || name === TOP_ROWS_INPUT || name === TOP_K_INPUT || name === ENTRY_LAYER_INPUT || name === ENTRY_RESID_INPUT) {
         continue; // filled by run()
       } else if (name.startsWith('attention_bias.')) {
         const l = Number(name.slice('attention_bias.'.length));

@@ -221,6 +221,12 @@ export function addLogitRows(model: ModelProto, s: ModelStructure): void {
 
 export const TARGET_IDS_INPUT = 'target_ids';
 export const TARGET_LOGPROBS_OUTPUT = 'target_logprobs';
+/** Which rows of the [B*R, V] log-softmax get their top entries (int64 [Rt]), and how many (int64 [1]). */
+export const TOP_ROWS_INPUT = 'precache_lens/top_rows';
+export const TOP_K_INPUT = 'precache_lens/top_k';
+/** The top log-probabilities [Rt, k] (largest first; equal ones by lower id) and their token ids (int64). */
+export const TOP_LOGPROBS_OUTPUT = 'precache_lens/top_logprobs';
+export const TOP_IDS_OUTPUT = 'precache_lens/top_ids';
 
 /**
  * Adds an int64 input `target_ids` [B,R,1] and an output `target_logprobs` [B,R,1] = log softmax(logits)[target]:
@@ -235,6 +241,18 @@ export function addTargetLogprobs(model: ModelProto, s: ModelStructure): void {
   g.node!.push(node('GatherElements', [`${p}/logsm`, TARGET_IDS_INPUT], [TARGET_LOGPROBS_OUTPUT], `${p}/gather`, { axis: 2 }));
   g.output!.push(floatOutput(TARGET_LOGPROBS_OUTPUT));
   g.input!.push(symbolicInput(TARGET_IDS_INPUT, TensorType.INT64, ['target_batch', 'target_rows', 'target_one']));
+  // The top predictions of chosen rows, so that their [R, V] logits need not leave the runtime (a call that wants
+  // none asks for one row: the node runs on every call).
+  const t = 'precache_lens/top';
+  g.node!.push(node('Flatten', [`${p}/logsm`], [`${t}/flat`], `${t}/flatten`, { axis: 2 }));
+  g.node!.push(node('Gather', [`${t}/flat`, TOP_ROWS_INPUT], [`${t}/rows`], `${t}/gather`, { axis: 0 }));
+  g.node!.push(node('TopK', [`${t}/rows`, TOP_K_INPUT], [TOP_LOGPROBS_OUTPUT, TOP_IDS_OUTPUT], `${t}/topk`, { axis: -1, largest: 1, sorted: 1 }));
+  g.output!.push(floatOutput(TOP_LOGPROBS_OUTPUT));
+  g.output!.push(
+    onnx.ValueInfoProto.create({ name: TOP_IDS_OUTPUT, type: onnx.TypeProto.create({ tensorType: onnx.TypeProto.Tensor.create({ elemType: TensorType.INT64 }) }) }),
+  );
+  g.input!.push(symbolicInput(TOP_ROWS_INPUT, TensorType.INT64, ['top_rows']));
+  g.input!.push(symbolicInput(TOP_K_INPUT, TensorType.INT64, ['top_k_one']));
 }
 
 export interface AnalyzeOptions {

@@ -56,7 +56,7 @@ export function HeadlineNumbers({ summary: s, depth }: Props) {
           <InfoTip text={HELP.depthCurve} />
         </span>
         <span>
-          · vs natural no-prompt positions: B = {signedNats(s.meanBenefitNatural)} nats
+          · vs natural no-prompt positions: B = {depth?.natural ? `${signedNats(depth.natural.meanBenefit)} nats` : '…'}
           <InfoTip text={HELP.benefitNatural} />
         </span>
         <span data-testid="stat-rollout">

@@ -103,7 +103,7 @@ function ResultsDashboard({ runId, stages, live }: { runId: string; stages: RunS
       <HeadlineNumbers summary={h.summary} depth={depth} />
       <LayerSelector nLayer={L} />
       <Card title="Input text, coloured by prompt benefit" help={HELP.tokenBenefit} className="wide" testId="card-tokens">
-        <TokenBenefitText tokens={h.input.tokens} />
+        <TokenBenefitText tokens={h.input.tokens} natural={depth?.natural} />
       </Card>
       <Card
         title="Depth curve D(k)"

@@ -1,11 +1,13 @@
 // The input text, each token coloured by its prompt benefit; hover or focus shows losses and top predictions.
 import { useMemo, useState } from 'react';
-import type { InputTokenResult } from '@shared/analysis.js';
+import type { HeadlineInputToken, InputTokenResult, NaturalReference } from '@shared/analysis.js';
 import { nats, pct, showToken, signedNats } from '../format';
 import { benefitColor, benefitTextColor, isClipped, robustScale } from '../theme';
 
 interface Props {
-  tokens: InputTokenResult[];
+  tokens: HeadlineInputToken[];
+  /** The natural-position reference run (with the depth stage); absent until it arrives. */
+  natural?: NaturalReference;
 }
 
 function TopList({ title, items }: { title: string; items: InputTokenResult['topWithPrompt'] }) {
@@ -24,7 +26,7 @@ function TopList({ title, items }: { title: string; items: InputTokenResult['top
   );
 }
 
-export function TokenBenefitText({ tokens }: Props) {
+export function TokenBenefitText({ tokens, natural }: Props) {
   const [hover, setHover] = useState<number | null>(null);
   // The 95th percentile of |B_t|: one extreme token (often x₁) saturates instead of washing out the rest.
   const scale = useMemo(() => robustScale(tokens.map((t) => t.benefit)), [tokens]);
@@ -89,7 +91,7 @@ export function TokenBenefitText({ tokens }: Props) {
                 </tr>
                 <tr>
                   <th className="muted">without prompt, natural positions</th>
-                  <td className="muted">{nats(t.lossNoPromptNatural)} nats</td>
+                  <td className="muted">{natural && hover !== null ? `${nats(natural.lossNoPrompt[hover])} nats` : '…'}</td>
                 </tr>
               </tbody>
             </table>

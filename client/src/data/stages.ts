@@ -1,6 +1,6 @@
 // A run's result as stages (headline, depth, spans): from the full result once it is done, else the stages the server
 // has sent so far (GET /api/runs/:id `stages`, then SSE `partial` events), so every view draws what is ready.
-import type { AnalysisResult, DepthStage, HeadlineStage, PartialEvent, SpansStage } from '@shared/analysis.js';
+import { stagesOf as splitStages, type AnalysisResult, type DepthStage, type HeadlineStage, type PartialEvent, type SpansStage } from '@shared/analysis.js';
 import type { RunDetail } from '@shared/api.js';
 
 export interface RunStages {
@@ -12,13 +12,7 @@ export interface RunStages {
 }
 
 export function stagesFromResult(r: AnalysisResult): Required<RunStages> {
-  const { precomputationShare, identityResidual } = r.summary;
-  return {
-    headline: { schemaVersion: r.schemaVersion, model: r.model, bos: r.bos, prompt: r.prompt, input: r.input, p: r.p, n: r.n, options: r.options, summary: r.summary, layers: r.layers, readMap: r.readMap },
-    depth: { depthCurve: r.depthCurve, layerProfile: r.layerProfile, precomputationShare, identityResidual },
-    spans: { spans: r.spans },
-    timings: r.timings,
-  };
+  return { ...splitStages(r), timings: r.timings };
 }
 
 export function stagesOf(run: RunDetail): RunStages {
