@@ -292,6 +292,16 @@ describe('results as they arrive (issue 10, point 2)', () => {
     await expect.poll(() => page.getByTestId('run-results').getAttribute('data-status'), { timeout: 60_000 }).toBe('cancelled');
     expect(await page.getByTestId('run-ended').textContent()).toContain('stages it finished');
     expect(await page.getByTestId('stat-loss-with').textContent()).toMatch(/\d+\.\d{3}/);
+    // What never came says so (not "computing"); what came is drawn, the natural-position reference with the depth stage.
+    const stages = (await page.getByTestId('dashboard').getAttribute('data-stages')) ?? '';
+    const foot = (await page.locator('.headline-foot').textContent()) ?? '';
+    if (stages.includes('depth')) {
+      expect(await page.getByTestId('stat-pi').textContent()).toMatch(/%|–/);
+      expect(foot).toMatch(/natural no-prompt positions: B = [+−-]?\d/);
+    } else {
+      expect(await page.getByTestId('stat-pi').textContent()).toContain('not computed');
+      expect(foot).toContain('natural no-prompt positions: B = not computed');
+    }
     await page.locator('#spans').selectOption('auto');
   });
 });

@@ -8,8 +8,10 @@ import { InfoTip } from './InfoTip';
 
 interface Props {
   summary: HeadlineStage['summary'];
-  /** Absent while the knockouts behind D(k) and π are still running. */
+  /** Absent while the knockouts behind D(k) and π are still running (or when the run ended before them). */
   depth?: DepthStage;
+  /** Whether the run is still going: a missing depth stage is then on its way, else it will never come. */
+  live?: boolean;
 }
 
 function Stat({ label, value, unit, help, testId, tone, pending }: { label: string; value: string; unit: string; help: string; testId: string; tone?: 'good' | 'bad' | 'warn'; pending?: boolean }) {
@@ -27,7 +29,7 @@ function Stat({ label, value, unit, help, testId, tone, pending }: { label: stri
   );
 }
 
-export function HeadlineNumbers({ summary: s, depth }: Props) {
+export function HeadlineNumbers({ summary: s, depth, live = true }: Props) {
   const d0 = depth?.depthCurve[0];
   const verdict = depth ? piVerdict(d0, depth.precomputationShare) : null;
   return (
@@ -38,8 +40,8 @@ export function HeadlineNumbers({ summary: s, depth }: Props) {
       <Stat label="Benefit over x₂..xₙ = D(0)" value={signedNats(s.meanBenefitRead)} unit="nats/token" help={HELP.benefitRead} testId="stat-benefit-read" tone={s.meanBenefitRead >= 0 ? 'good' : 'bad'} />
       <Stat
         label="Precomputation share π"
-        value={depth ? pct(depth.precomputationShare) : '…'}
-        unit={depth ? 'of D(0)' : 'computing'}
+        value={depth ? pct(depth.precomputationShare) : live ? '…' : '—'}
+        unit={depth ? 'of D(0)' : live ? 'computing' : 'not computed'}
         help={HELP.precomputationShare}
         testId="stat-pi"
         tone={verdict && !verdict.ok ? 'warn' : undefined}
@@ -56,7 +58,7 @@ export function HeadlineNumbers({ summary: s, depth }: Props) {
           <InfoTip text={HELP.depthCurve} />
         </span>
         <span>
-          · vs natural no-prompt positions: B = {depth?.natural ? `${signedNats(depth.natural.meanBenefit)} nats` : '…'}
+          · vs natural no-prompt positions: B = {depth?.natural ? `${signedNats(depth.natural.meanBenefit)} nats` : live ? '…' : 'not computed'}
           <InfoTip text={HELP.benefitNatural} />
         </span>
         <span data-testid="stat-rollout">

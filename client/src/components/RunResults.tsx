@@ -100,10 +100,10 @@ function ResultsDashboard({ runId, stages, live }: { runId: string; stages: RunS
 
   return (
     <div className="dashboard" data-testid="dashboard" data-stages={[h && 'headline', depth && 'depth', spanStage && 'spans'].filter(Boolean).join(',')}>
-      <HeadlineNumbers summary={h.summary} depth={depth} />
+      <HeadlineNumbers summary={h.summary} depth={depth} live={live} />
       <LayerSelector nLayer={L} />
       <Card title="Input text, coloured by prompt benefit" help={HELP.tokenBenefit} className="wide" testId="card-tokens">
-        <TokenBenefitText tokens={h.input.tokens} natural={depth?.natural} />
+        <TokenBenefitText tokens={h.input.tokens} natural={depth?.natural} live={live} />
       </Card>
       <Card
         title="Depth curve D(k)"

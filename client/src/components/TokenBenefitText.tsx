@@ -8,6 +8,8 @@ interface Props {
   tokens: HeadlineInputToken[];
   /** The natural-position reference run (with the depth stage); absent until it arrives. */
   natural?: NaturalReference;
+  /** Whether the run is still going (a missing reference is then on its way). */
+  live?: boolean;
 }
 
 function TopList({ title, items }: { title: string; items: InputTokenResult['topWithPrompt'] }) {
@@ -26,7 +28,7 @@ function TopList({ title, items }: { title: string; items: InputTokenResult['top
   );
 }
 
-export function TokenBenefitText({ tokens, natural }: Props) {
+export function TokenBenefitText({ tokens, natural, live = true }: Props) {
   const [hover, setHover] = useState<number | null>(null);
   // The 95th percentile of |B_t|: one extreme token (often x₁) saturates instead of washing out the rest.
   const scale = useMemo(() => robustScale(tokens.map((t) => t.benefit)), [tokens]);
@@ -91,7 +93,7 @@ export function TokenBenefitText({ tokens, natural }: Props) {
                 </tr>
                 <tr>
                   <th className="muted">without prompt, natural positions</th>
-                  <td className="muted">{natural && hover !== null ? `${nats(natural.lossNoPrompt[hover])} nats` : '…'}</td>
+                  <td className="muted">{natural && hover !== null ? `${nats(natural.lossNoPrompt[hover])} nats` : live ? '…' : 'not computed'}</td>
                 </tr>
               </tbody>
             </table>
