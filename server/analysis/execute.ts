@@ -269,7 +269,7 @@ export class Executor {
       const k = this.edgesKey(v);
       const before = this.knockedOut.get(k);
       if (before) {
-        out.set(v.id, before.slice());
+        out.set(v.id, before);
         known++;
         continue;
       }
@@ -323,11 +323,13 @@ export class Executor {
       this.calls++;
       const lp = r.targetLogprobs!;
       let finished = 0;
+      // The loss arrays are read, never changed, so variants with the same edges share one.
       batch.forEach((v, b) => {
         const losses = Array.from(lp.data.subarray(b * R, (b + 1) * R), (x) => -x);
-        this.knockedOut.set(this.edgesKey(v), losses.slice());
-        for (const same of sameAs.get(this.edgesKey(v))!) {
-          out.set(same.id, same === v ? losses : losses.slice());
+        const key = this.edgesKey(v);
+        this.knockedOut.set(key, losses);
+        for (const same of sameAs.get(key)!) {
+          out.set(same.id, losses);
           finished++;
         }
       });
@@ -340,7 +342,7 @@ export class Executor {
   /** The prefix's keys/values as past inputs for B rows, tiled again only when B changes (one copy held). */
   private pastFor(B: number): Record<string, Tensor> {
     if (this.tiledPast?.B !== B) {
-      this.tiledPast = null;
+      this.tiledPast = null; // the old copy can go before the new one is made
       this.tiledPast = { B, past: tilePast(this.prefix!, this.pairs!, B) };
     }
     return this.tiledPast.past;

@@ -1,6 +1,5 @@
 // The analysis of a recurrent (RWKV) model: the design's measurements with the knockout as a state reset at the boundary.
 import type { AnalysisProgress, AnalysisResult, DepthStage, HeadlineInputToken, HeadlineStage, LayerReadShares, PartialEvent, SpanResult, SpansStage, VariantSummary } from '../../shared/analysis.js';
-import { assembleResult, naturalReference } from './assemble.js';
 import { CancelledError } from '../../shared/errors.js';
 import { depthCurveFromLosses, meanLossIncrease, precomputationShare } from '../../shared/metrics/knockout.js';
 import { promptBenefit, targetLosses, topPredictions } from '../../shared/metrics/loss.js';
@@ -9,6 +8,7 @@ import { recurrentHook, stateRow, type RecurrentModel } from '../engine/recurren
 import type { TextTokenizer } from '../model/tokenizer.js';
 import { settings } from '../settings.js';
 import type { AnalyzeArgs, AnalyzeHooks } from './analyze.js';
+import { assembleResult, naturalReference } from './assemble.js';
 import { planAnalysis, range, variantId, type AnalysisPlan, type Variant } from './plan.js';
 
 /** Per layer, one [S] row: the state a run of X starts from. */
