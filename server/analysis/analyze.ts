@@ -68,7 +68,7 @@ export async function analyze(m: HookedModel, tok: TextTokenizer, args: AnalyzeA
   // tensors of an analysis, and no later stage needs them.
   let withRun: WithPromptRun | null = await exec.withPrompt();
   step('forward');
-  const no = await exec.noPrompt(plan.options.topK);
+  const no = await exec.noPrompt();
   step('forward');
   const tForward = performance.now();
   const model = { id: args.modelId, name: m.md.name, hash: m.modelHash, nLayer: c.nLayer, nHead: c.nHead, dModel: c.dModel, nCtx: c.nCtx, vocabSize: c.vocabSize };

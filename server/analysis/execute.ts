@@ -112,7 +112,7 @@ export class Executor {
    * The with-prompt run with the hooks the read shares need. On a graph with a KV cache (when knockouts reuse the
    * prompt's keys/values) it is two runs: [BOS] + P' alone (from the prefix cache when this process has run this
    * prompt), then X's columns continuing its keys/values, whose patterns are X's rows only ([H,n,T], not [H,T,T]).
-   * Otherwise one run over [BOS] + P' + X. Logits only at the rows that predict X.
+   * Otherwise one run over [BOS] + P' + X. Only losses and top predictions leave the runtime, no logits rows.
    */
   async withPrompt(): Promise<WithPromptRun> {
     // A graph whose value-norm hook does not cover the past positions (none known) is run whole instead.
@@ -123,10 +123,10 @@ export class Executor {
 
   private async withPromptWhole(): Promise<WithPromptRun> {
     const { p, n, seq, inputIds, nLayer: L } = this.plan;
-    const topK = this.plan.options.topK;
-    const r = await this.m.run({ tokens: [seq], hooks: this.graph.hooks, logitRows: range(p, p + n), targets: [inputIds], top: { rows: range(0, n), k: topK }, logits: false, variant: this.graph });
+    const top = { rows: range(0, n), k: this.plan.options.topK };
+    const r = await this.m.run({ tokens: [seq], hooks: this.graph.hooks, logitRows: range(p, p + n), targets: [inputIds], top, logits: false, variant: this.graph });
     this.calls++;
-    const lossWith = Array.from(r.targetLogprobs!.data, (x) => -x);
+    const lossWith = negated(r.targetLogprobs!.data);
     if (this.layerEntry) this.residPre = range(0, L).map((l) => batchItem(r.cache.get(hookName(l, 'hook_resid_pre'))!, 0));
     return {
       lossWith,
@@ -144,7 +144,7 @@ export class Executor {
     const r = await this.m.run({
       tokens: [inputIds],
       positionIds: [inputPositions(p, n)],
-      past: tilePast(pre.presents, this.pairs!, 1),
+      past: this.pastFor(1),
       hooks: this.graph.hooks,
       logitRows: range(0, n - 1),
       targets: [inputIds.slice(1)],
@@ -155,7 +155,7 @@ export class Executor {
     this.calls++;
     const norms = range(0, L).map((l) => batchItem(r.cache.get(hookName(l, 'attn.hook_value_norm'))!, 0));
     if (norms.some((t) => t.dims[1] !== seq.length)) return null;
-    const lossWith = [pre.lastLogSumExp - pre.lastLogits[inputIds[0]], ...Array.from(r.targetLogprobs!.data, (x) => -x)];
+    const lossWith = [pre.lastLogSumExp - pre.lastLogits[inputIds[0]], ...negated(r.targetLogprobs!.data)];
     if (this.layerEntry) {
       this.residPre = range(0, L).map((l) => batchItem(r.cache.get(hookName(l, 'hook_resid_pre'))!, 0));
       this.residFirst = p + 1;
@@ -201,8 +201,8 @@ export class Executor {
    * [BOS] + X at positions 0, p+1..p+n (the benefit's reference), from the cache when this process has run it
    * before for a prompt of the same length on this input.
    */
-  async noPrompt(topK: number): Promise<ShiftedRun> {
-    const key = this.noPromptKey(topK);
+  async noPrompt(): Promise<ShiftedRun> {
+    const key = this.noPromptKey();
     const hit = noPromptCache.shifted(key);
     if (hit) return hit;
     const { p, n, bos, inputIds } = this.plan;
@@ -211,12 +211,12 @@ export class Executor {
       positionIds: [[0, ...inputPositions(p, n)]],
       logitRows: range(0, n),
       targets: [inputIds],
-      top: { rows: range(0, n), k: topK },
+      top: { rows: range(0, n), k: key.topK },
       logits: false,
       variant: this.graph,
     });
     this.calls++;
-    const lossNo = Array.from(r.targetLogprobs!.data, (x) => -x);
+    const lossNo = negated(r.targetLogprobs!.data);
     const shifted = { lossNo, topNo: topOfGraph(r.top!, n) };
     noPromptCache.setShifted(key, shifted);
     this.checkCancel();
@@ -228,21 +228,21 @@ export class Executor {
    * process has run this input before under any prompt. Only its losses leave the graph.
    */
   async noPromptNatural(): Promise<number[]> {
-    const key = this.noPromptKey(0);
+    const key = this.noPromptKey();
     const hit = noPromptCache.natural(key);
     if (hit) return hit;
     const { n, bos, inputIds } = this.plan;
     const r = await this.m.run({ tokens: [[bos, ...inputIds]], positionIds: [range(0, n + 1)], logitRows: range(0, n), targets: [inputIds], logits: false, variant: this.graph });
     this.calls++;
-    const natural = Array.from(r.targetLogprobs!.data, (x) => -x);
+    const natural = negated(r.targetLogprobs!.data);
     noPromptCache.setNatural(key, natural);
     this.checkCancel();
     return natural;
   }
 
-  private noPromptKey(topK: number): NoPromptKey {
-    const { p, bos, inputIds } = this.plan;
-    return { model: this.m.modelHash, bos, inputIds, p, topK };
+  private noPromptKey(): NoPromptKey {
+    const { p, bos, inputIds, options } = this.plan;
+    return { model: this.m.modelHash, bos, inputIds, p, topK: options.topK };
   }
 
   /**
@@ -325,7 +325,7 @@ export class Executor {
       let finished = 0;
       // The loss arrays are read, never changed, so variants with the same edges share one.
       batch.forEach((v, b) => {
-        const losses = Array.from(lp.data.subarray(b * R, (b + 1) * R), (x) => -x);
+        const losses = negated(lp.data.subarray(b * R, (b + 1) * R));
         const key = this.edgesKey(v);
         this.knockedOut.set(key, losses);
         for (const same of sameAs.get(key)!) {
@@ -402,6 +402,11 @@ function tilePast(presents: Map<string, Tensor>, pairs: { past: string; present:
     out[past] = { data, dims: [B, ...t.dims.slice(1)] };
   }
   return out;
+}
+
+/** Losses from the graph's target log-probabilities. */
+function negated(logprobs: Float32Array): number[] {
+  return Array.from(logprobs, (x) => -x);
 }
 
 /** The first `rows` rows of the graph's top predictions, as probabilities (exp of its float32 log-softmax). */

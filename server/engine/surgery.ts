@@ -248,9 +248,7 @@ export function addTargetLogprobs(model: ModelProto, s: ModelStructure): void {
   g.node!.push(node('Gather', [`${t}/flat`, TOP_ROWS_INPUT], [`${t}/rows`], `${t}/gather`, { axis: 0 }));
   g.node!.push(node('TopK', [`${t}/rows`, TOP_K_INPUT], [TOP_LOGPROBS_OUTPUT, TOP_IDS_OUTPUT], `${t}/topk`, { axis: -1, largest: 1, sorted: 1 }));
   g.output!.push(floatOutput(TOP_LOGPROBS_OUTPUT));
-  g.output!.push(
-    onnx.ValueInfoProto.create({ name: TOP_IDS_OUTPUT, type: onnx.TypeProto.create({ tensorType: onnx.TypeProto.Tensor.create({ elemType: TensorType.INT64 }) }) }),
-  );
+  g.output!.push(tensorOutput(TOP_IDS_OUTPUT, TensorType.INT64));
   g.input!.push(symbolicInput(TOP_ROWS_INPUT, TensorType.INT64, ['top_rows']));
   g.input!.push(symbolicInput(TOP_K_INPUT, TensorType.INT64, ['top_k_one']));
 }
@@ -330,10 +328,12 @@ export function analyzeModel(model: ModelProto, opts: AnalyzeOptions): ModelStru
 }
 
 export function floatOutput(name: string) {
-  return onnx.ValueInfoProto.create({
-    name,
-    type: onnx.TypeProto.create({ tensorType: onnx.TypeProto.Tensor.create({ elemType: TensorType.FLOAT }) }),
-  });
+  return tensorOutput(name, TensorType.FLOAT);
+}
+
+/** A graph output of the given element type, shape left to the runtime. */
+export function tensorOutput(name: string, elemType: number) {
+  return onnx.ValueInfoProto.create({ name, type: onnx.TypeProto.create({ tensorType: onnx.TypeProto.Tensor.create({ elemType }) }) });
 }
 
 /** A graph input of the given element type whose dims are all symbolic (named by `dimParams`). */

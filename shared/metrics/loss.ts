@@ -1,12 +1,12 @@
 // Per-token losses, top predictions and prompt benefit B_t = L_t(no prompt) - L_t(with prompt).
 import { checkTensor, mean, type Tensor } from './tensor.js';
 
-/** log(sum(exp(row))) in float64 with the max subtracted, so large logits do not overflow. */
 /** log sum_v exp(row[v]) of one logits row, in float64. */
 export function rowLogSumExp(row: Float32Array): number {
   return logSumExp(row, 0, row.length, 'rowLogSumExp');
 }
 
+/** log(sum(exp(row))) in float64 with the max subtracted, so large logits do not overflow. */
 function logSumExp(data: Float32Array, offset: number, V: number, where: string): number {
   let max = -Infinity;
   for (let v = 0; v < V; v++) {
@@ -61,8 +61,8 @@ export interface Prediction {
 
 /**
  * The k most probable next tokens of one logits row [V], most probable first (ties: lower id first).
- * `logSumExp`, when the caller has it (log-sum-exp of the row = logit of a target minus its log-probability, from a
- * run that computed the log-softmax), saves a pass of exp over the vocabulary.
+ * `logSumExpOfRow`, when the caller has it (e.g. rowLogSumExp of a row it keeps), saves a pass of exp over the
+ * vocabulary.
  */
 export function topPredictions(row: Float32Array, k: number, logSumExpOfRow?: number): Prediction[] {
   if (!Number.isInteger(k) || k < 0) throw new RangeError(`topPredictions: k must be an integer >= 0, got ${k}`);

@@ -112,7 +112,6 @@ export async function shot(page: Page, name: string): Promise<string> {
   return file;
 }
 
-/** Clicks Run (or presses the shortcut) and waits until a new run, other than `prev`, is shown as done. */
 /**
  * Copies a screenshot into docs/ as `name` when PRECACHE_LENS_UPDATE_DOCS=1 (`npm run docs:screenshots`); a plain test
  * run leaves the checkout's files alone and keeps its screenshots in artifacts/ only.
@@ -121,6 +120,7 @@ export function publishScreenshot(file: string, name: string): void {
   if (process.env.PRECACHE_LENS_UPDATE_DOCS === '1') fs.copyFileSync(file, path.join(ROOT, 'docs', name));
 }
 
+/** Clicks Run (or presses the shortcut) and waits until a new run, other than `prev`, is shown as done. */
 export async function runAndWait(page: Page, trigger: () => Promise<void>, prev?: string): Promise<string> {
   await trigger();
   await expect.poll(() => page.getByTestId('progress').isVisible(), { timeout: 10_000 }).toBe(true);
