@@ -46,6 +46,16 @@ function freePort(): Promise<number> {
   });
 }
 
+/**
+ * A run of a few seconds on a one-thread worker (a knockout per prompt token), for tests that must catch it running:
+ * a short one can start and finish between two looks at the workers' status.
+ */
+const LONG_RUN = {
+  prompt: `Dear Sir, ${Array.from({ length: 40 }, (_, k) => `item${k}`).join(' ')}. `,
+  input: 'I write to you about the matter of the bridge, which the council has discussed at length over the past three meetings without reaching any decision that the town can act upon.',
+  options: { spans: 'tokens' },
+};
+
 async function until<T>(what: string, f: () => Promise<T | null | undefined | false> | T | null | undefined | false, timeoutMs = 120_000): Promise<T> {
   const end = Date.now() + timeoutMs;
   for (;;) {
@@ -244,7 +254,7 @@ describe('a pool of two worker processes', () => {
   });
 
   it('cancels a run on the worker that runs it: the worker stops and the run is cancelled', async () => {
-    const r = await call(pool, 'POST', '/api/runs', { prompt: 'Once upon a time, in a land far away, ', input: 'there lived a king who had three daughters. '.repeat(4), options: {} });
+    const r = await call(pool, 'POST', '/api/runs', LONG_RUN);
     const id = r.json.id as string;
     const busy = await until('a worker running the run', async () => (await workersSeen()).workers.find((w) => w.current.some((c) => c.runId === id)));
     expect((await call(pool, 'POST', `/api/runs/${id}/cancel`)).status).toBeLessThan(300);
@@ -293,7 +303,7 @@ describe('a pool of two worker processes', () => {
 
   it('on SIGTERM, a worker finishes its current job, delivers it, and exits with status 0', async () => {
     const w = workers[0];
-    const r = await call(pool, 'POST', '/api/runs', { prompt: 'Dear Sir, ', input: 'I write to you about the matter of the bridge.', options: { spanKnockouts: false } });
+    const r = await call(pool, 'POST', '/api/runs', LONG_RUN);
     const id = r.json.id as string;
     await until('the worker running it', async () => (await workersSeen()).workers.some((x) => x.pid === w.proc.pid && x.current.some((c) => c.runId === id)));
     const code = await stopProcess(w.proc, 'SIGTERM');
