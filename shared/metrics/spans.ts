@@ -107,6 +107,39 @@ function findNameEnd(raw: string, from: number): number {
   return -1;
 }
 
+/**
+ * The sentence each character belongs to (-1 for whitespace between sentences). A sentence ends after . ! or ?
+ * (with closing quotes/brackets) followed by whitespace, or at a line break. Shared by span splitting and by prompt
+ * search's sentence ablations, so both cut a prompt the same way.
+ */
+export function sentenceOfChars(promptText: string): Int32Array {
+  const sentenceOf = new Int32Array(promptText.length).fill(-1);
+  let sent = 0;
+  let seen = false;
+  for (let c = 0; c < promptText.length; c++) {
+    const ch = promptText[c];
+    if (ch === '\n') {
+      if (seen) sent++;
+      seen = false;
+      continue;
+    }
+    if (isSpace(ch)) continue;
+    sentenceOf[c] = sent;
+    seen = true;
+    if (/[.!?]/.test(ch)) {
+      let e = c + 1;
+      while (e < promptText.length && /["')\]\u201d\u2019]/.test(promptText[e])) e++;
+      if (e >= promptText.length || isSpace(promptText[e])) {
+        for (let q = c + 1; q < e; q++) sentenceOf[q] = sent;
+        c = e - 1;
+        sent++;
+        seen = false;
+      }
+    }
+  }
+  return sentenceOf;
+}
+
 function checkOffsets(text: string, offsets: readonly TokenOffset[]): void {
   let prevStart = 0;
   offsets.forEach(([s, e], k) => {
@@ -198,31 +231,7 @@ export function splitSpans(
       return runs(promptText, tokenOffsets, attachKeys(keys, 'next'), false);
     }
     case 'sentences': {
-      // A sentence ends after . ! or ? (with closing quotes/brackets) followed by whitespace, or at a line break.
-      const sentenceOf = new Int32Array(promptText.length).fill(-1);
-      let sent = 0;
-      let seen = false;
-      for (let c = 0; c < promptText.length; c++) {
-        const ch = promptText[c];
-        if (ch === '\n') {
-          if (seen) sent++;
-          seen = false;
-          continue;
-        }
-        if (isSpace(ch)) continue;
-        sentenceOf[c] = sent;
-        seen = true;
-        if (/[.!?]/.test(ch)) {
-          let e = c + 1;
-          while (e < promptText.length && /["')\]\u201d\u2019]/.test(promptText[e])) e++;
-          if (e >= promptText.length || isSpace(promptText[e])) {
-            for (let q = c + 1; q < e; q++) sentenceOf[q] = sent;
-            c = e - 1;
-            sent++;
-            seen = false;
-          }
-        }
-      }
+      const sentenceOf = sentenceOfChars(promptText);
       const keys = tokenOffsets.map(([s, e]) => {
         for (let c = s; c < e; c++) if (sentenceOf[c] >= 0) return sentenceOf[c];
         return -1;
