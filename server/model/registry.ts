@@ -6,8 +6,18 @@ import { openModelDir, type ModelDir } from './model-dir.js';
 import { settings } from '../settings.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-/** The default model and its myopic twin, and an RWKV (recurrent) pair on the same tokenizer to put next to them. */
-export const BUNDLED_MODELS = [path.join(ROOT, 'models/precache-gpt2-8l'), path.join(ROOT, 'models/precache-gpt2-8l-myopic'), path.join(ROOT, 'models/precache-rwkv-4l'), path.join(ROOT, 'models/precache-rwkv-4l-myopic')];
+/**
+ * The default model and its myopic twin, an RWKV (recurrent) pair on the same tokenizer to put next to them, and a
+ * real pretrained model on its own tokenizer: llama2.c's stories260K (children's stories), converted by
+ * tools/py/stories260k_convert.py.
+ */
+export const BUNDLED_MODELS = [
+  path.join(ROOT, 'models/precache-gpt2-8l'),
+  path.join(ROOT, 'models/precache-gpt2-8l-myopic'),
+  path.join(ROOT, 'models/precache-rwkv-4l'),
+  path.join(ROOT, 'models/precache-rwkv-4l-myopic'),
+  path.join(ROOT, 'models/precache-stories-260k'),
+];
 export const DEFAULT_MODEL_DIR = BUNDLED_MODELS[0];
 
 export interface RegisteredModel {
