@@ -76,9 +76,9 @@ HOOK_TEXT = "Lily had a red ball. Tom saw the ball. Lily gave Tom the ball"
 # Prompt + input pairs for the loss golden (the API test compares the engine's losses with these).
 LOSS_CASES = [
     {"prompt": "Once upon a time, there was a little girl named Lily. She had a big red ball.",
-     "input": " Lily loved to play with her ball in the park."},
+     "input": "Lily loved to play with her ball in the park."},
     {"prompt": "The stock market fell sharply today as investors sold shares.",
-     "input": " Lily loved to play with her ball in the park."},
+     "input": "Lily loved to play with her ball in the park."},
 ]
 
 
