@@ -12,6 +12,7 @@ import type { RunManager } from './runs/run-manager.js';
 import { HttpError } from './http-error.js';
 import { QueueFullError } from './runs/run-manager.js';
 import { securityMiddleware, type SecurityOptions } from './security.js';
+import { settings } from './settings.js';
 import { requireWellFormedText } from './api/http.js';
 import { runsRouter } from './api/runs-routes.js';
 import { reportRouter } from './api/report-routes.js';
@@ -22,6 +23,7 @@ import { compareModelsRouter } from './api/compare-models-routes.js';
 import type { ExperimentManager } from './experiments/experiment-manager.js';
 import type { PoolBackend } from './pool/pool-backend.js';
 import { workersRouter } from './api/workers-routes.js';
+import { diskUsage, isOutOfSpace, mib, OutOfSpaceError, WRITE_MARGIN_BYTES } from './disk-space.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const CLIENT_DIST = path.join(ROOT, 'dist/client');
@@ -37,6 +39,8 @@ export interface AppDeps {
   version: string;
   /** Host allow-list, same-origin checks and the access token (server/security.ts). */
   security: SecurityOptions;
+  /** Free space in the data directory below which /api/health says ok: false (default PRECACHE_LENS_MIN_FREE_MB). */
+  minFreeBytes?: number;
 }
 
 export function createApp(deps: AppDeps): express.Express {
@@ -47,10 +51,24 @@ export function createApp(deps: AppDeps): express.Express {
   app.use(requireWellFormedText);
   const started = Date.now();
 
+  const minFreeBytes = deps.minFreeBytes ?? settings().minFreeMB * 2 ** 20;
   app.get('/api/health', (_req, res) => {
     // backend.ok is false while the pool's Redis is unreachable: the server answers, queued runs wait.
     const backend = deps.runs.backend.health();
-    res.json({ ok: backend.ok, version: deps.version, uptimeS: Math.round((Date.now() - started) / 1000), backend });
+    const dir = deps.store.dataDir;
+    const usage = diskUsage(dir);
+    const diskOk = usage === null || usage.freeBytes >= minFreeBytes;
+    // Space came back: the reserve that lets a run fail cleanly on a full disk is put back (a no-op while it is there).
+    if (diskOk) deps.store.reserve.restore();
+    const disk = {
+      dir,
+      freeBytes: usage?.freeBytes ?? null,
+      totalBytes: usage?.totalBytes ?? null,
+      minFreeBytes,
+      ok: diskOk,
+      message: diskOk ? null : `the data directory ${dir} has ${mib(usage!.freeBytes)} free, under ${mib(minFreeBytes)}: runs may fail for lack of space`,
+    };
+    res.json({ ok: backend.ok && diskOk, version: deps.version, uptimeS: Math.round((Date.now() - started) / 1000), backend, disk });
   });
 
   app.get('/api/models', async (_req, res, next) => {
@@ -118,6 +136,12 @@ export function createApp(deps: AppDeps): express.Express {
       const encoding = req.headers['content-encoding'];
       const what = encoding ? `body: cannot be decoded as Content-Encoding ${encoding}: ${e.message}` : `body: ${e.message}`;
       res.status(e.status).json({ error: what, field: 'body' });
+    } else if (isOutOfSpace(err)) {
+      // 507 Insufficient Storage: this request's write did not fit; reads and the rest go on being served.
+      const o = err instanceof OutOfSpaceError ? err : null;
+      const dir = o?.dir ?? deps.store.dataDir;
+      const message = o || err instanceof RemoteError ? (e.message ?? '') : new OutOfSpaceError(dir, 'this request', WRITE_MARGIN_BYTES, diskUsage(dir)?.freeBytes ?? null).message;
+      res.status(507).json({ error: message, field: 'disk', dataDir: dir, ...(o ? { neededBytes: o.neededBytes, freeBytes: o.freeBytes } : {}) });
     } else if ((err instanceof RemoteError && err.isInputError) || err instanceof InputError) {
       // Input errors keep their field across the worker boundary (server/worker/protocol.ts).
       res.status(422).json({ error: err.message, ...(err.field ? { field: err.field } : {}) });

@@ -11,7 +11,7 @@ import { HookedModel } from './engine/hooked-model.js';
 import { isRecurrentConfig, recurrentHook } from './engine/recurrent-model.js';
 import { openModelDir } from './model/model-dir.js';
 import { DEFAULT_MODEL_DIR, ModelRegistry, modelsFromEnv } from './model/registry.js';
-import { announce, DEFAULT_DATA_DIR, serve, serveOptionsFromEnv } from './main.js';
+import { announce, DEFAULT_DATA_DIR, serve, serveOptionsFromEnv, stopOnSignals } from './main.js';
 import type { AnalyzeJobArgs } from './worker/jobs.js';
 import { addReportCommands } from './cli-report.js';
 import { addExperimentCommand } from './cli-experiment.js';
@@ -163,7 +163,7 @@ export function buildProgram(): Command {
       const env = serveOptionsFromEnv();
       // commander gives token === true when neither --token nor --no-token was given.
       const token = o.token === false ? false : typeof o.token === 'string' ? o.token : env.token;
-      const { url, token: used } = await serve({
+      const { url, token: used, shutdown } = await serve({
         host: o.host,
         port: o.port,
         models: [...(o.model ?? []), ...modelsFromEnv()],
@@ -177,6 +177,7 @@ export function buildProgram(): Command {
         graphCacheMB: o.graphCacheMb,
         ...(o.redis ? { redis: o.redis as string } : {}),
       });
+      stopOnSignals(shutdown);
       announce(o.host, url, used);
     });
 

@@ -15,6 +15,7 @@ import { settings } from './settings.js';
 import { generateToken, isLoopback } from './security.js';
 import { PoolBackend } from './pool/pool-backend.js';
 import { checkRedisUrl, POOL_CELL_WINDOW, POOL_IN_FLIGHT, redisUrlFromEnv } from './pool/config.js';
+import { removeStaleTemps } from './disk-space.js';
 
 const require = createRequire(import.meta.url);
 const { version } = require('../package.json') as { version: string };
@@ -47,7 +48,12 @@ export interface ServeOptions {
    * `precache-lens worker`s run; null or unset without the variable: they run in this process.
    */
   redis?: string | null;
+  /** Free space in the data directory below which /api/health says ok: false, MiB (default PRECACHE_LENS_MIN_FREE_MB or 256). */
+  minFreeMB?: number;
 }
+
+/** How long a shutdown waits for running analyses to stop at their next checkpoint before the engine is terminated. */
+const SHUTDOWN_GRACE_MS = 10_000;
 
 export const DEFAULT_DATA_DIR = settings().dataDir;
 
@@ -105,9 +111,12 @@ export async function serve(opts: ServeOptions) {
   try {
     const registry = new ModelRegistry(opts.models);
     const store = new RunStore(dataDir);
+    const cacheDir = opts.cacheDir ?? path.join(dataDir, 'graph-cache');
+    // Half-written files of a process that died mid-write (a full disk, a kill) would fill the disk again.
+    for (const dir of [dataDir, cacheDir]) for (const f of removeStaleTemps(dir)) console.warn(`precache-lens: removed ${path.join(dir, f)}, left by an interrupted write`);
     const engine = new EngineClient({
       threads: opts.threads,
-      cacheDir: opts.cacheDir ?? path.join(dataDir, 'graph-cache'),
+      cacheDir,
       // Unset: the engine reads PRECACHE_LENS_SESSION_CACHE_MB / PRECACHE_LENS_GRAPH_CACHE_MB (also for the CLI).
       sessionCacheMB: opts.sessionCacheMB,
       graphCacheMB: opts.graphCacheMB,
@@ -116,13 +125,43 @@ export async function serve(opts: ServeOptions) {
     const pool = redis ? new PoolBackend(checkRedisUrl(redis), engine, store.db) : null;
     const runs = new RunManager(store, pool ?? engine, opts.concurrency ?? (pool ? POOL_IN_FLIGHT : undefined), opts.maxBatchMB, opts.maxQueue);
     const experiments = new ExperimentManager({ store, runs, registry, engine }, pool ? POOL_CELL_WINDOW : undefined);
-    const app = createApp({ engine, registry, store, runs, experiments, pool, version, security: { host: opts.host, port, token, allowedHosts: opts.allowedHosts } });
+    const app = createApp({
+      engine,
+      registry,
+      store,
+      runs,
+      experiments,
+      pool,
+      version,
+      security: { host: opts.host, port, token, allowedHosts: opts.allowedHosts },
+      ...(opts.minFreeMB !== undefined ? { minFreeBytes: opts.minFreeMB * 2 ** 20 } : {}),
+    });
     server.on('request', app);
     server.on('close', () => {
       lock.release();
       void pool?.close();
     });
-    return { server, engine, registry, store, runs, experiments, pool, token, url };
+    let stopping: Promise<void> | null = null;
+    /**
+     * A clean stop (SIGTERM, SIGINT): no new connections; running and queued runs are stopped and marked failed as
+     * interrupted; experiments stay running in the store, to be resumed by the next start; then the engine, the pool,
+     * the store and the data-directory lock are let go.
+     */
+    const shutdown = (why: string): Promise<void> =>
+      (stopping ??= (async () => {
+        server.close();
+        experiments.close();
+        runs.stop(`interrupted: the server was stopped (${why}) before the run finished`);
+        server.closeAllConnections();
+        try {
+          await engine.close(SHUTDOWN_GRACE_MS);
+          await pool?.close();
+        } finally {
+          store.close();
+          lock.release();
+        }
+      })());
+    return { server, engine, registry, store, runs, experiments, pool, token, url, shutdown };
   } catch (e) {
     server.close();
     lock.release();
@@ -145,12 +184,42 @@ export function announce(host: string, url: string, token: string | null): void 
   else if (!isLoopback(host)) console.warn(`warning: listening on ${host} without an access token: anyone who can reach this address can run analyses and read or delete your run history.`);
 }
 
+/**
+ * SIGTERM and SIGINT stop the server cleanly (see serve's shutdown) and end the process with status 0; a second
+ * signal ends it at once. `npm start` execs this process, so a service manager's signal to npm reaches it.
+ */
+export function stopOnSignals(shutdown: (why: string) => Promise<void>, log: (line: string) => void = (l) => console.log(l)): void {
+  let signals = 0;
+  const on = (sig: NodeJS.Signals) => {
+    if (++signals > 1) {
+      log(`precache-lens: ${sig} again, exiting now`);
+      process.exit(130);
+    }
+    log(`precache-lens: ${sig}: stopping (running runs are marked interrupted)`);
+    shutdown(sig).then(
+      () => {
+        log('precache-lens: stopped');
+        process.exit(0);
+      },
+      (e: Error) => {
+        console.error(`precache-lens: stopping failed: ${e.message}`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', on);
+  process.on('SIGINT', on);
+}
+
 const isMain = process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href;
 if (isMain) {
   Promise.resolve()
     .then(() => settings())
     .then((s) => serve({ host: s.host, port: s.port, models: s.models, ...serveOptionsFromEnv() }))
-    .then(({ url, token }) => announce(settings().host, url, token))
+    .then(({ url, token, shutdown }) => {
+      stopOnSignals(shutdown);
+      announce(settings().host, url, token);
+    })
     .catch((e: Error) => {
       console.error(`precache-lens: ${e.message}`);
       process.exit(1);

@@ -30,6 +30,8 @@ export interface Settings {
   redis: string | null;
   /** PRECACHE_LENS_POOL_LOCK_MS: how long a pool worker's lock on a job lasts unrenewed (ms). */
   poolLockMs: number;
+  /** PRECACHE_LENS_MIN_FREE_MB: free space in the data directory below which /api/health says ok: false (MiB). */
+  minFreeMB: number;
 }
 
 export const DEFAULTS = {
@@ -42,6 +44,7 @@ export const DEFAULTS = {
   sessionCacheMB: 1024,
   graphCacheMB: 256,
   poolLockMs: 30_000,
+  minFreeMB: 256,
 } as const;
 
 function raw(env: NodeJS.ProcessEnv, name: string): string | undefined {
@@ -83,5 +86,6 @@ export function settings(env: NodeJS.ProcessEnv = process.env): Settings {
     allowedHosts: (raw(env, 'PRECACHE_LENS_ALLOWED_HOSTS') ?? '').split(',').map((s) => s.trim()).filter(Boolean),
     redis: raw(env, 'PRECACHE_LENS_REDIS') ?? null,
     poolLockMs: whole(env, 'PRECACHE_LENS_POOL_LOCK_MS', DEFAULTS.poolLockMs, 100),
+    minFreeMB: mib(env, 'PRECACHE_LENS_MIN_FREE_MB', DEFAULTS.minFreeMB),
   };
 }

@@ -2,6 +2,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { onnx, type ModelProto, type TensorProto } from './onnx-graph.js';
+import { asOutOfSpace, tempPathFor, writeBeside } from '../disk-space.js';
 
 /** Initializers at least this large move to the shared weights file; small ones stay inline. */
 const MIN_EXTERNAL_BYTES = 1024;
@@ -43,15 +44,16 @@ export function externalizeWeights(model: ModelProto, originalNames: ReadonlySet
     offset += raw.length;
   }
   if (plan.length && !(fs.existsSync(weightsPath) && fs.statSync(weightsPath).size === offset)) {
-    const tmp = `${weightsPath}.${process.pid}.${Date.now()}.tmp`;
-    const fd = fs.openSync(tmp, 'w');
-    try {
-      for (const { t, offset: at } of plan) fs.writeSync(fd, t.rawData!, 0, t.rawData!.length, at);
-      if (offset > 0) fs.ftruncateSync(fd, offset);
-    } finally {
-      fs.closeSync(fd);
-    }
-    fs.renameSync(tmp, weightsPath);
+    // Checked against the free space first; written beside the target and removed if it does not fit after all.
+    writeBeside(weightsPath, offset, `the rewritten graph's weights (${weightsName})`, (tmp) => {
+      const fd = fs.openSync(tmp, 'w');
+      try {
+        for (const { t, offset: at } of plan) fs.writeSync(fd, t.rawData!, 0, t.rawData!.length, at);
+        if (offset > 0) fs.ftruncateSync(fd, offset);
+      } finally {
+        fs.closeSync(fd);
+      }
+    });
   }
   for (const { t, offset: at, length } of plan) {
     t.rawData = new Uint8Array(0);
@@ -78,13 +80,18 @@ export function externalizeWeights(model: ModelProto, originalNames: ReadonlySet
 
 
 function linkOrCopy(target: string, linkPath: string): void {
-  const tmp = `${linkPath}.${process.pid}.${Date.now()}.tmp`;
+  const tmp = tempPathFor(linkPath);
   try {
-    fs.linkSync(target, tmp);
+    try {
+      fs.linkSync(target, tmp);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code !== 'EXDEV' && code !== 'EPERM' && code !== 'ENOTSUP') throw e;
+      fs.copyFileSync(target, tmp);
+    }
+    fs.renameSync(tmp, linkPath);
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code !== 'EXDEV' && code !== 'EPERM' && code !== 'ENOTSUP') throw e;
-    fs.copyFileSync(target, tmp);
+    fs.rmSync(tmp, { force: true });
+    throw asOutOfSpace(e, path.dirname(linkPath), `a copy of ${path.basename(target)}`, fs.existsSync(target) ? fs.statSync(target).size : 0);
   }
-  fs.renameSync(tmp, linkPath);
 }

@@ -10,6 +10,7 @@ import { checkSchema, embeddingRows, prepareGraph } from './prepare-graph.js';
 import { addAttentionBias, addHooks, addLogitRows, addTargetLogprobs, LOGIT_ROWS_INPUT, TARGET_IDS_INPUT, TARGET_LOGPROBS_OUTPUT, TOP_IDS_OUTPUT, TOP_K_INPUT, TOP_LOGPROBS_OUTPUT, TOP_ROWS_INPUT, analyzeModel, GraphStructureError, inputDims, type ModelStructure } from './surgery.js';
 import { validateHookNames } from '../../shared/hooks.js';
 import { settings } from '../settings.js';
+import { writeBeside } from '../disk-space.js';
 import { addLayerEntry, ENTRY_LAYER_INPUT, ENTRY_RESID_INPUT, layerEntryProblem } from './layer-entry.js';
 import { openModelDir, type ModelDir } from '../model/model-dir.js';
 
@@ -468,9 +469,9 @@ export class HookedModel {
     if (entry) addLayerEntry(m, fresh);
     fs.mkdirSync(dir, { recursive: true });
     externalizeWeights(m, originalNames, path.dirname(this.md.graphPath), dir, this.modelHash.slice(0, 16));
-    const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
-    fs.writeFileSync(tmp, encodeModel(m));
-    fs.renameSync(tmp, file); // atomic: a concurrent reader never sees half a file
+    const bytes = encodeModel(m);
+    // Atomic: a concurrent reader never sees half a file; a write that does not fit leaves no temporary file.
+    writeBeside(file, bytes.length, 'the rewritten graph', (tmp) => fs.writeFileSync(tmp, bytes));
     this.pruneGraphCache(dir, file);
     return file;
   }

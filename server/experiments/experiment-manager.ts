@@ -22,6 +22,7 @@ import type { ModelRegistry, RegisteredModel } from '../model/registry.js';
 import { QueueFullError, type RunEvent, type RunManager } from '../runs/run-manager.js';
 import type { RunStore } from '../store/run-store.js';
 import type { EngineClient } from '../worker/engine-client.js';
+import { isOutOfSpace } from '../disk-space.js';
 import { cellMetrics, type CellMetrics } from './cell-metrics.js';
 import { ExperimentStore, type CellRow, type ExperimentRow } from './experiment-store.js';
 import { inputSets, sampleInputSet } from './input-sets.js';
@@ -217,6 +218,8 @@ export class ExperimentManager {
           this.retryLater();
           break;
         }
+        // A full disk is not this cell's fault: the experiment stops with that reason (see failOnFault).
+        if (isOutOfSpace(e)) throw e;
         this.experiments.updateCell(id, cell.seq, { status: 'failed', error: (e as Error).message });
         this.emitCell(id, { ...cell, status: 'failed', error: (e as Error).message });
         continue;
@@ -230,7 +233,43 @@ export class ExperimentManager {
     if (L.outstanding.size === 0 && this.experiments.cellsWithStatus(id, ['pending'], 1).length === 0) this.complete(id);
   }
 
+  /**
+   * Runs a step of an experiment outside a request (a run's event, a timer); a store write that fails there (the disk
+   * is full) ends the experiment as failed with that reason instead of escaping into the event loop. Finished cells stay.
+   */
+  private failOnFault(id: string, step: () => void) {
+    try {
+      step();
+    } catch (e) {
+      const msg = (e as Error).message;
+      console.error(`experiment ${id}: ${msg}`);
+      const L = this.live.get(id);
+      this.live.delete(id);
+      for (const [runId, o] of L?.outstanding ?? []) {
+        o.unsubscribe();
+        if (this.d.runs.isLive(runId)) this.d.runs.cancel(runId);
+      }
+      try {
+        this.experiments.setStatus(id, 'failed', msg);
+      } catch {
+        // Recording the failure needs a little space: the run store's reserve is there for that.
+        if (this.d.store.reserve.release()) {
+          try {
+            this.experiments.setStatus(id, 'failed', msg);
+          } catch (e2) {
+            console.error(`experiment ${id}: could not record its end: ${(e2 as Error).message}`);
+          }
+        }
+      }
+      this.events.emit(id, { type: 'status', status: 'failed', error: msg } satisfies ExperimentEvent);
+    }
+  }
+
   private onRunEvent(id: string, runId: string, e: RunEvent) {
+    this.failOnFault(id, () => this.followRun(id, runId, e));
+  }
+
+  private followRun(id: string, runId: string, e: RunEvent) {
     if (e.type !== 'status' || this.closed) return;
     const L = this.live.get(id);
     const o = L?.outstanding.get(runId);
@@ -259,7 +298,7 @@ export class ExperimentManager {
     if (cell) this.emitCell(id, cell);
     this.events.emit(id, { type: 'progress', progress: this.progress(id) } satisfies ExperimentEvent);
     // Submitting the next cell from inside the run manager's event would reorder its bookkeeping: do it next tick.
-    setImmediate(() => this.pump(id));
+    setImmediate(() => this.failOnFault(id, () => this.pump(id)));
   }
 
   private complete(id: string) {
@@ -276,7 +315,7 @@ export class ExperimentManager {
     if (this.retryTimer || this.closed) return;
     this.retryTimer = setTimeout(() => {
       this.retryTimer = null;
-      for (const id of this.live.keys()) this.pump(id);
+      for (const id of [...this.live.keys()]) this.failOnFault(id, () => this.pump(id));
     }, RETRY_MS);
     this.retryTimer.unref();
   }

@@ -26,6 +26,9 @@ export class QueueFullError extends Error {
   }
 }
 
+/** Room a run needs in the data directory when it is accepted: a full analysis's stored result is well under this. */
+export const RUN_ROOM_BYTES = 2 * 2 ** 20;
+
 /** What a refused client is told to wait: about one short analysis on the default model. */
 const RETRY_AFTER_S = 10;
 
@@ -40,6 +43,8 @@ export class RunManager {
   private readonly progress = new Map<string, AnalysisProgress>();
   /** Cancels accepted for running runs: honoured even if the worker finishes before it sees them. */
   private readonly cancelRequested = new Set<string>();
+  /** Set by stop(): runs ending after it leave the status stop() recorded. */
+  private stopped = false;
 
   /** Where analyses run: the in-process engine (given an EngineClient) or any other backend. */
   readonly backend: AnalysisBackend;
@@ -64,6 +69,8 @@ export class RunManager {
 
   submit(model: RegisteredModel, req: { prompt: string; input: string; options: Record<string, unknown>; label?: string; parentId?: string }): RunRow {
     this.ensureCapacity(1);
+    // Refused now (507) rather than failed later: a run needs room for its stages and result.
+    this.store.ensureRoom(RUN_ROOM_BYTES, 'a new run (its stages and result)');
     const row = this.store.create({ modelId: model.id, prompt: req.prompt, input: req.input, options: req.options, label: req.label ?? null, parentId: req.parentId ?? null });
     this.queue.push({
       id: row.id,
@@ -102,48 +109,89 @@ export class RunManager {
     return () => this.events.off(id, fn);
   }
 
+  /**
+   * Stops for a shutdown: nothing more starts, running analyses are asked to stop, and queued and running runs are
+   * marked failed with `reason` (what a restart would say of them anyway). Returns how many were marked.
+   */
+  stop(reason: string): number {
+    this.stopped = true;
+    const ids = [...this.queue.map((q) => q.id), ...this.active.keys()];
+    this.queue.length = 0;
+    for (const a of this.active.values()) a.cancel();
+    const marked = this.store.markUnfinished(reason);
+    for (const id of ids) this.emit(id, { type: 'status', status: 'failed', error: reason });
+    return marked;
+  }
+
   /** Resolves when nothing is queued or running (for orderly shutdown and tests). */
   async idle(): Promise<void> {
     while (this.queue.length || this.active.size) await new Promise((r) => setTimeout(r, 50));
   }
 
+  /** Tells the run's listeners (SSE streams, experiments); one that throws is logged, never the caller's problem. */
   private emit(id: string, e: RunEvent) {
-    this.events.emit(id, e);
+    for (const fn of this.events.listeners(id) as ((e: RunEvent) => void)[]) {
+      try {
+        fn(e);
+      } catch (err) {
+        console.error(`run ${id}: a listener of its ${e.type} event failed: ${(err as Error).message}`);
+      }
+    }
   }
 
   private pump() {
-    while (this.active.size < this.concurrency && this.queue.length) {
+    while (!this.stopped && this.active.size < this.concurrency && this.queue.length) {
       const next = this.queue.shift()!;
       void this.start(next.id, next.args);
     }
   }
 
   private async start(id: string, args: AnalyzeJobArgs) {
+    // A store write that fails under a listener (the disk is full) stops the analysis and fails the run with that
+    // error; it must never escape into the engine's message loop, where it would end the process.
+    let storeFailure: Error | null = null;
+    let cancelTask: (() => void) | null = null;
+    const guard = (f: () => void) => {
+      if (storeFailure) return;
+      try {
+        f();
+      } catch (e) {
+        storeFailure = e as Error;
+        cancelTask?.();
+      }
+    };
     try {
       // Inside the try: a backend that cannot start (an engine already closed) fails this run, not the process.
       const task = this.backend.start(id, args, {
         // In process at once; in a pool when a worker takes the job (until then the run stays queued).
-        onStart: () => {
-          if (this.store.get(id)?.status !== 'queued') return;
-          this.store.setStatus(id, 'running');
-          this.emit(id, { type: 'status', status: 'running' });
-        },
+        onStart: () =>
+          guard(() => {
+            if (this.store.get(id)?.status !== 'queued') return;
+            this.store.setStatus(id, 'running');
+            this.emit(id, { type: 'status', status: 'running' });
+          }),
         onProgress: (p) => {
           this.progress.set(id, p);
           this.emit(id, { type: 'progress', progress: p });
         },
         // Each finished stage is stored before it is announced, so a reader who hears of it can fetch it.
-        onPartial: (e) => {
-          if (this.store.get(id)) this.store.saveStage(id, e.stage, e.data);
-          this.emit(id, { type: 'partial', partial: e });
-        },
+        onPartial: (e) =>
+          guard(() => {
+            if (this.store.get(id)) this.store.saveStage(id, e.stage, e.data);
+            this.emit(id, { type: 'partial', partial: e });
+          }),
       });
+      cancelTask = task.cancel;
+      if (storeFailure) task.cancel();
       this.active.set(id, { cancel: task.cancel });
-      const { result } = await task.promise;
+      const { result } = await task.promise.catch((e: unknown) => {
+        throw storeFailure ?? e;
+      });
+      if (storeFailure) throw storeFailure;
       if (this.cancelRequested.has(id)) throw new CancelledError();
       // Idempotent on the run id: a result already stored (a retried pool job) is not stored twice.
       const stored = this.store.get(id);
-      if (stored && stored.status !== 'done') {
+      if (stored && stored.status !== 'done' && !this.stopped) {
         this.store.finish(id, {
           modelHash: result.model.hash,
           result,
@@ -152,13 +200,18 @@ export class RunManager {
           variants: result.variants.map((v) => ({ idx: v.idx, kind: v.kind, label: v.label, blockedLayers: v.blockedLayers, blockedSpan: v.blockedSpan, meanLoss: v.meanLoss })),
         });
       }
-      this.emit(id, { type: 'status', status: 'done' });
+      if (!this.stopped) this.emit(id, { type: 'status', status: 'done' });
     } catch (e) {
       const err = e as Error;
       const status: RunStatus = isCancelled(err) ? 'cancelled' : 'failed';
       const msg = status === 'cancelled' ? 'cancelled by the user' : err.message;
-      if (this.store.get(id)) this.store.setStatus(id, status, msg);
-      this.emit(id, { type: 'status', status, error: msg });
+      try {
+        if (this.store.get(id) && !this.stopped) this.store.setStatus(id, status, msg);
+      } catch (e2) {
+        // Not even the space reserve sufficed: the run's end is announced, and at the next start it reads "interrupted".
+        console.error(`run ${id}: could not record its end (${msg}): ${(e2 as Error).message}`);
+      }
+      if (!this.stopped) this.emit(id, { type: 'status', status, error: msg });
     } finally {
       this.active.delete(id);
       this.progress.delete(id);

@@ -4,6 +4,7 @@ import path from 'node:path';
 import crypto from 'node:crypto';
 import Database from 'better-sqlite3';
 import type { RunStatus, RunSummary } from '../../shared/api.js';
+import { asOutOfSpace, ensureFreeSpace, isOutOfSpace, SpaceReserve } from '../disk-space.js';
 
 export type { RunStatus };
 /** A run as the history lists it: the same shape the API returns (shared/api.ts RunSummary). */
@@ -99,20 +100,98 @@ function toRow(r: DbRun): RunRow {
   };
 }
 
+/** runs.sqlite cannot be used as it is (not a database, truncated, corrupted): the server refuses to start on it. */
+export class DamagedStoreError extends Error {
+  constructor(
+    readonly file: string,
+    readonly problem: string,
+  ) {
+    super(
+      `${file} is damaged (${problem}); the server did not start and changed nothing in it. ` +
+        `Restore it from a backup (see \`precache-lens backup\`: stop the server, copy the backup over ${path.basename(file)} and remove any ${path.basename(file)}-wal and -shm beside it), ` +
+        `or move it aside to start with an empty history.`,
+    );
+    this.name = 'DamagedStoreError';
+  }
+}
+
+/** Opens runs.sqlite and reads it through (SQLite's quick_check) before anything writes to it. */
+export function openCheckedDatabase(file: string): Database.Database {
+  let db: Database.Database;
+  try {
+    db = new Database(file);
+  } catch (e) {
+    throw new DamagedStoreError(file, (e as Error).message);
+  }
+  try {
+    const rows = db.pragma('quick_check(5)') as { quick_check: string }[];
+    const problems = rows.map((r) => r.quick_check).filter((m) => m !== 'ok');
+    if (problems.length) throw new DamagedStoreError(file, `quick_check: ${problems.join('; ')}`);
+  } catch (e) {
+    db.close();
+    if (e instanceof DamagedStoreError) throw e;
+    throw new DamagedStoreError(file, (e as Error).message);
+  }
+  return db;
+}
+
 export class RunStore {
   readonly db: Database.Database;
+  readonly file: string;
+  /** Given up when a write finds the disk full, so that the failure can still be recorded (server/disk-space.ts). */
+  readonly reserve: SpaceReserve;
 
-  constructor(dataDir: string) {
+  constructor(readonly dataDir: string) {
     fs.mkdirSync(dataDir, { recursive: true });
-    this.db = new Database(path.join(dataDir, 'runs.sqlite'));
+    this.file = path.join(dataDir, 'runs.sqlite');
+    this.db = openCheckedDatabase(this.file);
+    this.reserve = new SpaceReserve(dataDir);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('foreign_keys = ON');
     this.db.pragma('synchronous = NORMAL');
+    // After a checkpoint the log is cut back, so a full disk shows up as a failed write now, not at a later checkpoint.
+    this.db.pragma('journal_size_limit = 0');
     this.migrate();
     // A run still marked queued/running belongs to a process that died: it will never finish.
-    this.db
-      .prepare(`UPDATE runs SET status = 'failed', error = 'interrupted: the server stopped before the run finished', finished_at = ? WHERE status IN ('queued', 'running')`)
-      .run(new Date().toISOString());
+    this.markUnfinished('interrupted: the server stopped before the run finished');
+  }
+
+  /** Marks every queued or running run failed with `reason` (at start, and at a clean shutdown). */
+  markUnfinished(reason: string): number {
+    return this.write('marking unfinished runs', 0, true, () =>
+      this.db.prepare(`UPDATE runs SET status = 'failed', error = ?, finished_at = ? WHERE status IN ('queued', 'running')`).run(reason, new Date().toISOString()).changes,
+    );
+  }
+
+  /**
+   * Runs a write; a lack of space becomes OutOfSpaceError naming the data directory and about `bytes`. A write that
+   * records a failure (`vital`) gives up the space reserve and is tried once more, so that it lands even on a full disk.
+   */
+  private write<T>(what: string, size: number | (() => number), vital: boolean, fn: () => T): T {
+    const bytes = () => (typeof size === 'number' ? size : size());
+    try {
+      return fn();
+    } catch (e) {
+      if (!isOutOfSpace(e)) throw e;
+      if (vital && this.reserve.release()) {
+        try {
+          return fn();
+        } catch (e2) {
+          throw asOutOfSpace(e2, this.dataDir, what, bytes());
+        }
+      }
+      throw asOutOfSpace(e, this.dataDir, what, bytes());
+    }
+  }
+
+  /** Throws OutOfSpaceError unless about `bytes` more fit in the data directory (checked before accepting work). */
+  ensureRoom(bytes: number, what: string): void {
+    ensureFreeSpace(this.dataDir, bytes, what);
+  }
+
+  /** Takes an online copy of runs.sqlite (SQLite's backup API) to `file`; the server keeps reading and writing meanwhile. */
+  backup(file: string): Promise<Database.BackupMetadata> {
+    return this.db.backup(file);
   }
 
   private migrate() {
@@ -131,28 +210,40 @@ export class RunStore {
   create(r: { modelId: string; prompt: string; input: string; options: Record<string, unknown>; label?: string | null; parentId?: string | null }): RunRow {
     const id = crypto.randomUUID();
     const createdAt = new Date().toISOString();
-    this.db
-      .prepare(
-        `INSERT INTO runs (id, created_at, status, label, parent_id, model_id, prompt, input, options) VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?)`,
-      )
-      .run(id, createdAt, r.label ?? null, r.parentId ?? null, r.modelId, r.prompt, r.input, JSON.stringify(r.options));
+    const options = JSON.stringify(r.options);
+    const bytes = 2 * (r.prompt.length + r.input.length + options.length + (r.label?.length ?? 0)) + 4096;
+    this.write('a new run', bytes, false, () =>
+      this.db
+        .prepare(
+          `INSERT INTO runs (id, created_at, status, label, parent_id, model_id, prompt, input, options) VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?)`,
+        )
+        .run(id, createdAt, r.label ?? null, r.parentId ?? null, r.modelId, r.prompt, r.input, options),
+    );
     return this.get(id)!;
   }
 
   setStatus(id: string, status: RunStatus, error: string | null = null) {
     const finished = status === 'done' || status === 'failed' || status === 'cancelled' ? new Date().toISOString() : null;
-    this.db.prepare(`UPDATE runs SET status = ?, error = ?, finished_at = COALESCE(?, finished_at) WHERE id = ?`).run(status, error, finished, id);
+    // A run's end (failed for lack of space, say) must be recorded even on a full disk: that write may use the reserve.
+    this.write(`the status of run ${id}`, 4096 + (error?.length ?? 0) * 2, finished !== null, () =>
+      this.db.prepare(`UPDATE runs SET status = ?, error = ?, finished_at = COALESCE(?, finished_at) WHERE id = ?`).run(status, error, finished, id),
+    );
   }
 
   /** Stores one finished stage of a running run (merged into the stages stored so far, atomically). */
   saveStage(id: string, stage: string, data: unknown) {
-    this.db.transaction(() => {
-      const row = this.db.prepare(`SELECT stages FROM runs WHERE id = ?`).get(id) as { stages: string | null } | undefined;
-      if (!row) return;
-      const stages = row.stages ? (JSON.parse(row.stages) as Record<string, unknown>) : {};
-      stages[stage] = data;
-      this.db.prepare(`UPDATE runs SET stages = ? WHERE id = ?`).run(JSON.stringify(stages), id);
-    })();
+    let bytes = 0;
+    this.write(`stage ${stage} of run ${id}`, () => bytes, false, () =>
+      this.db.transaction(() => {
+        const row = this.db.prepare(`SELECT stages FROM runs WHERE id = ?`).get(id) as { stages: string | null } | undefined;
+        if (!row) return;
+        const stages = row.stages ? (JSON.parse(row.stages) as Record<string, unknown>) : {};
+        stages[stage] = data;
+        const json = JSON.stringify(stages);
+        bytes = json.length * 2;
+        this.db.prepare(`UPDATE runs SET stages = ? WHERE id = ?`).run(json, id);
+      })(),
+    );
   }
 
   /** Stores a finished run's result and variants in one transaction: all or nothing. */
@@ -160,17 +251,20 @@ export class RunStore {
     const ins = this.db.prepare(
       `INSERT INTO variants (run_id, idx, kind, label, blocked_layers, blocked_span, mean_loss) VALUES (?, ?, ?, ?, ?, ?, ?)`,
     );
-    this.db.transaction(() => {
-      this.db.prepare(`DELETE FROM variants WHERE run_id = ?`).run(id);
-      for (const v of r.variants) {
-        ins.run(id, v.idx, v.kind, v.label, JSON.stringify(v.blockedLayers), v.blockedSpan ? JSON.stringify(v.blockedSpan) : null, v.meanLoss);
-      }
-      this.db
-        .prepare(
-          `UPDATE runs SET status = 'done', error = NULL, finished_at = ?, model_hash = ?, result = ?, stages = NULL, mean_benefit = ?, precomputation_share = ? WHERE id = ?`,
-        )
-        .run(new Date().toISOString(), r.modelHash, JSON.stringify(r.result), r.meanBenefit, r.precomputationShare, id);
-    })();
+    const result = JSON.stringify(r.result);
+    this.write(`the result of run ${id}`, result.length * 2 + r.variants.length * 256, false, () =>
+      this.db.transaction(() => {
+        this.db.prepare(`DELETE FROM variants WHERE run_id = ?`).run(id);
+        for (const v of r.variants) {
+          ins.run(id, v.idx, v.kind, v.label, JSON.stringify(v.blockedLayers), v.blockedSpan ? JSON.stringify(v.blockedSpan) : null, v.meanLoss);
+        }
+        this.db
+          .prepare(
+            `UPDATE runs SET status = 'done', error = NULL, finished_at = ?, model_hash = ?, result = ?, stages = NULL, mean_benefit = ?, precomputation_share = ? WHERE id = ?`,
+          )
+          .run(new Date().toISOString(), r.modelHash, result, r.meanBenefit, r.precomputationShare, id);
+      })(),
+    );
   }
 
   get(id: string): RunRow | null {
@@ -219,7 +313,8 @@ export class RunStore {
   }
 
   delete(id: string): boolean {
-    return this.db.prepare(`DELETE FROM runs WHERE id = ?`).run(id).changes > 0;
+    // Deleting frees space, but first it needs a little (SQLite logs the change): it may use the reserve.
+    return this.write(`deleting run ${id}`, 4096, true, () => this.db.prepare(`DELETE FROM runs WHERE id = ?`).run(id).changes > 0);
   }
 
   close() {

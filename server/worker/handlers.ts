@@ -1,10 +1,11 @@
 // What each job of the table does, inside the worker thread: the layer that wires the engine to the analysis.
-import { CancelledError } from '../../shared/errors.js';
+import { CancelledError, InputError } from '../../shared/errors.js';
 import { analyze } from '../analysis/analyze.js';
 import type { HookedModel } from '../engine/hooked-model.js';
 import type { RecurrentModel } from '../engine/recurrent-model.js';
 import { analyzeRecurrent } from '../analysis/recurrent-analyze.js';
 import { loadTokenizer, type TextTokenizer } from '../model/tokenizer.js';
+import { promptContinuations, raceCells } from '../search/race-cells.js';
 import type { JobArgs, JobName, JobPartial, JobProgress, JobResult } from './jobs.js';
 
 export interface JobContext<K extends JobName> {
@@ -35,6 +36,16 @@ export const handlers: Handlers = {
     if (rnn) return analyzeRecurrent(rnn, tokenizer(rnn), args, { onProgress: ctx.progress, onStage: ctx.partial, isCancelled: ctx.isCancelled });
     const m = ctx.model(args.modelDir);
     return analyze(m, tokenizer(m), args, { onProgress: ctx.progress, onStage: ctx.partial, isCancelled: ctx.isCancelled });
+  },
+  race: async ({ modelDir, ...args }, ctx) => {
+    if (ctx.recurrent(modelDir)) throw new InputError('prompt search runs on transformer graphs; this recurrent model is not supported yet', 'model');
+    const m = ctx.model(modelDir);
+    return raceCells(m, tokenizer(m), args, ctx.isCancelled);
+  },
+  continuations: async ({ modelDir, ...args }, ctx) => {
+    if (ctx.recurrent(modelDir)) throw new InputError('prompt search runs on transformer graphs; this recurrent model is not supported yet', 'model');
+    const m = ctx.model(modelDir);
+    return promptContinuations(m, tokenizer(m), args, ctx.isCancelled);
   },
   tokenize: async ({ modelDir, text }, ctx) => {
     const tok = tokenizer(ctx.recurrent(modelDir) ?? ctx.model(modelDir));

@@ -1,0 +1,198 @@
+// Out of space, never out of service: the server on a small tmpfs that the test mounts and fills. A write that does
+// not fit fails its one run or request (507, naming the data directory), and reads, history and health go on.
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startServer } from './helpers/server.js';
+
+const TMP = fs.mkdtempSync(path.join(os.tmpdir(), 'pl-disk-'));
+const MNT = path.join(TMP, 'data');
+/** Room for one model's rewritten-graph weights (51 MiB) and the run history, not for a second model's. */
+const SIZE_MB = 96;
+const FILLER = path.join(MNT, 'filler');
+
+const isRoot = process.getuid?.() === 0;
+if (!isRoot) {
+  // The tmpfs needs root (CI runs as root, see .ci/run); say why instead of passing silently.
+  throw new Error('tests/disk-full.test.ts mounts a tmpfs and must run as root');
+}
+
+type Srv = Awaited<ReturnType<typeof startServer>>;
+let srv: Srv | null = null;
+let mounted = false;
+
+async function call(method: string, p: string, body?: unknown) {
+  const r = await fetch(`${srv!.base}${p}`, { method, headers: body === undefined ? undefined : { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+  const text = await r.text();
+  return { status: r.status, json: (text ? JSON.parse(text) : null) as Record<string, unknown> };
+}
+
+async function until<T>(what: string, f: () => Promise<T | null | undefined | false> | T | null | undefined | false, timeoutMs = 180_000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await f();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+const ended = (id: string) =>
+  until(`run ${id} to end`, async () => {
+    const r = (await call('GET', `/api/runs/${id}`)).json;
+    return r.status !== 'queued' && r.status !== 'running' && r;
+  });
+
+/** Writes the filler until the file system refuses (ENOSPC); returns the bytes written. */
+function fill(): number {
+  const chunk = Buffer.alloc(256 * 1024, 1);
+  const fd = fs.openSync(FILLER, 'a');
+  let written = 0;
+  try {
+    for (;;) written += fs.writeSync(fd, chunk);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOSPC') throw e;
+  } finally {
+    fs.closeSync(fd);
+  }
+  // The last partial page too: nothing at all is left.
+  const small = Buffer.alloc(512, 1);
+  const fd2 = fs.openSync(FILLER, 'a');
+  try {
+    for (;;) written += fs.writeSync(fd2, small);
+  } catch {
+    // full
+  } finally {
+    fs.closeSync(fd2);
+  }
+  return written;
+}
+
+/** Temporary files anywhere in the data directory. */
+function temps(): string[] {
+  return (fs.readdirSync(MNT, { recursive: true }) as string[]).filter((f) => /\.tmp(-\d+)?$/.test(f) || /\.\d+\.\d+(\.[a-z0-9]+)?\.tmp$/.test(f));
+}
+
+const SHORT = { prompt: 'The President said: ', input: 'The state of the Union is strong.', options: { spanKnockouts: false } };
+/** Several seconds on one thread (a knockout per prompt token), so the disk can be filled while it runs. */
+const LONG = {
+  prompt: `Dear Sir, ${Array.from({ length: 40 }, (_, k) => `item${k}`).join(' ')}. `,
+  input: 'I write to you about the matter of the bridge, which the council has discussed at length over the past three meetings without reaching any decision that the town can act upon.',
+  options: { spans: 'tokens' },
+};
+
+beforeAll(async () => {
+  fs.mkdirSync(MNT);
+  execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${SIZE_MB}m`, 'tmpfs', MNT]);
+  mounted = true;
+  // A half-written weights file of a process that died mid-write (pid 2^22 + 1 is above Linux's pid_max default).
+  fs.mkdirSync(path.join(MNT, 'graph-cache'));
+  fs.writeFileSync(path.join(MNT, 'graph-cache', `0123456789abcdef.weights.${2 ** 22 + 1}.1700000000000.tmp`), Buffer.alloc(6 << 20));
+  srv = await startServer({ dataDir: MNT, threads: 1, minFreeMB: 8 });
+}, 120_000);
+
+afterAll(async () => {
+  try {
+    await srv?.close();
+  } finally {
+    if (mounted) execFileSync('umount', ['-l', MNT]);
+    fs.rmSync(TMP, { recursive: true, force: true });
+  }
+}, 60_000);
+
+describe('a server whose data directory fills up', () => {
+  let first: Record<string, unknown>;
+
+  it('removed the temporary file a dead process left in the graph cache when it started', () => {
+    expect(temps()).toEqual([]);
+  });
+
+  it('reports the free space in /api/health', async () => {
+    const h = (await call('GET', '/api/health')).json;
+    expect(h.ok).toBe(true);
+    const disk = h.disk as { dir: string; freeBytes: number; totalBytes: number; minFreeBytes: number; ok: boolean };
+    expect(disk).toMatchObject({ dir: MNT, ok: true, minFreeBytes: 8 * 2 ** 20 });
+    expect(disk.totalBytes).toBe(SIZE_MB * 2 ** 20);
+    expect(disk.freeBytes).toBeGreaterThan(disk.minFreeBytes);
+  });
+
+  it('runs an analysis while there is room', async () => {
+    const r = await call('POST', '/api/runs', SHORT);
+    expect(r.status).toBe(202);
+    first = await ended(r.json.id as string);
+    expect(first.status).toBe('done');
+  }, 180_000);
+
+  it('fails a run whose rewritten graph does not fit, before writing it, naming the directory and the size', async () => {
+    const free = fs.statfsSync(MNT).bavail * fs.statfsSync(MNT).bsize;
+    const r = await call('POST', '/api/runs', { ...SHORT, model: 'precache-gpt2-8l-myopic' });
+    expect(r.status).toBe(202);
+    const run = await ended(r.json.id as string);
+    expect(run.status).toBe('failed');
+    expect(run.error).toMatch(/out of space/);
+    expect(run.error).toContain(path.join(MNT, 'graph-cache'));
+    expect(run.error).toMatch(/weights .* needs about \d+ MiB/);
+    // Checked before writing: nothing was written, not even part of a temporary file.
+    expect(temps()).toEqual([]);
+    expect(fs.statfsSync(MNT).bavail * fs.statfsSync(MNT).bsize).toBeGreaterThanOrEqual(free - (1 << 20));
+  }, 180_000);
+
+  it('when the disk is full: 507 for a new run naming the directory and what it needs; health says so; reads go on', async () => {
+    fill();
+    const h = (await call('GET', '/api/health')).json;
+    expect(h.ok).toBe(false);
+    expect(h.disk).toMatchObject({ dir: MNT, ok: false });
+    expect((h.disk as { message: string }).message).toContain(MNT);
+
+    const r = await call('POST', '/api/runs', SHORT);
+    expect(r.status).toBe(507);
+    expect(r.json).toMatchObject({ field: 'disk', dataDir: MNT });
+    expect(r.json.error).toContain(MNT);
+    expect(r.json.neededBytes as number).toBeGreaterThan(0);
+
+    const again = await call('GET', `/api/runs/${first.id}`);
+    expect(again.status).toBe(200);
+    expect(again.json).toEqual(first);
+    const history = await call('GET', '/api/runs');
+    expect(history.status).toBe(200);
+    expect((history.json.runs as { id: string }[]).some((x) => x.id === first.id)).toBe(true);
+    expect((await call('GET', `/api/runs/${first.id}/report.json`)).status).toBe(200);
+  }, 60_000);
+
+  it('fails a run that fills the disk while it runs, records why, and stays up', async () => {
+    fs.rmSync(FILLER);
+    const r = await call('POST', '/api/runs', LONG);
+    expect(r.status).toBe(202);
+    const id = r.json.id as string;
+    await until('the run running', async () => (await call('GET', `/api/runs/${id}`)).json.status === 'running');
+    fill();
+    const run = await ended(id);
+    expect(run.status).toBe('failed');
+    expect(run.error).toMatch(/out of space/);
+    expect(run.error).toContain(MNT);
+    expect((await call('GET', '/api/health')).status).toBe(200);
+    expect((await call('GET', `/api/runs/${first.id}`)).json).toEqual(first);
+    expect(temps()).toEqual([]);
+  }, 240_000);
+
+  it('serves new runs again once space is freed, and the store is intact', async () => {
+    fs.rmSync(FILLER);
+    const h = await until('health ok again', async () => {
+      const x = (await call('GET', '/api/health')).json;
+      return x.ok === true && x;
+    });
+    expect(h.disk).toMatchObject({ ok: true });
+    const r = await call('POST', '/api/runs', SHORT);
+    expect(r.status).toBe(202);
+    expect((await ended(r.json.id as string)).status).toBe('done');
+    const db = new Database(path.join(MNT, 'runs.sqlite'), { readonly: true });
+    try {
+      expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
+    } finally {
+      db.close();
+    }
+  }, 180_000);
+});
