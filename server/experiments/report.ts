@@ -4,6 +4,7 @@ import { stringify } from 'csv-stringify/sync';
 import type { ExperimentDetail, Interval } from '../../shared/experiments.js';
 import { renderSvg, runColor, lineChart } from '../report/charts.js';
 import { esc } from '../report/html.js';
+import { experimentPiVerdict, pairReading, rankPrompts } from '../../shared/experiment-reading.js';
 import { EXPERIMENT_SCHEMA_ID, type ExperimentReport } from './report-schema.js';
 
 const require = createRequire(import.meta.url);
@@ -154,7 +155,7 @@ const CSS = `body{font:14px/1.5 system-ui,-apple-system,"Segoe UI",sans-serif;co
 h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px;padding-bottom:4px;border-bottom:1px solid #e5e7eb}
 .muted,p.note{color:#6b7280;font-size:12px}table{border-collapse:collapse;width:100%;font-size:12px;margin:6px 0 12px}
 th,td{border-bottom:1px solid #e5e7eb;padding:3px 6px;text-align:left;vertical-align:top}td.num,th.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
-pre{white-space:pre-wrap;word-break:break-word;margin:0;font:12px/1.4 ui-monospace,Menlo,Consolas,monospace}svg.chart{width:100%;height:auto}figure{margin:8px 0}`;
+pre{white-space:pre-wrap;word-break:break-word;margin:0;font:12px/1.4 ui-monospace,Menlo,Consolas,monospace}svg.chart{width:100%;height:auto}figure{margin:8px 0}.pi-caveat{color:#92400e;white-space:normal;text-align:left}`;
 
 export function renderExperimentHtml(rep: ExperimentReport): string {
   const d = rep;
@@ -163,7 +164,7 @@ export function renderExperimentHtml(rep: ExperimentReport): string {
   const parts: string[] = [];
   parts.push(`<h1>${esc(title)}</h1>`);
   parts.push(
-    `<p class="muted">${rep.prompts.length} prompts × ${rep.inputs.length} inputs on ${rep.experiment.models.map(esc).join(' and its myopic twin ')}; status ${esc(e.status)} (${e.progress.done} of ${e.progress.total} cells done${e.progress.failed ? `, ${e.progress.failed} failed or cancelled` : ''}). 95% bootstrap intervals over inputs, ${e.statistics.resamples} resamples, seed ${e.statistics.seed}. Generated ${esc(rep.generatedAt)} by Precache Lens ${esc(rep.software.version)}; schema ${esc(rep.schema)}.</p>`,
+    `<p class="muted">${rep.prompts.length} prompts × ${rep.inputs.length} inputs on ${esc(rep.twins ? `${e.models[0]} and its myopic twin ${e.models[1]}` : e.models.join(' and '))}; status ${esc(e.status)} (${e.progress.done} of ${e.progress.total} cells done${e.progress.failed ? `, ${e.progress.failed} failed or cancelled` : ''}). 95% bootstrap intervals over inputs, ${e.statistics.resamples} resamples, seed ${e.statistics.seed}. Generated ${esc(rep.generatedAt)} by Precache Lens ${esc(rep.software.version)}; schema ${esc(rep.schema)}.</p>`,
   );
   parts.push('<h2>Prompts</h2><table><thead><tr><th>#</th><th>label</th><th>text</th></tr></thead><tbody>');
   rep.prompts.forEach((p, k) => parts.push(`<tr><td>${k + 1}</td><td>${esc(p.label ?? `P${k + 1}`)}</td><td><pre>${esc(p.text)}</pre></td></tr>`));
@@ -176,11 +177,19 @@ export function renderExperimentHtml(rep: ExperimentReport): string {
     parts.push(`<p class="note">pi over inputs is a ratio of means, sum D(1) / sum D(0), with inputs resampled as pairs.</p>`);
     parts.push(`<figure>${forestPlot(rows.map((s) => ({ label: promptLabel(d, s.prompt), ci: s.precomputationShare, color: runColor(s.prompt) })), 'pi = D(1)/D(0)', `Forest plot of the precomputation share pi with 95% CIs, ${model}`)}</figure>`);
     parts.push(`<figure>${depthBands(d, m)}</figure>`);
-    parts.push('<table><thead><tr><th>prompt</th><th class="num">n</th><th class="num">mean B [95% CI]</th><th class="num">mean B x2..xn</th><th class="num">pi</th></tr></thead><tbody>');
-    for (const s of rows) parts.push(`<tr><td>${esc(promptLabel(d, s.prompt))}</td><td class="num">${s.n}</td><td class="num">${fmtCi(s.meanBenefit)}</td><td class="num">${fmtCi(s.meanBenefitRead)}</td><td class="num">${fmtCi(s.precomputationShare, 3)}</td></tr>`);
+    parts.push('<table><thead><tr><th>prompt (best mean B first)</th><th class="num">n</th><th class="num">mean B [95% CI]</th><th class="num">mean B x2..xn</th><th class="num">pi</th></tr></thead><tbody>');
+    for (const s of rankPrompts(rows)) {
+      const v = experimentPiVerdict(s);
+      const caveat = v.ok ? '' : `<div class="note pi-caveat">${esc(v.reason)}</div>`;
+      parts.push(`<tr><td>${esc(promptLabel(d, s.prompt))}</td><td class="num">${s.n}</td><td class="num">${fmtCi(s.meanBenefit)}</td><td class="num">${fmtCi(s.meanBenefitRead)}</td><td class="num">${fmtCi(s.precomputationShare, 3)}${caveat}</td></tr>`);
+    }
     parts.push('</tbody></table>');
     const pairs = rep.pairs.filter((p) => p.model === m);
     if (pairs.length) {
+      const tested = pairs.filter((p) => p.meanBenefitDiff).length;
+      parts.push('<h3>Which prompt is better?</h3><ul class="pair-sentences">');
+      for (const p of pairs) parts.push(`<li>${esc(pairReading(p, promptLabel(d, p.a), promptLabel(d, p.b), tested, e.statistics.level).sentence)}</li>`);
+      parts.push('</ul>');
       parts.push('<h3>Pairs: paired difference of mean B</h3><table><thead><tr><th>a</th><th>b</th><th class="num">n</th><th class="num">mean(B_a − B_b) [95% CI]</th><th class="num">p (sign flip)</th><th class="num">p (Holm)</th></tr></thead><tbody>');
       for (const p of pairs) {
         const x = p.meanBenefitDiff;

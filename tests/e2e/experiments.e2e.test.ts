@@ -2,6 +2,7 @@
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ExperimentDetail } from '../../shared/experiments.js';
+import { constructedExperiment } from '../helpers/constructed-experiment.js';
 import { shot, closeWorkbench, openWorkbench, type TestServer, axeProblems } from './harness.js';
 
 let srv: TestServer;
@@ -59,7 +60,48 @@ describe('experiments in headless Chromium', () => {
     expect(await page.getByTestId('forest-pi').getByTestId('forest-row').count()).toBe(2);
     expect(await page.getByTestId('pair-row').count()).toBe(1);
     expect(await page.getByTestId('pair-row').textContent()).toContain(d.pairs[0].meanBenefitDiff!.p.toFixed(3));
+    // One plain sentence for the pair, and a prompt table with each prompt's text, n and intervals.
+    expect(await page.getByTestId('pair-sentence').count()).toBe(1);
+    expect(await page.getByTestId('pair-sentence').textContent()).toMatch(/(lowers the loss more than|No difference shown between)/);
+    const prompts = page.getByTestId('prompt-row');
+    expect(await prompts.count()).toBe(2);
+    const best = [...d.summary].sort((x, y) => y.meanBenefit!.mean - x.meanBenefit!.mean)[0];
+    expect(await prompts.first().textContent()).toContain(d.prompts[best.prompt].text);
+    expect(await prompts.first().textContent()).toContain(best.meanBenefit!.mean.toFixed(3));
     expect(await axeProblems(page)).toEqual([]);
+  });
+
+  it('reads a constructed experiment whose prompts all raise the loss: pair sentences with Holm, π marked "not a share", ticks and values on hover', async () => {
+    const c = constructedExperiment();
+    await page.route(`**/api/experiments/${c.id}`, (route) => route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify(c) }));
+    await page.goto(`${srv.base}/#/experiments/${c.id}`);
+    await page.getByTestId('prompt-table').waitFor();
+    const sentences = await page.getByTestId('pair-sentence').allTextContents();
+    expect(sentences).toHaveLength(3);
+    expect(sentences[0]).toBe("P1 lowers the loss more than P2 by 0.250 nats/token [0.120, 0.380]; this holds after Holm's correction for 3 comparisons (p = 0.012, n = 8 inputs).");
+    expect(sentences[1]).toContain("not shown after Holm's correction for 3 comparisons (p = 0.117");
+    // Every π is marked, in the table and in the plot (hollow rows with the caveat in their text).
+    expect(await page.getByTestId('pi-caveat').count()).toBe(3);
+    expect(await page.getByTestId('pi-caveat').first().textContent()).toMatch(/^not a share: the prompt raises the loss/);
+    const piRows = page.getByTestId('forest-pi').getByTestId('forest-row');
+    for (let k = 0; k < 3; k++) expect(await piRows.nth(k).getAttribute('data-summary')).toContain('(not a share)');
+    // The prompt table is sorted by mean B and shows each text.
+    expect(await page.getByTestId('prompt-row').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-prompt')))).toEqual(['0', '2', '1']);
+    expect(await page.getByTestId('prompt-row').first().textContent()).toContain('Once upon a time,');
+    // Ticks with labels, a labelled zero line, and a row's values appear when the pointer is over it.
+    const plot = page.getByTestId('forest-benefit');
+    expect(await plot.getByTestId('forest-tick').count()).toBeGreaterThanOrEqual(3);
+    expect(await plot.getByTestId('forest-zero').count()).toBe(1);
+    expect(await plot.textContent()).toContain('0 = no effect');
+    const value = plot.getByTestId('forest-row').first().getByTestId('forest-value');
+    expect(await value.evaluate((e) => getComputedStyle(e).visibility)).toBe('hidden');
+    await plot.getByTestId('forest-row').first().hover();
+    expect(await value.evaluate((e) => getComputedStyle(e).visibility)).toBe('visible');
+    expect(await value.textContent()).toBe('-0.050 [-0.120, 0.020]');
+    expect(await axeProblems(page)).toEqual([]);
+    await page.unroute(`**/api/experiments/${c.id}`);
+    await page.goto(`${srv.base}/#/experiments/${id}`);
+    await page.getByTestId('matrix-cell').first().waitFor();
   });
 
   it('opens a cell of the matrix as an ordinary run', async () => {

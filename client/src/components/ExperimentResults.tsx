@@ -1,6 +1,7 @@
 // One experiment: live progress, the prompt x input matrix, forest plots of mean B and pi, D(k) bands, pairs and twins.
 import { useQueryClient } from '@tanstack/react-query';
 import type { ExperimentDetail, Interval } from '@shared/experiments.js';
+import { experimentPiVerdict, pairReading, rankPrompts } from '@shared/experiment-reading.js';
 import { experimentKeys, experimentsApi, useExperiment } from '../data/experiments';
 import { useWorkbench } from '../state/store';
 import { variantStyle } from '../theme';
@@ -20,6 +21,52 @@ function eta(s: number | null): string {
   return `${Math.round(s / 60)} min left`;
 }
 
+/** Each prompt's text, n, mean B and π with intervals, best mean B first; π marked where it is not a share. */
+function PromptTable({ d, model }: { d: ExperimentDetail; model: number }) {
+  const rows = rankPrompts(d.summary.filter((s) => s.model === model));
+  const label = (p: number) => d.prompts[p].label ?? `P${p + 1}`;
+  return (
+    <Card title="Prompts, best first" subtitle="Mean prompt benefit B (nats/token; > 0: the prompt lowers the loss) and π, each with its 95% bootstrap interval over inputs." testId="prompt-table">
+      <div className="table-scroll">
+        <table className="experiment-table">
+          <thead>
+            <tr>
+              <th>prompt</th>
+              <th>text</th>
+              <th className="num">n</th>
+              <th className="num">mean B [95% CI]</th>
+              <th className="num">π [95% CI]</th>
+            </tr>
+          </thead>
+          <tbody>
+            {rows.map((s) => {
+              const v = experimentPiVerdict(s);
+              return (
+                <tr key={s.prompt} data-testid="prompt-row" data-prompt={s.prompt}>
+                  <td>
+                    <span className="swatch" style={{ background: variantStyle(s.prompt).color }} aria-hidden="true" /> {label(s.prompt)}
+                  </td>
+                  <td className="prompt-text">{d.prompts[s.prompt].text}</td>
+                  <td className="num">{s.n}</td>
+                  <td className="num">{fmtCi(s.meanBenefit)}</td>
+                  <td className="num">
+                    {fmtCi(s.precomputationShare)}
+                    {!v.ok && (
+                      <div className="pi-caveat" data-testid="pi-caveat">
+                        {v.reason}
+                      </div>
+                    )}
+                  </td>
+                </tr>
+              );
+            })}
+          </tbody>
+        </table>
+      </div>
+    </Card>
+  );
+}
+
 function ModelSection({ d, model }: { d: ExperimentDetail; model: number }) {
   const rows = d.summary.filter((s) => s.model === model);
   const label = (p: number) => d.prompts[p].label ?? `P${p + 1}`;
@@ -30,8 +77,9 @@ function ModelSection({ d, model }: { d: ExperimentDetail; model: number }) {
       <Card title="Prompt × input" subtitle="Colour: the cell's mean benefit B. Click a finished cell to open it as a run.">
         <ExperimentMatrix d={d} model={model} />
       </Card>
+      <PromptTable d={d} model={model} />
       <div className="experiment-grid">
-        <Card title="Mean prompt benefit B per prompt" subtitle="Mean over inputs, nats/token, with 95% bootstrap intervals." testId="forest-benefit-card">
+        <Card title="Mean prompt benefit B per prompt" subtitle="Mean over inputs, nats/token, with 95% bootstrap intervals. Right of 0: the prompt lowers the loss." testId="forest-benefit-card">
           <ExperimentForestPlot
             rows={rows.map((s) => ({ label: label(s.prompt), ci: s.meanBenefit, color: variantStyle(s.prompt).color }))}
             axisLabel="mean B, nats/token"
@@ -39,9 +87,12 @@ function ModelSection({ d, model }: { d: ExperimentDetail; model: number }) {
             testId="forest-benefit"
           />
         </Card>
-        <Card title="Precomputation share π per prompt" subtitle="A ratio of means, Σ D(1) / Σ D(0), with 95% bootstrap intervals." testId="forest-pi-card">
+        <Card title="Precomputation share π per prompt" subtitle="A ratio of means, Σ D(1) / Σ D(0), with 95% bootstrap intervals. Hollow: not a share (see the prompt table)." testId="forest-pi-card">
           <ExperimentForestPlot
-            rows={rows.map((s) => ({ label: label(s.prompt), ci: s.precomputationShare, color: variantStyle(s.prompt).color }))}
+            rows={rows.map((s) => {
+              const v = experimentPiVerdict(s);
+              return { label: label(s.prompt), ci: s.precomputationShare, color: variantStyle(s.prompt).color, caveat: v.ok ? undefined : 'not a share' };
+            })}
             axisLabel="π = D(1)/D(0)"
             title={`Forest plot of the precomputation share π with 95% CIs, ${d.models[model]}`}
             testId="forest-pi"
@@ -52,7 +103,18 @@ function ModelSection({ d, model }: { d: ExperimentDetail; model: number }) {
         <ExperimentDepthBands d={d} model={model} />
       </Card>
       {pairs.length > 0 && (
-        <Card title="Pairs" subtitle="Paired difference of mean B on the same inputs; sign-flip permutation p, Holm-adjusted over all pairs." testId="experiment-pairs">
+        <Card title="Which prompt is better?" subtitle="Paired difference of mean B on the same inputs; sign-flip permutation p, Holm-adjusted over this model's pairs." testId="experiment-pairs">
+          <ul className="pair-sentences">
+            {pairs.map((p) => {
+              const r = pairReading(p, label(p.a), label(p.b), pairs.filter((q) => q.meanBenefitDiff).length, d.statistics.level);
+              return (
+                <li key={`${p.a}-${p.b}`} data-testid="pair-sentence" className={r.winner ? 'shown' : undefined}>
+                  {r.sentence}
+                </li>
+              );
+            })}
+          </ul>
+          <div className="table-scroll">
           <table className="experiment-table">
             <thead>
               <tr>
@@ -77,6 +139,7 @@ function ModelSection({ d, model }: { d: ExperimentDetail; model: number }) {
               ))}
             </tbody>
           </table>
+          </div>
         </Card>
       )}
     </>
@@ -101,7 +164,7 @@ export function ExperimentResults({ id }: { id: string }) {
       </button>
       <h2>{d.label ?? `Experiment ${d.id.slice(0, 8)}`}</h2>
       <p className="muted">
-        {d.prompts.length} prompts × {d.inputs.length} inputs on {d.models.join(' and its myopic twin ')} · {d.statistics.resamples} resamples, seed {d.statistics.seed}
+        {d.prompts.length} prompts × {d.inputs.length} inputs on {d.twins ? `${d.models[0]} and its myopic twin ${d.models[1]}` : d.models.join(' and ')} · {d.statistics.resamples} resamples, seed {d.statistics.seed}
       </p>
       <div className="experiment-status">
         <span data-testid="experiment-status" data-status={d.status}>
@@ -137,6 +200,7 @@ export function ExperimentResults({ id }: { id: string }) {
       ))}
       {d.twins && (
         <Card title="Myopic twin" subtitle="Myopia gap: mean loss of the myopic twin minus the model's on the same inputs (paired), with and without the prompt." testId="experiment-twins">
+          <div className="table-scroll">
           <table className="experiment-table">
             <thead>
               <tr>
@@ -159,6 +223,7 @@ export function ExperimentResults({ id }: { id: string }) {
               ))}
             </tbody>
           </table>
+          </div>
         </Card>
       )}
     </div>
