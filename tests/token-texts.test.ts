@@ -29,4 +29,13 @@ describe('token texts', () => {
     // Bytes that never complete a character stay visible as U+FFFD rather than vanish.
     expect(tokenTexts([0x61, 0xc3], decode)).toEqual(['a', '\uFFFD']);
   });
+
+  it('a predicted token alone keeps its leading space, and a lone byte of a longer character is named as that byte', () => {
+    const [space] = tok.encode(' the').slice(-1);
+    expect(tok.tokenText(space)).toBe(' the');
+    const partial = tok.encode('😀').filter((id) => tok.decode([id]).includes('\uFFFD'));
+    expect(partial.length).toBeGreaterThan(0);
+    for (const id of partial) expect(tok.tokenText(id)).toMatch(/^(<0x[0-9A-F]{2}>)+$/);
+    expect(partial.map((id) => tok.tokenText(id)).join('')).toMatch(/^<0xF0>/);
+  });
 });

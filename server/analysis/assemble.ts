@@ -17,7 +17,7 @@ import { depthCurveFromLosses, meanLossIncrease, precomputationShare } from '../
 import { promptBenefit, type Prediction } from '../../shared/metrics/loss.js';
 import type { Span } from '../../shared/metrics/spans.js';
 import { mean } from '../../shared/metrics/tensor.js';
-import type { TextTokenizer } from '../model/tokenizer.js';
+import { promptAndInputTexts, type TextTokenizer } from '../model/tokenizer.js';
 import type { WithPromptRun } from './execute.js';
 import type { ShiftedRun } from './no-prompt-cache.js';
 import { range, variantId, type AnalysisPlan, type Variant } from './plan.js';
@@ -64,8 +64,9 @@ export function headlineStage(plan: AnalysisPlan, model: ModelFacts, tok: TextTo
       normWeightedPerHead: w.perHead,
     };
   });
-  const named = (preds: Prediction[]) => preds.map((q) => ({ ...q, text: tok.decode([q.id]) }));
-  const inputStrings = tok.tokenStrings(inputIds);
+  const named = (preds: Prediction[]) => preds.map((q) => ({ ...q, text: tok.tokenText(q.id) }));
+  const texts = promptAndInputTexts(tok, promptIds, inputIds);
+  const inputStrings = texts.input;
   const inputTokens: HeadlineInputToken[] = inputIds.map((id, k) => ({
     id,
     text: inputStrings[k],
@@ -76,7 +77,7 @@ export function headlineStage(plan: AnalysisPlan, model: ModelFacts, tok: TextTo
     topWithPrompt: named(withRun.top[k]),
     topNoPrompt: named(no.topNo[k]),
   }));
-  const promptStrings = tok.tokenStrings(promptIds);
+  const promptStrings = texts.prompt;
   return {
     schemaVersion: 1,
     model,

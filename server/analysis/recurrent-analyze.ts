@@ -5,7 +5,7 @@ import { depthCurveFromLosses, meanLossIncrease, precomputationShare } from '../
 import { promptBenefit, targetLosses, topPredictions } from '../../shared/metrics/loss.js';
 import { mean, type Tensor } from '../../shared/metrics/tensor.js';
 import { recurrentHook, stateRow, type RecurrentModel } from '../engine/recurrent-model.js';
-import type { TextTokenizer } from '../model/tokenizer.js';
+import { promptAndInputTexts, type TextTokenizer } from '../model/tokenizer.js';
 import { settings } from '../settings.js';
 import type { AnalyzeArgs, AnalyzeHooks } from './analyze.js';
 import { assembleResult, naturalReference } from './assemble.js';
@@ -88,8 +88,9 @@ export async function analyzeRecurrent(m: RecurrentModel, tok: TextTokenizer, ar
   const lossWith = targetLosses(withRows, inputIds);
   const lossNo = targetLosses(noRows, inputIds);
   const benefit = promptBenefit(lossNo, lossWith);
-  const named = (row: Float32Array) => topPredictions(row, plan.options.topK).map((q) => ({ ...q, text: tok.decode([q.id]) }));
-  const inputStrings = tok.tokenStrings(inputIds);
+  const named = (row: Float32Array) => topPredictions(row, plan.options.topK).map((q) => ({ ...q, text: tok.tokenText(q.id) }));
+  const texts = promptAndInputTexts(tok, promptIds, inputIds);
+  const inputStrings = texts.input;
   const inputTokens: HeadlineInputToken[] = inputIds.map((id, k) => ({
     id,
     text: inputStrings[k],
@@ -117,7 +118,7 @@ export async function analyzeRecurrent(m: RecurrentModel, tok: TextTokenizer, ar
       state: { hook: stateHooks[l], boundaryChange: relChange(stateP[l], state0[l]), inputChange: mean(overX) },
     };
   });
-  const promptStrings = tok.tokenStrings(promptIds);
+  const promptStrings = texts.prompt;
   const headline: HeadlineStage = {
     schemaVersion: 1,
     model: { id: args.modelId, name: m.md.name, hash: m.modelHash, nLayer: L, nHead: c.nHead, dModel: c.dModel, nCtx: c.nCtx, vocabSize: V, architecture: 'rwkv' },
