@@ -103,14 +103,13 @@ function sameOriginCheck(req: Request, _res: Response, next: NextFunction): void
   const site = req.headers['sec-fetch-site'];
   const origin = req.headers.origin;
   if (!SAFE_METHODS.has(req.method)) {
-    // Sec-Fetch-Site is set by the browser and cannot be forged by a page, so it decides when present; Origin is the
-    // fallback for browsers without it.
-    if (site !== undefined) {
-      if (site !== 'same-origin' && site !== 'none') {
-        return next(new HttpError(403, `origin: cross-site ${req.method} refused (Sec-Fetch-Site: ${site}); use the workbench's own page or a script`, 'origin'));
-      }
-    } else if (origin !== undefined && !sameHost(origin, req.headers.host)) {
+    // Either header saying "another site" refuses: a foreign Origin wins over any Sec-Fetch-Site (a proxy or an old
+    // browser may add or drop one of them, and neither may vouch for the other).
+    if (origin !== undefined && !sameHost(origin, req.headers.host)) {
       return next(new HttpError(403, `origin: ${req.method} from ${origin} refused; only this server's own pages may change or start anything`, 'origin'));
+    }
+    if (site !== undefined && site !== 'same-origin' && site !== 'none') {
+      return next(new HttpError(403, `origin: cross-site ${req.method} refused (Sec-Fetch-Site: ${site}); use the workbench's own page or a script`, 'origin'));
     }
   } else if (req.path.startsWith('/api/') && site === 'cross-site' && req.headers['sec-fetch-mode'] !== 'navigate') {
     return next(new HttpError(403, 'origin: another site may not embed or read the API', 'origin'));

@@ -7,7 +7,7 @@ import { HttpError } from '../http-error.js';
 import type { ExperimentManager } from '../experiments/experiment-manager.js';
 import { inputSetInfo, inputSets } from '../experiments/input-sets.js';
 import { EXPERIMENT_CSV_TABLES, experimentCsv, experimentReport, renderExperimentHtml, type ExperimentCsvTable } from '../experiments/report.js';
-import { parse, wrap } from './http.js';
+import { InlineQuery, parse, sendReport, wrap } from './http.js';
 
 export interface ExperimentsDeps {
   experiments: ExperimentManager;
@@ -137,8 +137,7 @@ export function experimentsRouter(d: ExperimentsDeps): Router {
     '/experiments/:id/report.json',
     wrap((req, res) => {
       const detail = requireDetail(req.params.id);
-      res.setHeader('content-disposition', `attachment; filename="experiment-${detail.id.slice(0, 8)}.json"`);
-      res.json(experimentReport(detail));
+      sendReport(res, `${JSON.stringify(experimentReport(detail), null, 1)}\n`, 'application/json', `experiment-${detail.id.slice(0, 8)}.json`);
     }),
   );
 
@@ -147,8 +146,7 @@ export function experimentsRouter(d: ExperimentsDeps): Router {
     wrap((req, res) => {
       const detail = requireDetail(req.params.id);
       const { table } = parse(CsvQuerySchema, req.query);
-      res.setHeader('content-disposition', `attachment; filename="experiment-${detail.id.slice(0, 8)}-${table}.csv"`);
-      res.type('text/csv').send(experimentCsv(detail, table as ExperimentCsvTable));
+      sendReport(res, experimentCsv(detail, table as ExperimentCsvTable), 'text/csv; charset=utf-8', `experiment-${detail.id.slice(0, 8)}-${table}.csv`);
     }),
   );
 
@@ -156,7 +154,8 @@ export function experimentsRouter(d: ExperimentsDeps): Router {
     '/experiments/:id/report.html',
     wrap((req, res) => {
       const detail = requireDetail(req.params.id);
-      res.type('html').send(renderExperimentHtml(experimentReport(detail)));
+      const { inline } = parse(InlineQuery, req.query);
+      sendReport(res, renderExperimentHtml(experimentReport(detail)), 'text/html; charset=utf-8', `experiment-${detail.id.slice(0, 8)}.html`, inline === '1');
     }),
   );
 

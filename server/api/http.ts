@@ -3,6 +3,7 @@ import type { NextFunction, Request, Response } from 'express';
 import { z } from 'zod';
 import { describeZodError } from '../../shared/api.js';
 import { HttpError } from '../http-error.js';
+import { REPORT_CSP } from '../security.js';
 import type { RunStore, StoredRun } from '../store/run-store.js';
 
 /**
@@ -73,4 +74,19 @@ export function requireWellFormedText(req: Request, _res: Response, next: NextFu
     if (p !== null) return next(new HttpError(400, `${p}: contains a lone UTF-16 surrogate; text must be valid Unicode`, p));
   }
   next();
+}
+
+/** `?inline=1` asks for an HTML report shown in the tab instead of downloaded. */
+export const InlineQuery = z.object({ inline: z.enum(['0', '1']).optional() });
+
+/**
+ * Sends a report or export: every one the same way, as a download (an HTML report inline only when asked with
+ * `?inline=1`), never cached, and HTML under REPORT_CSP (`default-src 'none'`: a report is a static document).
+ */
+export function sendReport(res: Response, body: string, type: string, filename: string, inline = false): void {
+  res.type(type);
+  if (type.startsWith('text/html')) res.setHeader('content-security-policy', REPORT_CSP);
+  res.setHeader('content-disposition', `${inline && type.startsWith('text/html') ? 'inline' : 'attachment'}; filename="${filename}"`);
+  res.setHeader('cache-control', 'no-store');
+  res.send(body);
 }

@@ -8,13 +8,12 @@ import type { ModelDir } from '../model/model-dir.js';
 import type { ModelRegistry } from '../model/registry.js';
 import type { RunStore } from '../store/run-store.js';
 import { MAX_HOOK_PATTERN_CHARS } from '../../shared/hooks.js';
-import { REPORT_CSP } from '../security.js';
 import { HttpError } from '../http-error.js';
 import { ExportTooLargeError, estimateActivations, exportActivations, resolveHooks, shapeConfig } from '../report/activations.js';
 import { buildComparisonReport, buildReport, ReportInputError, type RunMeta } from '../report/build.js';
 import { COMPARISON_TABLES, comparisonCsv, reportCsv, RUN_TABLES } from '../report/csv.js';
 import { renderComparisonHtml, renderReportHtml } from '../report/html.js';
-import { parse, requireDoneRun, uuidParam, wrap as wrapWith } from './http.js';
+import { InlineQuery, parse, requireDoneRun, sendReport, uuidParam, wrap as wrapWith } from './http.js';
 
 export interface ReportSources {
   engine: EngineClient;
@@ -63,7 +62,6 @@ const wrap = (fn: Parameters<typeof wrapWith>[0]) => wrapWith(fn, reportError);
 const listParam = z.preprocess((v) => (v === undefined ? undefined : (Array.isArray(v) ? v : [v]).flatMap((s) => String(s).split(',')).map((s) => s.trim()).filter(Boolean)), z.array(z.string().max(200)).max(1000));
 
 const RunCsvQuery = z.object({ table: z.enum(RUN_TABLES).default('tokens') });
-const InlineQuery = z.object({ inline: z.enum(['0', '1']).optional() });
 
 const MAX_HOOK_ENTRIES = 200;
 const hookList = z.array(z.string().min(1).max(MAX_HOOK_PATTERN_CHARS)).min(1, 'pick at least one hook').max(MAX_HOOK_ENTRIES);
@@ -76,14 +74,7 @@ const ids = z.array(z.string().uuid()).min(2).max(MAX_COMPARE);
 const CompareReportBody = z.object({ ids, table: z.enum(COMPARISON_TABLES).optional() }).strict();
 const CompareReportQuery = z.object({ ids: listParam.pipe(ids), table: z.enum(COMPARISON_TABLES).optional() });
 
-/** Sends a body as a download (or inline, for HTML viewed in a tab) with a sensible file name. */
-function send(res: Response, body: string, type: string, filename: string, inline = false) {
-  res.type(type);
-  if (type.startsWith('text/html')) res.setHeader('content-security-policy', REPORT_CSP);
-  res.setHeader('content-disposition', `${inline ? 'inline' : 'attachment'}; filename="${filename}"`);
-  res.setHeader('cache-control', 'no-store');
-  res.send(body);
-}
+const send = sendReport;
 
 export function reportRouter(d: ReportSources): Router {
   const r = Router();
