@@ -260,7 +260,7 @@ describe('token ids the embedding has no row for', () => {
 });
 
 describe('errors about a rewritten graph name the user\'s file', () => {
-  it('onnxruntime refusing the rewritten graph is reported against the model\'s own graph path, not the cache copy', async () => {
+  it('a graph onnxruntime cannot load as exported is reported as the model\'s own file failing, with no cache path', async () => {
     const dir = variant('unloadable', 'onnx/model.onnx', (m) => {
       m.graph!.node!.push(onnx.NodeProto.create({ opType: 'NoSuchOp', domain: 'com.example', name: 'mystery', input: ['logits'], output: ['mystery_out'] }));
       m.graph!.output!.push(onnx.ValueInfoProto.create({ name: 'mystery_out', type: onnx.TypeProto.create({ tensorType: onnx.TypeProto.Tensor.create({ elemType: 1 }) }) }));
@@ -272,7 +272,7 @@ describe('errors about a rewritten graph name the user\'s file', () => {
       (e: Error) => e,
     );
     expect(err).not.toBeNull();
-    expect(err!.message.startsWith(`${path.join(dir, 'onnx/model.onnx')}: onnxruntime cannot load this graph as rewritten for hooks`)).toBe(true);
+    expect(err!.message.startsWith(`${path.join(dir, 'onnx/model.onnx')}: onnxruntime cannot load this model's graph as exported (before any rewriting): `)).toBe(true);
     expect(err!.message).toMatch(/NoSuchOp/);
     expect(err!.message).not.toContain(path.join(cacheDir, ''));
   });

@@ -6,7 +6,7 @@ import { rowLogSumExp, topPredictions, type Prediction } from '../../shared/metr
 import { promptHeadSums } from '../../shared/metrics/attention.js';
 import { blockAllPromptMask, spanBiasMask } from '../../shared/metrics/spans.js';
 import { batchItem, inputPositions, type Tensor } from '../../shared/metrics/tensor.js';
-import type { GraphVariant, HookedModel } from '../engine/hooked-model.js';
+import type { GraphVariant, HookedModel, RunRequest } from '../engine/hooked-model.js';
 import { NoPromptCache, type NoPromptKey, type ShiftedRun } from './no-prompt-cache.js';
 import { PrefixCache, type PrefixRun } from './prefix-cache.js';
 import { range, type AnalysisPlan, type Variant } from './plan.js';
@@ -72,6 +72,12 @@ export class Executor {
   private residFirst = 0;
   /** Whether knockouts start at their first blocked layer (see server/engine/layer-entry.ts). */
   readonly layerEntry: boolean;
+  /**
+   * Every sequence runs alone and whole: no prefix split, one variant per call, every row through the unembedding.
+   * Set for graphs that quantise activations with one scale per tensor at run time, whose numbers otherwise depend
+   * on which rows share a call (see HookedModel.activationScalesPerCall).
+   */
+  readonly wholeSequences: boolean;
 
   constructor(
     private readonly m: HookedModel,
@@ -81,6 +87,7 @@ export class Executor {
     const c = m.config;
     const knock = plan.hasKnockouts;
     this.layerEntry = o.layerEntry && knock && c.nLayer > 1 && m.layerEntryProblem() === null;
+    this.wholeSequences = m.activationScalesPerCall() !== null;
     const hooks = range(0, c.nLayer).flatMap((l) => [
       hookName(l, 'attn.hook_pattern'),
       hookName(l, 'attn.hook_value_norm'),
@@ -89,7 +96,7 @@ export class Executor {
     // One graph variant serves every call of the analysis, so the runtime holds one extra copy of the weights.
     // Every call has its targets' log-probabilities computed in the graph (no log-sum-exp over the vocabulary in JS).
     this.graph = { hooks, bias: knock, rows: true, targets: true, entry: this.layerEntry };
-    this.pairs = o.reusePrefix && knock ? m.pastPairs() : null;
+    this.pairs = o.reusePrefix && knock && !this.wholeSequences ? m.pastPairs() : null;
     const maxBytes = o.maxBatchMB * 1024 * 1024;
     const rowBytes = estimateRowBytes(c, plan.T, Math.max(1, plan.n - 1), true);
     // The analysis's graph variant is one more runtime session: its copy of the weights (external data included)
@@ -101,7 +108,29 @@ export class Executor {
         'input',
       );
     }
-    this.rowsPerCall = Math.max(1, Math.min(o.maxRowsPerCall ?? Infinity, Math.floor((maxBytes - weightBytes) / rowBytes)));
+    this.rowsPerCall = this.wholeSequences ? 1 : Math.max(1, Math.min(o.maxRowsPerCall ?? Infinity, Math.floor((maxBytes - weightBytes) / rowBytes)));
+  }
+
+  /**
+   * The row-selection arguments of a run over sequences of length T that needs the targets' log-probabilities at
+   * `rows` (and the top predictions at `top` of them), and how to read the wanted rows back. Normally only those
+   * rows reach the unembedding; for whole sequences every row does (a quantised unembedding's scale spans all of
+   * them, as in onnxruntime's own run) with dummy targets at the others, and the wanted rows are picked after.
+   */
+  private rowsFor(T: number, rows: number[], targets: number[][], top?: { rows: number[]; k: number }) {
+    if (!this.wholeSequences) return { args: { logitRows: rows, targets, top }, pick: (lp: Float32Array) => lp };
+    const full = targets.map((t) => {
+      const row = new Array<number>(T).fill(0);
+      rows.forEach((r, i) => (row[r] = t[i]));
+      return row;
+    });
+    const R = rows.length;
+    const pick = (lp: Float32Array) => {
+      const out = new Float32Array(targets.length * R);
+      for (let b = 0; b < targets.length; b++) for (let i = 0; i < R; i++) out[b * R + i] = lp[b * T + rows[i]];
+      return out;
+    };
+    return { args: { targets: full, top: top && { rows: top.rows.map((i) => rows[i]), k: top.k } }, pick };
   }
 
   private checkCancel(): void {
@@ -123,10 +152,10 @@ export class Executor {
 
   private async withPromptWhole(): Promise<WithPromptRun> {
     const { p, n, seq, inputIds, nLayer: L } = this.plan;
-    const top = { rows: range(0, n), k: this.plan.options.topK };
-    const r = await this.m.run({ tokens: [seq], hooks: this.graph.hooks, logitRows: range(p, p + n), targets: [inputIds], top, logits: false, variant: this.graph });
+    const sel = this.rowsFor(seq.length, range(p, p + n), [inputIds], { rows: range(0, n), k: this.plan.options.topK });
+    const r = await this.m.run({ tokens: [seq], hooks: this.graph.hooks, ...sel.args, logits: false, variant: this.graph });
     this.calls++;
-    const lossWith = negated(r.targetLogprobs!.data);
+    const lossWith = negated(sel.pick(r.targetLogprobs!.data));
     if (this.layerEntry) this.residPre = range(0, L).map((l) => batchItem(r.cache.get(hookName(l, 'hook_resid_pre'))!, 0));
     return {
       lossWith,
@@ -206,17 +235,16 @@ export class Executor {
     const hit = noPromptCache.shifted(key);
     if (hit) return hit;
     const { p, n, bos, inputIds } = this.plan;
+    const sel = this.rowsFor(n + 1, range(0, n), [inputIds], { rows: range(0, n), k: key.topK });
     const r = await this.m.run({
       tokens: [[bos, ...inputIds]],
       positionIds: [[0, ...inputPositions(p, n)]],
-      logitRows: range(0, n),
-      targets: [inputIds],
-      top: { rows: range(0, n), k: key.topK },
+      ...sel.args,
       logits: false,
       variant: this.graph,
     });
     this.calls++;
-    const lossNo = negated(r.targetLogprobs!.data);
+    const lossNo = negated(sel.pick(r.targetLogprobs!.data));
     const shifted = { lossNo, topNo: topOfGraph(r.top!, n) };
     noPromptCache.setShifted(key, shifted);
     this.checkCancel();
@@ -232,9 +260,10 @@ export class Executor {
     const hit = noPromptCache.natural(key);
     if (hit) return hit;
     const { n, bos, inputIds } = this.plan;
-    const r = await this.m.run({ tokens: [[bos, ...inputIds]], positionIds: [range(0, n + 1)], logitRows: range(0, n), targets: [inputIds], logits: false, variant: this.graph });
+    const sel = this.rowsFor(n + 1, range(0, n), [inputIds]);
+    const r = await this.m.run({ tokens: [[bos, ...inputIds]], positionIds: [range(0, n + 1)], ...sel.args, logits: false, variant: this.graph });
     this.calls++;
-    const natural = negated(r.targetLogprobs!.data);
+    const natural = negated(sel.pick(r.targetLogprobs!.data));
     noPromptCache.setNatural(key, natural);
     this.checkCancel();
     return natural;
@@ -319,7 +348,7 @@ export class Executor {
             entry,
             variant: this.graph,
           })
-        : await this.m.run({ tokens: batch.map(() => seq), attentionBias, logitRows: readRows, targets, logits: false, entry, variant: this.graph });
+        : await this.wholeRun(batch.map(() => seq), attentionBias, readRows, targets, entry);
       this.calls++;
       const lp = r.targetLogprobs!;
       let finished = 0;
@@ -337,6 +366,13 @@ export class Executor {
       this.checkCancel();
     }
     return out;
+  }
+
+  /** Knockout rows over the whole sequence [BOS] + P' + X, their targets' log-probabilities at `rows` only. */
+  private async wholeRun(tokens: number[][], attentionBias: Record<number, Tensor>, rows: number[], targets: number[][], entry: RunRequest['entry']) {
+    const sel = this.rowsFor(this.plan.T, rows, targets);
+    const r = await this.m.run({ tokens, attentionBias, ...sel.args, logits: false, entry, variant: this.graph });
+    return { ...r, targetLogprobs: { data: sel.pick(r.targetLogprobs!.data), dims: [tokens.length, rows.length] } };
   }
 
   /** The prefix's keys/values as past inputs for B rows, tiled again only when B changes (one copy held). */

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { decodeModel, encodeModel, type ModelProto } from './onnx-graph.js';
+import { TensorType, decodeModel, encodeModel, walkNodes, type ModelProto } from './onnx-graph.js';
 import { externalizeWeights } from './external-data.js';
 import { checkSchema, embeddingRows, prepareGraph } from './prepare-graph.js';
 import { addAttentionBias, addHooks, addLogitRows, addTargetLogprobs, LOGIT_ROWS_INPUT, TARGET_IDS_INPUT, TARGET_LOGPROBS_OUTPUT, TOP_IDS_OUTPUT, TOP_K_INPUT, TOP_LOGPROBS_OUTPUT, TOP_ROWS_INPUT, analyzeModel, GraphStructureError, inputDims, type ModelStructure } from './surgery.js';
@@ -12,7 +12,8 @@ import { validateHookNames } from '../../shared/hooks.js';
 import { settings } from '../settings.js';
 import { writeBeside } from '../disk-space.js';
 import { addLayerEntry, ENTRY_LAYER_INPUT, ENTRY_RESID_INPUT, layerEntryProblem } from './layer-entry.js';
-import { openModelDir, type ModelDir } from '../model/model-dir.js';
+import { openModelDir, withGraphDims, type ModelDir } from '../model/model-dir.js';
+import { graphDims, type GraphDims } from '../model/graph-dims.js';
 
 /** Bump when surgery output changes, so cached rewritten graphs from older versions are not reused. */
 const SURGERY_VERSION = 9;
@@ -103,6 +104,9 @@ export interface EngineOptions {
   /** Disk the rewritten graphs in `cacheDir` may take, MiB; least recently used ones are deleted past it. Default PRECACHE_LENS_GRAPH_CACHE_MB or 256. */
   graphCacheMB?: number;
 }
+
+/** Operators that compute an activation's quantisation scale from the whole tensor at run time. */
+const DYNAMIC_ACTIVATION_QUANT = new Set(['DynamicQuantizeLinear', 'DynamicQuantizeMatMul', 'DynamicQuantizeLSTM']);
 
 /** What a session holds besides the weights (graph, kernels, thread pool): measured ~3 MiB on the tiny fixtures. */
 const SESSION_OVERHEAD_BYTES = 4 * 2 ** 20;
@@ -195,8 +199,12 @@ export class HookedModel {
     this.pastPairs();
     this.analyze(); // and prepareProblem / prepareChanged
     this.layerEntryProblem();
+    this.activationScalesPerCall();
     if (this.embeddingSize === undefined) this.embeddingSize = embeddingRows(this.model());
-    for (const i of this.model().graph?.input ?? []) if (i.name) this.inputDimsOf(i.name);
+    for (const i of this.model().graph?.input ?? []) if (i.name) {
+      this.inputDimsOf(i.name);
+      this.inputTypeOf(i.name);
+    }
   }
 
   /** Declared dims of each graph input, by name (read once). */
@@ -207,10 +215,25 @@ export class HookedModel {
     return this.dims.get(name)!;
   }
 
+  /** Declared element type of each graph input, by name (read once): exports feed ids as int64 or int32. */
+  private readonly types = new Map<string, number | null>();
+
+  private inputTypeOf(name: string): number | null {
+    if (!this.types.has(name)) this.types.set(name, (this.model().graph?.input ?? []).find((i) => i.name === name)?.type?.tensorType?.elemType ?? null);
+    return this.types.get(name)!;
+  }
+
   static load(dir: string, opts: EngineOptions = {}): HookedModel {
-    const md = openModelDir(dir);
-    const bytes = fs.readFileSync(md.graphPath);
-    return new HookedModel(md, bytes, opts);
+    const opened = openModelDir(dir);
+    const bytes = fs.readFileSync(opened.graphPath);
+    // Every dimension the graph states wins over the config (which only fills in the rest); a contradiction is refused here.
+    let dims: GraphDims;
+    try {
+      dims = graphDims(decodeModel(bytes));
+    } catch (e) {
+      throw new GraphStructureError(`${opened.graphPath}: not a readable ONNX model (${(e as Error).message})`);
+    }
+    return new HookedModel(withGraphDims(opened, dims), bytes, opts);
   }
 
   get config() {
@@ -271,6 +294,28 @@ export class HookedModel {
       this.entryProblem = s.attentionProblem ?? layerEntryProblem(this.model(), s);
     }
     return this.entryProblem;
+  }
+
+  private dynQuant: string | null | undefined;
+
+  /**
+   * Set (a sentence naming the operator and a node) when the graph quantises activations at run time with one
+   * scale per tensor (onnxruntime quantize_dynamic's DynamicQuantizeLinear, or its fused DynamicQuantizeMatMul):
+   * each row's result then depends on every other row in the same call, so numbers change with how rows are
+   * split into calls and batched. Null for float graphs and weight-only quantisation (QDQ weights, MatMulNBits).
+   */
+  activationScalesPerCall(): string | null {
+    if (this.dynQuant === undefined) {
+      let found: { op: string; name: string; count: number } | null = null;
+      walkNodes(this.model().graph!, (n) => {
+        if (!DYNAMIC_ACTIVATION_QUANT.has(n.opType ?? '')) return;
+        if (found) found.count++;
+        else found = { op: n.opType!, name: n.name ?? '', count: 1 };
+      });
+      const f = found as { op: string; name: string; count: number } | null;
+      this.dynQuant = f ? `${this.md.graphPath}: activations are quantised at run time with one scale per tensor (${f.count} ${f.op} nodes, e.g. "${f.name}")` : null;
+    }
+    return this.dynQuant;
   }
 
   /** True when the graph takes a KV cache, so a shared prefix can be computed once and reused. */
@@ -414,17 +459,34 @@ export class HookedModel {
     };
   }
 
-  /** An onnxruntime load error for a rewritten graph, told in terms of the user's file (the cache copy is an implementation detail). */
-  private loadError(e: unknown, file: string): Error {
-    const msg = (e as Error).message ?? String(e);
+  /**
+   * An onnxruntime load error for a rewritten graph, told in terms of the user's file: when onnxruntime cannot load
+   * the user's own graph either, that file's own error (the rewrite is not the cause, and its cache path means
+   * nothing to the user); otherwise that only the rewrite fails, with its message.
+   */
+  private async loadError(e: unknown, file: string): Promise<Error> {
+    const msg = ((e as Error).message ?? String(e)).split(file).join('<rewritten graph>');
+    let original: ort.InferenceSession | null = null;
+    try {
+      original = await ort.InferenceSession.create(this.md.graphPath, { ...this.sessionOptions(), intraOpNumThreads: 1 });
+    } catch (own) {
+      return new GraphStructureError(`${this.md.graphPath}: onnxruntime cannot load this model's graph as exported (before any rewriting): ${(own as Error).message ?? String(own)}`);
+    } finally {
+      await original?.release().catch(() => undefined);
+    }
     return new GraphStructureError(
-      `${this.md.graphPath}: onnxruntime cannot load this graph as rewritten for hooks and interventions (cached as ${path.basename(file)}): ${msg.split(file).join('<rewritten graph>')}`,
+      `${this.md.graphPath}: onnxruntime loads this graph as exported, but not as rewritten for hooks and interventions (cached as ${path.basename(file)}): ${msg}`,
     );
   }
 
   private async createSession(hooks: string[], bias: boolean, rows: boolean, targets: boolean, entry: boolean): Promise<ort.InferenceSession> {
     if (hooks.length === 0 && !bias && !rows && !targets && !entry && !this.preparedDiffers) {
-      const s = await ort.InferenceSession.create(this.md.graphPath, this.sessionOptions());
+      let s: ort.InferenceSession;
+      try {
+        s = await ort.InferenceSession.create(this.md.graphPath, this.sessionOptions());
+      } catch (e) {
+        throw new GraphStructureError(`${this.md.graphPath}: onnxruntime cannot load this model's graph as exported (before any rewriting): ${(e as Error).message ?? String(e)}`);
+      }
       this.releaseGraphBytes();
       return s;
     }
@@ -437,7 +499,7 @@ export class HookedModel {
         return s;
       } catch (e) {
         // Another process sharing the cache may have pruned the file just now: write it again, once.
-        if (attempt > 0 || fs.existsSync(file)) throw this.loadError(e, file);
+        if (attempt > 0 || fs.existsSync(file)) throw await this.loadError(e, file);
       } finally {
         HookedModel.graphsInUse.delete(file);
       }
@@ -681,19 +743,26 @@ export class HookedModel {
     const B = tokens.length;
     const T = tokens[0].length;
     const c = this.md.config;
-    const i64 = (rows: number[][]) => new ort.Tensor('int64', BigInt64Array.from(rows.flat(), (v) => BigInt(v)), [B, T]);
+    // Ids, positions and the mask in the type the graph declares (onnxruntime's GPT-2 tools export int32 ones).
+    const ints = (name: string, values: number[], dims: number[]) => {
+      const t = this.inputTypeOf(name);
+      if (t === TensorType.INT32) return new ort.Tensor('int32', Int32Array.from(values), dims);
+      if (t === TensorType.FLOAT) return new ort.Tensor('float32', Float32Array.from(values), dims);
+      return new ort.Tensor('int64', BigInt64Array.from(values, (v) => BigInt(v)), dims);
+    };
+    const i64 = (name: string, rows: number[][]) => ints(name, rows.flat(), [B, T]);
     const feeds: Record<string, ort.Tensor> = {};
     for (const name of session.inputNames) {
       if (name === 'input_ids') {
         this.checkEmbedding(tokens);
-        feeds[name] = i64(tokens);
-      } else if (name === 'position_ids') feeds[name] = i64(pos);
+        feeds[name] = i64(name, tokens);
+      } else if (name === 'position_ids') feeds[name] = i64(name, pos);
       else if (name === 'logits_to_keep' || name === 'num_logits_to_keep') {
         // Keep every new row: exports slice hidden[:, -k:], and logits rows are picked later by surgery.
         const rank = this.inputDimsOf(name)?.length ?? 0;
         feeds[name] = new ort.Tensor('int64', BigInt64Array.from([BigInt(T)]), rank === 0 ? [] : [1]);
       }
-      else if (name === 'attention_mask') feeds[name] = new ort.Tensor('int64', new BigInt64Array(B * (pastLen + T)).fill(1n), [B, pastLen + T]);
+      else if (name === 'attention_mask') feeds[name] = ints(name, new Array<number>(B * (pastLen + T)).fill(1), [B, pastLen + T]);
       else if (name === 'use_cache_branch') feeds[name] = new ort.Tensor('bool', [false], [1]);
       else if (name.startsWith('past_key_values.') || name.startsWith('past.')) {
         const given = past[name];
@@ -706,6 +775,10 @@ export class HookedModel {
         const kv = dims[1] > 0 ? dims[1] : c.nKvHead;
         const dh = dims[3] > 0 ? dims[3] : c.dHead;
         feeds[name] = new ort.Tensor('float32', new Float32Array(0), [B, kv, 0, dh]);
+      } else if (/^past_\d+$/.test(name)) {
+        // onnxruntime's GPT-2 tools: keys and values packed [2, B, H, P, dh]; a fresh run has P = 0.
+        const dims = this.inputDimsOf(name) ?? [];
+        feeds[name] = new ort.Tensor('float32', new Float32Array(0), [2, B, dims[2] > 0 ? dims[2] : c.nKvHead, 0, dims[4] > 0 ? dims[4] : c.dHead]);
       } else if (name === LOGIT_ROWS_INPUT || name === TARGET_IDS_INPUT || name === TOP_ROWS_INPUT || name === TOP_K_INPUT || name === ENTRY_LAYER_INPUT || name === ENTRY_RESID_INPUT) {
         continue; // filled by run()
       } else if (name.startsWith('attention_bias.')) {

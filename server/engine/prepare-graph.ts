@@ -154,14 +154,27 @@ function inlineNoCacheBranch(model: ModelProto, file: string): string | null {
 
 // ------------------------------------------------------------------------------------------ hidden states only
 
-/** The embedding matrix: the initializer [V, d] that a Gather indexes with input_ids. */
+/** Ops that carry input_ids to their Gather unchanged in value (GPT2Model reshapes them with view(-1, T) first). */
+const ID_PASS = new Set(['Cast', 'Reshape', 'Identity', 'Unsqueeze', 'Squeeze', 'Flatten']);
+
+/**
+ * The token embedding: the constant [V, d] that a Gather indexes with input_ids (followed through reshapes and
+ * casts), whatever the initializer is called.
+ */
 function embedding(g: GraphProto): { name: string; dims: number[]; type: number } | null {
   const ix = new GraphIndex(g);
-  for (const n of g.node ?? []) {
-    if (n.opType !== 'Gather' || n.input?.[1] !== 'input_ids') continue;
-    const t = ix.initializers.get(n.input[0] ?? '');
-    const dims = ix.constantDims(n.input[0] ?? '');
-    if (dims?.length === 2) return { name: n.input[0]!, dims, type: t?.dataType ?? TensorType.FLOAT };
+  const seen = new Set<string>();
+  const stack = ['input_ids'];
+  while (stack.length) {
+    const t = stack.pop()!;
+    if (seen.has(t)) continue;
+    seen.add(t);
+    for (const n of ix.consumersOf(t)) {
+      if (n.opType === 'Gather' && n.input?.[1] === t && n.input[0]) {
+        const dims = ix.constantDims(n.input[0]);
+        if (dims?.length === 2) return { name: n.input[0], dims, type: ix.initializers.get(n.input[0])?.dataType ?? TensorType.FLOAT };
+      } else if (ID_PASS.has(n.opType ?? '') && n.input?.[0] === t && n.output?.[0]) stack.push(n.output[0]);
+    }
   }
   return null;
 }
@@ -171,21 +184,36 @@ export function embeddingRows(model: ModelProto): number | null {
   return model.graph ? (embedding(model.graph)?.dims[0] ?? null) : null;
 }
 
+/** Declared last dimension of a graph output, or -1. */
+function lastDim(o: { type?: { tensorType?: { shape?: { dim?: { dimValue?: unknown }[] | null } | null } | null } | null }): number {
+  const d = o.type?.tensorType?.shape?.dim;
+  const v = d?.length ? d[d.length - 1].dimValue : null;
+  return v != null && num(v) > 0 ? num(v) : -1;
+}
+
 /**
- * A graph without a `logits` output whose first output is the final hidden state (GPT2Model, `last_hidden_state`):
- * appends logits = hidden @ embedding^T when the embedding is tied (the usual case for GPT-2), else refuses.
+ * A graph without a `logits` output whose first output is the final hidden state (Optimum's `last_hidden_state`,
+ * onnxruntime's GPT2Model export `last_state`, or any output as wide as the token embedding): appends
+ * logits = hidden @ embedding^T, the tied unembedding (GPT-2 ties them), else refuses naming what is missing.
  */
 function appendTiedUnembedding(model: ModelProto, file: string, opts: PrepareOptions): string | null {
   const g = model.graph;
   if (!g?.output?.length || g.output.some((o) => o.name === 'logits')) return null;
   const hidden = g.output.find((o) => o.name === 'last_hidden_state') ?? g.output[0];
   const name = hidden.name ?? '';
-  if (!/hidden/i.test(name)) return null;
   const emb = embedding(g);
+  const width = lastDim(hidden);
+  const looksHidden = /hidden|last_state/i.test(name) || (emb !== null && width === emb.dims[1] && width !== emb.dims[0]);
+  if (!looksHidden) return null;
   const why = (reason: string) =>
-    new PrepareError(`${file}: the graph has no logits output (its output "${name}" is the hidden state) and ${reason}; export the model with its language-model head (e.g. Optimum --task text-generation)`);
+    new PrepareError(
+      `${file}: the graph has no logits output (its output "${name}" is the hidden state) and ${reason}; export the model with its language-model head (e.g. Optimum --task text-generation, or onnxruntime's convert_to_onnx with GPT2LMHeadModel)`,
+    );
   if (opts.tiedEmbeddings === false) throw why('config.json says tie_word_embeddings is false, so the unembedding is not in the graph');
-  if (!emb) throw why('no embedding matrix Gather(input_ids) was found to use as the tied unembedding');
+  if (!emb) throw why('no token embedding was found to use as the tied unembedding (no Gather of a constant [vocab, hidden] matrix reads input_ids)');
+  if (emb.type !== TensorType.FLOAT && emb.type !== TensorType.FLOAT16) {
+    throw why(`the token embedding "${emb.name}" is stored as ONNX type ${emb.type} (quantised), so it cannot serve as the tied unembedding`);
+  }
   const wT = 'precache_lens/tied_unembedding/weight_t';
   const nodes: NodeProto[] = [
     onnx.NodeProto.create({ opType: 'Transpose', name: 'precache_lens/tied_unembedding/transpose', input: [emb.name], output: [wT], attribute: [onnx.AttributeProto.create({ name: 'perm', ints: [1, 0], type: onnx.AttributeProto.AttributeType.INTS })] }),

@@ -1,6 +1,7 @@
 // A model directory in Hugging Face layout: config.json, tokenizer files and the ONNX graph, read as it is laid out.
 import fs from 'node:fs';
 import path from 'node:path';
+import { graphDimsOfBytes, type GraphDims } from './graph-dims.js';
 
 /**
  * Where transformers.js and Optimum exports put the decoder graph, in the order we look. A merged decoder comes last:
@@ -86,32 +87,93 @@ function tokenId(v: unknown): number | null {
   return null;
 }
 
-export function parseConfig(raw: Record<string, unknown>, file: string): ModelConfig {
-  const nLayer = pickInt(raw, file, ['n_layer', 'num_hidden_layers', 'num_layers'], true)!;
-  const nHead = pickInt(raw, file, ['n_head', 'num_attention_heads', 'num_heads'], true)!;
-  const dModel = pickInt(raw, file, ['n_embd', 'hidden_size', 'd_model'], true)!;
-  const dHead = pickInt(raw, file, ['head_dim'], false) ?? dModel / nHead;
-  if (!Number.isInteger(dHead)) throw new ModelDirError(`${file}: hidden size ${dModel} is not divisible by ${nHead} heads`);
+/** What a config file states about the model's shape; null where it says nothing. */
+export interface ConfigFields {
+  modelType: string;
+  nLayer: number | null;
+  nHead: number | null;
+  nKvHead: number | null;
+  dModel: number | null;
+  dHead: number | null;
+  nCtx: number | null;
+  vocabSize: number | null;
+}
+
+const KEYS = {
+  nLayer: ['n_layer', 'num_hidden_layers', 'num_layers'],
+  nHead: ['n_head', 'num_attention_heads', 'num_heads'],
+  nKvHead: ['num_key_value_heads', 'n_kv_head'],
+  dModel: ['n_embd', 'hidden_size', 'd_model'],
+  dHead: ['head_dim'],
+  nCtx: ['n_positions', 'max_position_embeddings', 'n_ctx', 'max_seq_len'],
+  vocabSize: ['vocab_size'],
+} as const;
+
+export function configFields(raw: Record<string, unknown>, file: string): ConfigFields {
+  const get = (k: keyof typeof KEYS) => pickInt(raw, file, [...KEYS[k]], false);
   return {
     modelType: typeof raw.model_type === 'string' ? raw.model_type : 'unknown',
-    nLayer,
-    nHead,
-    nKvHead: pickInt(raw, file, ['num_key_value_heads', 'n_kv_head'], false) ?? nHead,
-    dModel,
-    dHead,
-    nCtx: pickInt(raw, file, ['n_positions', 'max_position_embeddings', 'n_ctx', 'max_seq_len'], false) ?? 2048,
-    vocabSize: pickInt(raw, file, ['vocab_size'], true)!,
-    bosTokenId: tokenId(raw.bos_token_id),
-    eosTokenId: tokenId(raw.eos_token_id),
-    raw,
+    nLayer: get('nLayer'),
+    nHead: get('nHead'),
+    nKvHead: get('nKvHead'),
+    dModel: get('dModel'),
+    dHead: get('dHead'),
+    nCtx: get('nCtx'),
+    vocabSize: get('vocabSize'),
   };
 }
 
+/** True when the config leaves open something the model cannot run without (the graph may say it). */
+export function needsGraphDims(f: ConfigFields): boolean {
+  return f.nLayer === null || f.nHead === null || f.dModel === null || f.vocabSize === null;
+}
+
 /**
- * Model shape from an onnxruntime-genai `genai_config.json` (`model.decoder.*`, `model.context_length`,
- * `model.vocab_size`, `model.bos_token_id`, `model.eos_token_id`).
+ * The model's shape: the graph's dimensions wherever it states them, the config's for the rest. A config value
+ * that contradicts the graph is an error naming both; a context length above the graph's position table too
+ * (a smaller one only limits the context). Without `dims`, everything comes from the config.
  */
-export function parseGenaiConfig(raw: Record<string, unknown>, file: string): ModelConfig & { graphFile: string } {
+export function resolveConfig(f: ConfigFields, file: string, dims: GraphDims | null, graphFile: string | null): Omit<ModelConfig, 'raw' | 'bosTokenId' | 'eosTokenId'> {
+  const d = dims ?? {};
+  const keyName = (k: keyof typeof KEYS) => KEYS[k].join(' / ');
+  const pick = (k: 'nLayer' | 'nHead' | 'nKvHead' | 'dModel' | 'dHead', fromConfig: number | null): number | null => {
+    const g = d[k];
+    if (g && fromConfig !== null && g.value !== fromConfig) {
+      throw new ModelDirError(`${file}: ${keyName(k)} is ${fromConfig}, but ${graphFile} has ${g.value} (${g.where})`);
+    }
+    return g?.value ?? fromConfig;
+  };
+  const need = (k: keyof typeof KEYS, v: number | null, what: string): number => {
+    if (v !== null) return v;
+    throw new ModelDirError(`${file}: needs a positive integer in one of: ${KEYS[k].join(', ')}${dims ? ` (the graph ${graphFile} does not state the ${what} either)` : ''}`);
+  };
+  const nLayer = need('nLayer', pick('nLayer', f.nLayer), 'layer count');
+  const nHead = need('nHead', pick('nHead', f.nHead), 'head count: no fused attention node carries num_heads');
+  const dModel = need('dModel', pick('dModel', f.dModel), 'hidden size: no token embedding Gather(input_ids) was found');
+  const dHead = pick('dHead', f.dHead) ?? dModel / nHead;
+  if (!Number.isInteger(dHead)) throw new ModelDirError(`${file}: hidden size ${dModel} is not divisible by ${nHead} heads`);
+  const nKvHead = pick('nKvHead', f.nKvHead) ?? nHead;
+  // The config's vocabulary may be padded beyond the embedding (ids past it are refused at run time), so the graph fills it in only.
+  const vocabSize = need('vocabSize', f.vocabSize ?? d.vocabSize?.value ?? null, 'vocabulary size');
+  const limit = d.nCtxLimit;
+  if (limit && f.nCtx !== null && f.nCtx > limit.value) {
+    throw new ModelDirError(`${file}: ${keyName('nCtx')} is ${f.nCtx}, but ${graphFile} has positions for ${limit.value} only (${limit.where})`);
+  }
+  return { modelType: f.modelType, nLayer, nHead, nKvHead, dModel, dHead, nCtx: f.nCtx ?? limit?.value ?? 2048, vocabSize };
+}
+
+/** A config.json (or the flattened genai config) checked against the graph's dimensions when they are given. */
+export function parseConfig(raw: Record<string, unknown>, file: string, dims: GraphDims | null = null, graphFile: string | null = null): ModelConfig {
+  return { ...resolveConfig(configFields(raw, file), file, dims, graphFile), bosTokenId: tokenId(raw.bos_token_id), eosTokenId: tokenId(raw.eos_token_id), raw };
+}
+
+/**
+ * An onnxruntime-genai `genai_config.json` in config.json's terms (`model.decoder.*`, `model.context_length`,
+ * `model.vocab_size`, `model.bos_token_id`, `model.eos_token_id`), and the graph it names. The genai model builder
+ * writes head_size, num_key_value_heads and num_hidden_layers; a file that leaves out num_attention_heads or
+ * hidden_size gets them from the graph (see resolveConfig).
+ */
+export function genaiAsConfig(raw: Record<string, unknown>, file: string): { flat: Record<string, unknown>; graphFile: string } {
   const model = raw.model as Record<string, unknown> | undefined;
   const dec = model?.decoder as Record<string, unknown> | undefined;
   if (!model || typeof model !== 'object' || !dec || typeof dec !== 'object') throw new ModelDirError(`${file}: needs a "model.decoder" object`);
@@ -129,7 +191,40 @@ export function parseGenaiConfig(raw: Record<string, unknown>, file: string): Mo
     bos_token_id: model.bos_token_id,
     eos_token_id: model.eos_token_id,
   };
-  return { ...parseConfig(flat, file), raw, graphFile };
+  return { flat, graphFile };
+}
+
+/** Model shape from a genai_config.json, checked against the graph's dimensions when they are given. */
+export function parseGenaiConfig(raw: Record<string, unknown>, file: string, dims: GraphDims | null = null, graphFile: string | null = null): ModelConfig & { graphFile: string } {
+  const g = genaiAsConfig(raw, file);
+  return { ...parseConfig(g.flat, file, dims, graphFile), raw, graphFile: g.graphFile };
+}
+
+/**
+ * The config at `configPath` (config.json, or genai_config.json) for the graph at `graphPath`. The graph is read
+ * only when the config leaves open what the model cannot run without; HookedModel.load checks every value against
+ * the graph (withGraphDims).
+ */
+function configFor(configPath: string, graphPath: string): ModelConfig {
+  const raw = readJson(configPath);
+  const genai = path.basename(configPath) === GENAI_CONFIG;
+  const flat = genai ? genaiAsConfig(raw, configPath).flat : raw;
+  let dims: GraphDims | null = null;
+  if (needsGraphDims(configFields(flat, configPath))) {
+    try {
+      dims = graphDimsOfBytes(fs.readFileSync(graphPath));
+    } catch (e) {
+      throw new ModelDirError(`${graphPath}: cannot read the ONNX graph for the dimensions ${configPath} leaves out (${(e as Error).message})`);
+    }
+  }
+  return { ...parseConfig(flat, configPath, dims, graphPath), raw };
+}
+
+/** The model with its config checked against (and completed from) the graph's dimensions. */
+export function withGraphDims(md: ModelDir, dims: GraphDims): ModelDir {
+  const genai = path.basename(md.configPath) === GENAI_CONFIG;
+  const flat = genai ? genaiAsConfig(md.config.raw, md.configPath).flat : md.config.raw;
+  return { ...md, config: { ...parseConfig(flat, md.configPath, dims, md.graphPath), raw: md.config.raw } };
 }
 
 function missing(file: string, what: string): ModelDirError {
@@ -153,7 +248,8 @@ export function openModelDir(dirOrGraph: string): ModelDir {
   if (!fs.existsSync(tokenizerPath)) throw missing(tokenizerPath, 'a model directory needs tokenizer.json');
   const graphRel = GRAPH_CANDIDATES.find((g) => fs.existsSync(path.join(abs, g)));
   if (!graphRel) throw new ModelDirError(`${abs}: no ONNX graph; looked for ${GRAPH_CANDIDATES.join(', ')}`);
-  return assemble(abs, path.basename(abs), configPath, path.join(abs, graphRel), tokenizerPath, parseConfig(readJson(configPath), configPath));
+  const graphPath = path.join(abs, graphRel);
+  return assemble(abs, path.basename(abs), configPath, graphPath, tokenizerPath, configFor(configPath, graphPath));
 }
 
 function assemble(dir: string, name: string, configPath: string, graphPath: string, tokenizerPath: string, config: ModelConfig, given = dir): ModelDir {
@@ -162,12 +258,11 @@ function assemble(dir: string, name: string, configPath: string, graphPath: stri
 }
 
 function openGenai(dir: string, genai: string): ModelDir {
-  const cfg = parseGenaiConfig(readJson(genai), genai);
-  const graphPath = path.resolve(dir, cfg.graphFile);
+  const graphPath = path.resolve(dir, genaiAsConfig(readJson(genai), genai).graphFile);
   if (!fs.existsSync(graphPath)) throw missing(graphPath, `${genai} names it as model.decoder.filename`);
   const tokenizerPath = path.join(dir, 'tokenizer.json');
   if (!fs.existsSync(tokenizerPath)) throw missing(tokenizerPath, 'an onnxruntime-genai folder needs tokenizer.json next to genai_config.json');
-  return assemble(dir, path.basename(dir), genai, graphPath, tokenizerPath, cfg);
+  return assemble(dir, path.basename(dir), genai, graphPath, tokenizerPath, configFor(genai, graphPath));
 }
 
 /** A graph file given directly: its folder (or, for `onnx/x.onnx`, the folder above) must hold the config and tokenizer. */
@@ -181,9 +276,8 @@ function openGraphFile(file: string): ModelDir {
   if (!fs.existsSync(tokenizerPath)) throw missing(tokenizerPath, `the graph ${file} needs its tokenizer.json beside its config`);
   const stem = path.basename(file, '.onnx');
   const name = `${path.basename(dir)}-${stem}`;
-  const configPath = path.join(dir, 'config.json');
-  const config = fs.existsSync(configPath) ? parseConfig(readJson(configPath), configPath) : parseGenaiConfig(readJson(path.join(dir, GENAI_CONFIG)), path.join(dir, GENAI_CONFIG));
-  return assemble(dir, name, fs.existsSync(configPath) ? configPath : path.join(dir, GENAI_CONFIG), file, tokenizerPath, config, file);
+  const configPath = fs.existsSync(path.join(dir, 'config.json')) ? path.join(dir, 'config.json') : path.join(dir, GENAI_CONFIG);
+  return assemble(dir, name, configPath, file, tokenizerPath, configFor(configPath, file), file);
 }
 
 export { readJson };

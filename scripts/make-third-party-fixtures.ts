@@ -1,0 +1,298 @@
+// Writes fixtures that stand for files other tools write, with those tools' layouts, names and omissions:
+//
+//   npx tsx scripts/make-third-party-fixtures.ts [--out tests/fixtures/models]
+//
+//   genai-gpt2-attention/   onnxruntime-genai folder for GPT-2, laid out like onnxruntime-genai's own test model
+//                           (test/test_models/hf-internal-testing/tiny-random-gpt2-fp32): genai_config.json with
+//                           head_size, num_key_value_heads, num_hidden_layers and no num_attention_heads or
+//                           hidden_size; graph past.onnx as onnxruntime's GPT-2 convert_to_onnx writes it after its
+//                           optimizer (com.microsoft Attention + SkipLayerNormalization, int32 input_ids /
+//                           position_ids / attention_mask, packed past_{l} [2, B, H, P, dh] -> present_{l}).
+//   genai-llama-gqa/        the genai model builder's Llama (builders/base.py: SkipSimplifiedLayerNormalization,
+//                           GroupQueryAttention with rotary caches, fp32 CPU) with its genai_config.json key order,
+//                           minus num_attention_heads and hidden_size (as the file reported in issue 23).
+//   genai-phi3-packed-gqa/  the builder's Phi-3 form: one packed qkv_proj MatMul feeding GroupQueryAttention's query
+//                           (key and value inputs empty), type "phi3"; same omissions.
+//   gpt2-tiny-dynamic-int8/ and llama-tiny-dynamic-int8/: onnxruntime quantize_dynamic(weight_type=QInt8,
+//                           op_types_to_quantize=['MatMul']) of the eager tiny models, written as
+//                           onnx/model_quantized.onnx (transformers.js / Optimum layout) with quantize_dynamic's
+//                           names: one DynamicQuantizeLinear "<x>_QuantizeLinear" per activation tensor (shared by
+//                           every MatMul reading it), int8 symmetric per-tensor weights "<w>_quantized" /
+//                           "<w>_scale" / "<w>_zero_point", MatMulInteger "<node>_quant", Cast, Mul
+//                           "<node>_quant_scales_mul", Mul "<node>_quant_output_scale_mul". MatMulConstBOnly (the
+//                           default): GPT-2's tied LM head MatMul(x, Transpose(wte)) has no constant B and stays float;
+//                           Llama's untied lm_head is quantised.
+//
+// Tiny random weights (the same generators and seeds as the fused fixtures), the fixtures' byte tokenizer. Not
+// written by the tools themselves (onnxruntime's Python packages are not installed here); see
+// tests/fixtures/models/README.md for which source each layout was read from.
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import onnxProto from 'onnx-proto';
+import { buildGpt2Onnx, randomGpt2Weights } from './make-random-gpt2.js';
+import { TINY_LLAMA, buildLlamaOnnx, randomLlamaWeights } from './make-random-llama.js';
+import { FUSED_SHAPE, LLAMA_SEED } from './make-fused-fixtures.js';
+
+const { onnx } = onnxProto;
+type ModelProto = onnxProto.onnx.ModelProto;
+type INodeProto = onnxProto.onnx.INodeProto;
+type ITensorProto = onnxProto.onnx.ITensorProto;
+const DT = onnx.TensorProto.DataType;
+const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const TOKENIZER_DIR = path.join(REPO, 'tests/fixtures/models/gpt2-opset14');
+
+const encode = (m: ModelProto) => onnx.ModelProto.encode(m).finish();
+
+function copyTokenizer(dir: string, withConfig: boolean): void {
+  fs.copyFileSync(path.join(TOKENIZER_DIR, 'tokenizer.json'), path.join(dir, 'tokenizer.json'));
+  if (withConfig) fs.copyFileSync(path.join(TOKENIZER_DIR, 'tokenizer_config.json'), path.join(dir, 'tokenizer_config.json'));
+}
+
+function writeJson(file: string, v: unknown, indent = 4): void {
+  fs.writeFileSync(file, JSON.stringify(v, null, indent) + '\n');
+}
+
+// ------------------------------------------------------------------------------------------ onnxruntime-genai folders
+
+/** The genai builder's "search" block (builders/base.py make_genai_config), for a context of `ctx`. */
+function builderSearch(ctx: number) {
+  return {
+    diversity_penalty: 0.0,
+    do_sample: false,
+    early_stopping: true,
+    length_penalty: 1.0,
+    max_length: ctx,
+    min_length: 0,
+    no_repeat_ngram_size: 0,
+    num_beams: 1,
+    num_return_sequences: 1,
+    past_present_share_buffer: true,
+    repetition_penalty: 1.0,
+    temperature: 1.0,
+    top_k: 1,
+    top_p: 1.0,
+  };
+}
+
+/**
+ * genai_config.json as builders/base.py make_genai_config writes it (its key order; json.dump sorts nothing), with
+ * `omit` decoder keys left out.
+ */
+export function builderGenaiConfig(o: { type: string; ctx: number; vocab: number; headSize: number; hidden: number; heads: number; kvHeads: number; layers: number; filename: string; omit?: string[] }) {
+  const decoder: Record<string, unknown> = {
+    session_options: { log_id: 'onnxruntime-genai', provider_options: [] },
+    filename: o.filename,
+    head_size: o.headSize,
+    hidden_size: o.hidden,
+    inputs: { input_ids: 'input_ids', attention_mask: 'attention_mask', position_ids: 'position_ids', past_key_names: 'past_key_values.%d.key', past_value_names: 'past_key_values.%d.value' },
+    outputs: { logits: 'logits', present_key_names: 'present.%d.key', present_value_names: 'present.%d.value' },
+    num_attention_heads: o.heads,
+    num_hidden_layers: o.layers,
+    num_key_value_heads: o.kvHeads,
+  };
+  for (const k of o.omit ?? []) delete decoder[k];
+  return {
+    model: { bos_token_id: 256, context_length: o.ctx, decoder, eos_token_id: 256, pad_token_id: 256, type: o.type, vocab_size: o.vocab },
+    search: builderSearch(o.ctx),
+  };
+}
+
+/** Keys the issue's genai_config.json left out (the graph states them). */
+export const OMITTED = ['num_attention_heads', 'hidden_size'];
+
+function writeGenaiGpt2(out: string): string {
+  const dir = path.join(out, 'genai-gpt2-attention');
+  fs.mkdirSync(dir, { recursive: true });
+  const s = FUSED_SHAPE;
+  const m = buildGpt2Onnx({ ...s, opset: 17 }, randomGpt2Weights(s, s.seed), { attention: 'ms-attention', skipNorms: true, past: true });
+  // convert_to_onnx with --use_int32_inputs (what onnxruntime-genai's GPT-2 models use): int32 ids, positions, mask.
+  for (const vi of m.graph!.input ?? []) if (['input_ids', 'position_ids', 'attention_mask'].includes(vi.name ?? '')) vi.type!.tensorType!.elemType = DT.INT32;
+  m.producerName = 'onnxruntime.transformers';
+  fs.writeFileSync(path.join(dir, 'past.onnx'), encode(m));
+  copyTokenizer(dir, false);
+  // Key for key what onnxruntime-genai's own tiny-random-gpt2-fp32/genai_config.json holds (ids for this tokenizer).
+  writeJson(
+    path.join(dir, 'genai_config.json'),
+    {
+      model: {
+        type: 'gpt2',
+        pad_token_id: 256,
+        bos_token_id: 256,
+        eos_token_id: 256,
+        vocab_size: s.vocabSize,
+        context_length: s.nCtx,
+        decoder: {
+          session_options: { 'session.use_device_allocator_for_initializers': '0', provider_options: [] },
+          run_options: { 'memory.enable_memory_arena_shrinkage': '' },
+          filename: 'past.onnx',
+          num_key_value_heads: s.nHead,
+          head_size: s.dModel / s.nHead,
+          num_hidden_layers: s.nLayer,
+          inputs: { past_names: 'past_%d' },
+          outputs: { present_names: 'present_%d' },
+        },
+      },
+    },
+    2,
+  );
+  return dir;
+}
+
+function writeGenaiLlama(out: string, name: string, packed: boolean): string {
+  const dir = path.join(out, name);
+  fs.mkdirSync(dir, { recursive: true });
+  const s = TINY_LLAMA;
+  const m = buildLlamaOnnx(s, randomLlamaWeights(s, LLAMA_SEED), 'gqa-rotary', true);
+  if (packed) packQkv(m, s.nHead, s.nKvHead, s.dModel / s.nHead, s.dModel);
+  m.producerName = 'onnxruntime-genai';
+  fs.writeFileSync(path.join(dir, 'model.onnx'), encode(m));
+  copyTokenizer(dir, true);
+  const cfg = builderGenaiConfig({
+    type: packed ? 'phi3' : 'llama',
+    ctx: s.nCtx,
+    vocab: s.vocabSize,
+    headSize: s.dModel / s.nHead,
+    hidden: s.dModel,
+    heads: s.nHead,
+    kvHeads: s.nKvHead,
+    layers: s.nLayer,
+    filename: 'model.onnx',
+    omit: OMITTED,
+  });
+  writeJson(path.join(dir, 'genai_config.json'), cfg);
+  return dir;
+}
+
+function f32(t: ITensorProto): Float32Array {
+  const raw = t.rawData!;
+  return new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength));
+}
+
+/**
+ * The builder's packed attention (use_packed_matmul, Phi-3): q/k/v weights concatenated into one
+ * `model.layers.{l}.attn.qkv_proj.weight` [d, (H + 2 Hkv) dh], one MatMul, its output as GroupQueryAttention's query
+ * with the key and value inputs empty.
+ */
+function packQkv(m: ModelProto, H: number, Hkv: number, dh: number, d: number): void {
+  const g = m.graph!;
+  const inits = new Map((g.initializer ?? []).map((t) => [t.name!, t]));
+  const byName = new Map((g.node ?? []).map((n) => [n.name!, n]));
+  const drop = new Set<string>();
+  for (const gqa of (g.node ?? []).filter((n) => n.opType === 'GroupQueryAttention')) {
+    const p = gqa.name!.replace(/\/attn\/GroupQueryAttention$/, '');
+    const l = Number(/layers\.(\d+)/.exec(p)![1]);
+    const [q, k, v] = ['q', 'k', 'v'].map((x) => byName.get(`${p}/attn/${x}_proj/MatMul`)!);
+    const ws = [q, k, v].map((n) => f32(inits.get(n.input![1]!)!));
+    const widths = [H * dh, Hkv * dh, Hkv * dh];
+    const W = widths.reduce((a, b) => a + b, 0);
+    const packedW = new Float32Array(d * W);
+    for (let r = 0; r < d; r++) {
+      let off = 0;
+      ws.forEach((w, i) => {
+        packedW.set(w.subarray(r * widths[i], (r + 1) * widths[i]), r * W + off);
+        off += widths[i];
+      });
+    }
+    const wName = `model.layers.${l}.attn.qkv_proj.weight`;
+    g.initializer!.push(onnx.TensorProto.create({ name: wName, dataType: DT.FLOAT, dims: [d, W], rawData: new Uint8Array(packedW.buffer) }));
+    const out = `${p}/attn/qkv_proj/MatMul/output_0`;
+    const mm = onnx.NodeProto.create({ opType: 'MatMul', name: `${p}/attn/qkv_proj/MatMul`, input: [q.input![0], wName], output: [out] });
+    g.node!.splice(g.node!.indexOf(q), 0, mm);
+    for (const n of [q, k, v]) {
+      g.node!.splice(g.node!.indexOf(n), 1);
+      drop.add(n.input![1]!);
+    }
+    gqa.input![0] = out;
+    gqa.input![1] = '';
+    gqa.input![2] = '';
+    g.valueInfo = [...(g.valueInfo ?? []), onnx.ValueInfoProto.create({ name: out, type: onnx.TypeProto.create({ tensorType: onnx.TypeProto.Tensor.create({ elemType: DT.FLOAT, shape: onnx.TensorShapeProto.create({ dim: [{ dimParam: 'batch_size' }, { dimParam: 'sequence_length' }, { dimValue: W }] }) }) }) })];
+  }
+  g.initializer = (g.initializer ?? []).filter((t) => !drop.has(t.name!));
+}
+
+// ------------------------------------------------------------------------------------------ quantize_dynamic
+
+const tensor = (name: string, dataType: number, dims: number[], raw: Uint8Array): ITensorProto => onnx.TensorProto.create({ name, dataType, dims, rawData: raw });
+const plain = (opType: string, name: string, input: string[], output: string[], attrs: Record<string, number> = {}): INodeProto =>
+  onnx.NodeProto.create({ opType, name, input, output, attribute: Object.entries(attrs).map(([k, i]) => onnx.AttributeProto.create({ name: k, i, type: onnx.AttributeProto.AttributeType.INT })) });
+
+/**
+ * onnxruntime quantize_dynamic(weight_type=QInt8, per_channel=False, reduce_range=False, op_types_to_quantize=
+ * ['MatMul']) in place: each MatMul whose B is a float initializer (MatMulConstBOnly) becomes
+ * DynamicQuantizeLinear(A) (one per activation tensor) -> MatMulInteger -> Cast -> Mul(scales) -> Mul; weights
+ * symmetric int8 with one scale (max |w| / 127, quant_utils' symmetric range [-127, 127]).
+ */
+export function quantizeDynamic(m: ModelProto): number {
+  const g = m.graph!;
+  const inits = new Map((g.initializer ?? []).map((t) => [t.name!, t]));
+  const quantized = new Set<string>();
+  const dql = new Set<string>();
+  const out: INodeProto[] = [];
+  let count = 0;
+  for (const n of g.node ?? []) {
+    const w = n.opType === 'MatMul' && !n.domain ? inits.get(n.input![1]!) : undefined;
+    if (!w || w.dataType !== DT.FLOAT || w.dims?.length !== 2) {
+      out.push(n);
+      continue;
+    }
+    count++;
+    const x = n.input![0]!;
+    const wn = w.name!;
+    if (!quantized.has(wn)) {
+      quantized.add(wn);
+      const W = f32(w);
+      const amax = W.reduce((a, v) => Math.max(a, Math.abs(v)), 0);
+      const scale = Math.fround(amax / 127) || 1;
+      const q = Int8Array.from(W, (v) => Math.max(-127, Math.min(127, Math.round(v / scale))));
+      g.initializer!.push(
+        tensor(`${wn}_quantized`, DT.INT8, (w.dims ?? []).map(Number), new Uint8Array(q.buffer)),
+        tensor(`${wn}_scale`, DT.FLOAT, [], new Uint8Array(new Float32Array([scale]).buffer)),
+        tensor(`${wn}_zero_point`, DT.INT8, [], new Uint8Array(1)),
+      );
+    }
+    if (!dql.has(x)) {
+      dql.add(x);
+      out.push(plain('DynamicQuantizeLinear', `${x}_QuantizeLinear`, [x], [`${x}_quantized`, `${x}_scale`, `${x}_zero_point`]));
+    }
+    const y = n.output![0]!;
+    const qn = `${n.name}_quant`;
+    out.push(
+      plain('MatMulInteger', qn, [`${x}_quantized`, `${wn}_quantized`, `${x}_zero_point`, `${wn}_zero_point`], [`${y}_output_quantized`]),
+      plain('Cast', `${y}_output_quantized_cast`, [`${y}_output_quantized`], [`${y}_output_quantized_cast_output`], { to: DT.FLOAT }),
+      plain('Mul', `${qn}_scales_mul`, [`${x}_scale`, `${wn}_scale`], [`${qn}_scales_mul:0`]),
+      plain('Mul', `${qn}_output_scale_mul`, [`${y}_output_quantized_cast_output`, `${qn}_scales_mul:0`], [y]),
+    );
+  }
+  g.node = out;
+  g.initializer = (g.initializer ?? []).filter((t) => !quantized.has(t.name!));
+  m.producerName = 'onnx.quantize';
+  return count;
+}
+
+function writeDynamicInt8(out: string, name: string, model: ModelProto, config: Record<string, unknown>): string {
+  const dir = path.join(out, name);
+  fs.mkdirSync(path.join(dir, 'onnx'), { recursive: true });
+  const n = quantizeDynamic(model);
+  if (!n) throw new Error(`${name}: no MatMul was quantised`);
+  fs.writeFileSync(path.join(dir, 'onnx/model_quantized.onnx'), encode(model));
+  copyTokenizer(dir, true);
+  writeJson(path.join(dir, 'config.json'), config, 2);
+  return dir;
+}
+
+function main(): void {
+  const i = process.argv.indexOf('--out');
+  const out = path.resolve(i > 0 ? process.argv[i + 1] : path.join(REPO, 'tests/fixtures/models'));
+  const written = [writeGenaiGpt2(out), writeGenaiLlama(out, 'genai-llama-gqa', false), writeGenaiLlama(out, 'genai-phi3-packed-gqa', true)];
+  const s = FUSED_SHAPE;
+  const gpt2 = buildGpt2Onnx({ ...s, opset: 17 }, randomGpt2Weights(s, s.seed), { attention: 'eager', past: true });
+  const gpt2Config = JSON.parse(fs.readFileSync(path.join(REPO, 'tests/fixtures/models/gpt2-tiny-eager/config.json'), 'utf8')) as Record<string, unknown>;
+  written.push(writeDynamicInt8(out, 'gpt2-tiny-dynamic-int8', gpt2, { ...gpt2Config, _comment: 'gpt2-tiny-eager through quantize_dynamic (scripts/make-third-party-fixtures.ts); random weights' }));
+  const llama = buildLlamaOnnx(TINY_LLAMA, randomLlamaWeights(TINY_LLAMA, LLAMA_SEED), 'eager');
+  const llamaConfig = JSON.parse(fs.readFileSync(path.join(REPO, 'tests/fixtures/models/llama-tiny-eager/config.json'), 'utf8')) as Record<string, unknown>;
+  written.push(writeDynamicInt8(out, 'llama-tiny-dynamic-int8', llama, { ...llamaConfig, _comment: 'llama-tiny-eager through quantize_dynamic (scripts/make-third-party-fixtures.ts); random weights' }));
+  for (const d of written) console.log(`wrote ${d}`);
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) main();
