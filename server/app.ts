@@ -23,6 +23,8 @@ import { compareModelsRouter } from './api/compare-models-routes.js';
 import type { ExperimentManager } from './experiments/experiment-manager.js';
 import type { PoolBackend } from './pool/pool-backend.js';
 import { workersRouter } from './api/workers-routes.js';
+import { searchRouter } from './api/search-routes.js';
+import type { SearchManager } from './search/search-manager.js';
 import { diskUsage, isOutOfSpace, mib, OutOfSpaceError, WRITE_MARGIN_BYTES } from './disk-space.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -34,6 +36,8 @@ export interface AppDeps {
   store: RunStore;
   runs: RunManager;
   experiments: ExperimentManager;
+  /** Prompt search (server/search/); absent: its endpoints answer 503. */
+  searches?: SearchManager | null;
   /** The worker pool, when runs go to Redis (serve --redis); null or absent: they run in this process. */
   pool?: PoolBackend | null;
   version: string;
@@ -101,6 +105,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.use('/api', experimentsRouter(deps));
   app.use('/api', compareModelsRouter(deps));
   app.use('/api', workersRouter(deps));
+  app.use('/api', searchRouter(deps));
 
   app.use('/api', (req, _res, next) => next(new HttpError(404, `no such endpoint: ${req.method} ${req.originalUrl}`)));
 

@@ -13,7 +13,9 @@ const byId = new Map(docs.map((d) => [d.id, d]));
 const trainText = docs.filter((d) => !isHeldOut(d.id)).map((d) => d.text).join('\n\u0000\n');
 
 describe('bundled input sets', () => {
-  const sets = [...inputSets().values()];
+  // The sets cut from the default model's corpus; the children's-story sets written for precache-stories-260k are
+  // checked in tests/stories-260k-sets.test.ts.
+  const sets = [...inputSets().values()].filter((s) => !s.id.startsWith('stories-'));
 
   it('covers both sources, SOTU by period and Brown by genre, each set with title, size, provenance and licence', () => {
     expect(sets.map((s) => s.id)).toEqual(expect.arrayContaining(['sotu-1790-1860', 'sotu-1861-1945', 'sotu-1946-2020', 'brown-press', 'brown-fiction', 'brown-learned']));
