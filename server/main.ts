@@ -10,6 +10,7 @@ import { createApp } from './app.js';
 import { RunStore } from './store/run-store.js';
 import { RunManager } from './runs/run-manager.js';
 import { ExperimentManager } from './experiments/experiment-manager.js';
+import { SearchManager } from './search/search-manager.js';
 import { lockDataDir } from './data-lock.js';
 import { settings } from './settings.js';
 import { generateToken, isLoopback } from './security.js';
@@ -125,12 +126,14 @@ export async function serve(opts: ServeOptions) {
     const pool = redis ? new PoolBackend(checkRedisUrl(redis), engine, store.db) : null;
     const runs = new RunManager(store, pool ?? engine, opts.concurrency ?? (pool ? POOL_IN_FLIGHT : undefined), opts.maxBatchMB, opts.maxQueue);
     const experiments = new ExperimentManager({ store, runs, registry, engine }, pool ? POOL_CELL_WINDOW : undefined);
+    const searches = new SearchManager({ store, registry, engine, experiments });
     const app = createApp({
       engine,
       registry,
       store,
       runs,
       experiments,
+      searches,
       pool,
       version,
       security: { host: opts.host, port, token, allowedHosts: opts.allowedHosts },
@@ -150,6 +153,7 @@ export async function serve(opts: ServeOptions) {
     const shutdown = (why: string): Promise<void> =>
       (stopping ??= (async () => {
         server.close();
+        searches.close();
         experiments.close();
         runs.stop(`interrupted: the server was stopped (${why}) before the run finished`);
         server.closeAllConnections();
@@ -161,7 +165,7 @@ export async function serve(opts: ServeOptions) {
           lock.release();
         }
       })());
-    return { server, engine, registry, store, runs, experiments, pool, token, url, shutdown };
+    return { server, engine, registry, store, runs, experiments, searches, pool, token, url, shutdown };
   } catch (e) {
     server.close();
     lock.release();

@@ -165,6 +165,8 @@ export interface SearchDetail {
   gridCells: number;
   /** Engine work shared by the cells: the no-prompt baselines run, once per input. */
   baselines: number;
+  /** The experiment of the finalists' full analyses on held-out inputs (it opens on the Experiments page). */
+  experimentId: string | null;
 }
 
 export interface SearchSummaryRow {

@@ -116,13 +116,7 @@ export class ExperimentManager {
   }
 
   private resolveInputs(inputs: CreateExperimentRequest['inputs']): ExperimentInput[] {
-    if ('texts' in inputs) return inputs.texts.map((text) => ({ text }));
-    const set = inputSets().get(inputs.set);
-    if (!set) throw new InputError(`no bundled input set "${inputs.set}"; available: ${[...inputSets().keys()].join(', ')}`, 'inputs.set');
-    if (inputs.count !== undefined && inputs.count > set.passages.length) {
-      throw new InputError(`set "${set.id}" has ${set.passages.length} passages, fewer than ${inputs.count}`, 'inputs.count');
-    }
-    return sampleInputSet(set, inputs.count, inputs.seed ?? 1).map((p) => ({ text: p.text, source: { set: set.id, doc: p.doc, offset: p.offset } }));
+    return resolveExperimentInputs(inputs);
   }
 
   /** The checks a single run gets, for every prompt and input, before anything is queued. */
@@ -422,6 +416,17 @@ export class ExperimentManager {
     for (const L of this.live.values()) for (const o of L.outstanding.values()) o.unsubscribe();
     this.live.clear();
   }
+}
+
+/** The texts of an experiment's (or a search's) inputs: pasted, or drawn from a bundled set; errors name the field. */
+export function resolveExperimentInputs(inputs: CreateExperimentRequest['inputs']): ExperimentInput[] {
+  if ('texts' in inputs) return inputs.texts.map((text) => ({ text }));
+  const set = inputSets().get(inputs.set);
+  if (!set) throw new InputError(`no bundled input set "${inputs.set}"; available: ${[...inputSets().keys()].join(', ')}`, 'inputs.set');
+  if (inputs.count !== undefined && inputs.count > set.passages.length) {
+    throw new InputError(`set "${set.id}" has ${set.passages.length} passages, fewer than ${inputs.count}`, 'inputs.count');
+  }
+  return sampleInputSet(set, inputs.count, inputs.seed ?? 1).map((p) => ({ text: p.text, source: { set: set.id, doc: p.doc, offset: p.offset } }));
 }
 
 export function toApiCell(c: CellRow): ExperimentCell {
