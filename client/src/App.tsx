@@ -12,6 +12,7 @@ import { Workspace } from './components/Workspace';
 import { ExperimentsView } from './components/ExperimentsView';
 import { BackendBanner } from './components/BackendBanner';
 import { PoolPanel } from './components/PoolPanel';
+import { ExampleButtons } from './components/ExampleButtons';
 import type { TextRange } from './components/PromptEditor';
 
 function useRunShortcut() {
@@ -57,6 +58,7 @@ function Intro() {
         </li>
         <li>Click a layer or a span in any chart to highlight it everywhere.</li>
       </ul>
+      <ExampleButtons />
     </div>
   );
 }

@@ -7,10 +7,12 @@ import { useChosenModel } from '../data/api';
 import { experimentKeys, experimentsApi, parseTexts, splitTextBlocks, useInputSets } from '../data/experiments';
 import { useWorkbench } from '../state/store';
 import { Card } from './Card';
+import { StoryExperimentButton, useStoryModelOffered } from './ExampleButtons';
 
 export function ExperimentBuilder() {
   const { chosen, twin } = useChosenModel();
   const sets = useInputSets().data?.sets ?? [];
+  const storyOffered = useStoryModelOffered();
   const open = useWorkbench((s) => s.openExperiments);
   const qc = useQueryClient();
   const [label, setLabel] = useState('');
@@ -62,6 +64,12 @@ export function ExperimentBuilder() {
 
   return (
     <Card title="New experiment" testId="experiment-builder" subtitle={`On ${chosen?.id ?? 'the default model'} (pick another in the workspace); span knockouts are skipped, they are not part of the statistics.`}>
+      {storyOffered && (
+        <div className="examples-row">
+          <span className="muted small">Or in one click, on stories260K:</span>
+          <StoryExperimentButton testId="builder-story-experiment" />
+        </div>
+      )}
       <div className="experiment-form">
         <div className="field">
           <label htmlFor="exp-label">Label</label>
