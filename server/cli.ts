@@ -17,6 +17,7 @@ import { addReportCommands } from './cli-report.js';
 import { addExperimentCommand } from './cli-experiment.js';
 import { addCompareModelsCommand } from './cli-compare-models.js';
 import { addWorkerCommand } from './cli-worker.js';
+import { addBackupCommands } from './cli-backup.js';
 
 const int = (name: string) => (v: string) => {
   const n = Number(v);
@@ -221,6 +222,7 @@ export function buildProgram(): Command {
   addExperimentCommand(program);
   addCompareModelsCommand(program);
   addWorkerCommand(program);
+  addBackupCommands(program);
   return program;
 }
 
