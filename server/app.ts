@@ -26,6 +26,7 @@ import { workersRouter } from './api/workers-routes.js';
 import { searchRouter } from './api/search-routes.js';
 import type { SearchManager } from './search/search-manager.js';
 import { diskUsage, isOutOfSpace, mib, OutOfSpaceError, WRITE_MARGIN_BYTES } from './disk-space.js';
+import { tokenizerIdentity } from './model/tokenizer-identity.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const CLIENT_DIST = path.join(ROOT, 'dist/client');
@@ -89,6 +90,7 @@ export function createApp(deps: AppDeps): express.Express {
             modelHash: info.modelHash,
             config: info.config,
             attentionProblem: info.attentionProblem,
+            tokenizer: tokenizerIdentity(m.md),
           };
         }),
       );

@@ -89,6 +89,8 @@ export interface ModelSummary {
   modelHash: string;
   config: { modelType: string; nLayer: number; nHead: number; nKvHead: number; dModel: number; dHead: number; nCtx: number; vocabSize: number; bosTokenId: number | null; eosTokenId: number | null };
   attentionProblem: string | null;
+  /** Which tokenizer the model reads with (a content hash and words); side-by-side views need the same id. */
+  tokenizer: { id: string; description: string };
 }
 
 export interface ComparisonRun {

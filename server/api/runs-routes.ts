@@ -12,6 +12,7 @@ import type { RunStore } from '../store/run-store.js';
 import { HttpError } from '../http-error.js';
 import { openApiDocument } from './openapi.js';
 import { parse, requireDoneRun, requireRun, uuidParam, wrap } from './http.js';
+import { tokenizerMismatch } from '../model/tokenizer-identity.js';
 
 export interface RunsDeps {
   engine: EngineClient;
@@ -55,6 +56,8 @@ export function runsRouter(d: RunsDeps): Router {
       if (withId !== undefined && !twin) throw new HttpError(422, `with: unknown model "${withId}"; available: ${d.registry.list().map((m) => m.id).join(', ')}`, 'with');
       if (withId !== undefined && twin?.id === base.id) throw new HttpError(422, `with: the second model must differ from ${base.id}`, 'with');
       if (!twin) throw new HttpError(422, `model: ${base.id} has no myopic twin (a model directory named ${base.id}-myopic)`, 'model');
+      const mismatch = tokenizerMismatch(base, twin);
+      if (mismatch) throw new HttpError(422, `${withId === undefined ? 'model' : 'with'}: ${mismatch}`, withId === undefined ? 'model' : 'with');
       d.runs.ensureCapacity(2); // both twins or neither
       const created = [];
       for (const m of [base, twin]) {

@@ -27,6 +27,7 @@ import { cellMetrics, type CellMetrics } from './cell-metrics.js';
 import { ExperimentStore, type CellRow, type ExperimentRow } from './experiment-store.js';
 import { inputSets, sampleInputSet } from './input-sets.js';
 import { pairSummaries, promptSummaries, twinSummaries, type CellGrid, type StatSettings } from './summary.js';
+import { tokenizerMismatch } from '../model/tokenizer-identity.js';
 
 export type ExperimentEvent =
   | { type: 'progress'; progress: ExperimentProgress }
@@ -100,6 +101,8 @@ export class ExperimentManager {
       const second = this.d.registry.get(req.with);
       if (!second) throw new InputError(`unknown model "${req.with}"; available: ${this.d.registry.list().map((m) => m.id).join(', ')}`, 'with');
       if (second.id === base.id) throw new InputError(`the second model must differ from ${base.id}`, 'with');
+      const mismatch = tokenizerMismatch(base, second);
+      if (mismatch) throw new InputError(mismatch, 'with');
       models.push(second);
     }
     const inputs = this.resolveInputs(req.inputs);

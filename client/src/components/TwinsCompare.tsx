@@ -63,6 +63,21 @@ export function RecurrentExplainer() {
   );
 }
 
+/** Two twins: the second model is the first's myopic twin (`<m>-myopic`); only then do "vanilla" and "myopic" apply. */
+const areTwins = (runs: readonly RunDetail[]) => runs.length === 2 && runs[1].modelId === `${runs[0].modelId}-myopic`;
+
+/**
+ * What to call each side in headers, legends and buttons: "vanilla"/"myopic" for twins, "transformer"/"RNN" when the
+ * architectures differ, else the model ids (ROLES stay the test ids and the live-run slots only).
+ */
+function sideNames(runs: readonly RunDetail[], results: readonly (AnalysisResult | null | undefined)[]): [string, string] {
+  if (areTwins(runs)) return ['vanilla', 'myopic'];
+  const kind = (r: AnalysisResult | null | undefined) => (r ? (r.model.architecture === 'rwkv' ? 'RNN' : 'transformer') : null);
+  const [ka, kb] = results.map(kind);
+  if (ka && kb && ka !== kb) return [ka, kb];
+  return [runs[0].modelId, runs[1].modelId];
+}
+
 /** A transformer next to an RNN (not two twins of one architecture). */
 const isRecurrent = (results: readonly (AnalysisResult | null | undefined)[]) => {
   const rnn = results.map((r) => (r ? r.model.architecture === 'rwkv' : null));
@@ -89,11 +104,12 @@ function readMapMax(results: AnalysisResult[]): number {
 
 function TwinsDashboard({ runs, results }: { runs: RunDetail[]; results: AnalysisResult[] }) {
   const ids = runs.map((r) => r.id);
+  const sides = sideNames(runs, results);
   const { data: cmp, error: cmpError } = useComparison(ids);
   const selection = useWorkbench((s) => s.selection);
   const selectLayer = useWorkbench((s) => s.selectLayer);
   const selectSpan = useWorkbench((s) => s.selectSpan);
-  const names = useMemo(() => runs.map((r, k) => `${ROLES[k]} · ${r.modelId}`), [runs]);
+  const names = useMemo(() => runs.map((r, k) => (sides[k] === r.modelId ? r.modelId : `${sides[k]} · ${r.modelId}`)), [runs, sides]);
   const depth: CurveSeries[] = useMemo(() => results.map((r, k) => variantCurve(k, names[k], r.depthCurve)), [results, names]);
   const max = useMemo(() => readMapMax(results), [results]);
   const [a, b] = results;
@@ -120,7 +136,7 @@ function TwinsDashboard({ runs, results }: { runs: RunDetail[]; results: Analysi
   return (
     <>
       <Card title="What this comparison means" className="wide" testId="card-twins-explainer">
-        {isRecurrent(results) ? <RecurrentExplainer /> : <TwinsExplainer />}
+        {isRecurrent(results) ? <RecurrentExplainer /> : areTwins(runs) ? <TwinsExplainer /> : <p>The same prompt and input on two models that read the same tokens.</p>}
       </Card>
       <Card title="Side by side" help="The same prompt and input on both models; the last column is the first minus the second." className="wide" testId="card-twins-numbers">
         <div className="table-scroll">
@@ -130,12 +146,12 @@ function TwinsDashboard({ runs, results }: { runs: RunDetail[]; results: Analysi
                 <th />
                 {runs.map((r, k) => (
                   <th key={r.id} className="num" data-testid={`twins-col-${ROLES[k]}`} style={{ color: TWIN_TEXT[k] }}>
-                    {ROLES[k]}
-                    <div className="mono small">{r.modelId}</div>
+                    {sides[k]}
+                    {sides[k] !== r.modelId && <div className="mono small">{r.modelId}</div>}
                   </th>
                 ))}
                 <th className="num">
-                  {isRecurrent(results) ? 'first − second' : 'vanilla − myopic'}
+                  {areTwins(runs) ? 'vanilla − myopic' : 'first − second'}
                   <div className="small muted">difference</div>
                 </th>
               </tr>
@@ -194,21 +210,29 @@ function TwinsDashboard({ runs, results }: { runs: RunDetail[]; results: Analysi
             {results.map((r, k) => (
               <div key={runs[k].id} className="twins-readmap" data-testid={`twins-readmap-${ROLES[k]}`}>
                 <h4 style={{ color: TWIN_TEXT[k] }}>
-                  {ROLES[k]} <span className="mono small">{runs[k].modelId}</span>
+                  {sides[k]} {sides[k] !== runs[k].modelId && <span className="mono small">{runs[k].modelId}</span>}
                 </h4>
-                <ReadMapHeatmap
-                  result={r}
-                  max={max}
-                  selectedLayer={selection.layer}
-                  selectedTokens={selectedTokens}
-                  onSelectLayer={selectLayer}
-                  onSelectToken={(j) => {
-                    const i = spanOfToken(r.spans, j);
-                    if (i >= 0) selectSpan(i);
-                  }}
-                  testId={`twins-readmap-chart-${ROLES[k]}`}
-                  label={`Read map of the ${ROLES[k]} model`}
-                />
+                {r.model.architecture === 'rwkv' ? (
+                  <p className="muted small rnn-no-readmap" data-testid={`twins-readmap-none-${ROLES[k]}`}>
+                    {runs[k].modelId} is an RNN: it has no attention, so no column reads another and there is no read map to draw. What it keeps from
+                    the prompt is its state at the boundary; the depth curve above is its state-reset curve (layers k and up start the input from
+                    the no-prompt state), and its own run view shows how much the prompt changed each layer&rsquo;s state.
+                  </p>
+                ) : (
+                  <ReadMapHeatmap
+                    result={r}
+                    max={max}
+                    selectedLayer={selection.layer}
+                    selectedTokens={selectedTokens}
+                    onSelectLayer={selectLayer}
+                    onSelectToken={(j) => {
+                      const i = spanOfToken(r.spans, j);
+                      if (i >= 0) selectSpan(i);
+                    }}
+                    testId={`twins-readmap-chart-${ROLES[k]}`}
+                    label={`Read map of ${sides[k] === runs[k].modelId ? runs[k].modelId : `the ${sides[k]} (${runs[k].modelId})`}`}
+                  />
+                )}
               </div>
             ))}
           </div>
@@ -248,12 +272,13 @@ export function TwinsCompare({ ids }: { ids: [string, string] }) {
   });
   const results = runs.map((r) => (r.status === 'done' ? r.result : null));
   const ready = results[0] && results[1];
+  const sides = sideNames(runs, results);
 
   return (
     <div className="results compare twins" data-testid="twins-compare" data-ready={ready ? 'true' : 'false'}>
       <header className="results-head">
         <div>
-          <h2>{isRecurrent(results) ? 'Transformer and RNN, side by side' : 'Myopic twin, side by side'}</h2>
+          <h2>{isRecurrent(results) ? 'Transformer and RNN, side by side' : areTwins(runs) ? 'Myopic twin, side by side' : 'Two models, side by side'}</h2>
           <p className="muted small">
             <span className="mono">{runs[0].modelId}</span> vs <span className="mono">{runs[1].modelId}</span> · prompt “{snippet(runs[0].prompt || '(empty)', 50)}” · input “
             {snippet(runs[0].input, 50)}”
@@ -261,8 +286,8 @@ export function TwinsCompare({ ids }: { ids: [string, string] }) {
         </div>
         <div className="results-actions">
           {runs.map((r, k) => (
-            <button key={r.id} type="button" className="btn" onClick={() => openRun(r.id)} title={`Open the ${ROLES[k]} run (${shortId(r.id)}) with all its charts`}>
-              Open {ROLES[k]}
+            <button key={r.id} type="button" className="btn" onClick={() => openRun(r.id)} title={`Open the run on ${r.modelId} (${shortId(r.id)}) with all its charts`}>
+              Open {sides[k] === r.modelId ? r.modelId : sides[k]}
             </button>
           ))}
           <ExportMenu groups={twinsExportGroups(runs)} testId="twins-export-button" disabled={ready ? false : 'Exports need both runs finished'} />
@@ -273,13 +298,13 @@ export function TwinsCompare({ ids }: { ids: [string, string] }) {
       </header>
       {!ready && (
         <div className="card wide">
-          <TwinsProgress rows={runs.map((r, k) => ({ role: ROLES[k], modelId: r.modelId, live: live[k] }))} onCancel={() => void cancelTwins()} testId="twins-view-progress" />
+          <TwinsProgress rows={runs.map((r, k) => ({ role: ROLES[k], label: sides[k], modelId: r.modelId, live: live[k] }))} onCancel={() => void cancelTwins()} testId="twins-view-progress" />
           {live.some((l) => l.status === 'failed' || l.status === 'cancelled') ? (
             <p className="muted">One of the runs did not finish, so there is nothing to compare.</p>
           ) : (
             <p className="muted small">Analysing on both models… the comparison appears here when both runs are done.</p>
           )}
-          <TwinsExplainer />
+          {areTwins(runs) && <TwinsExplainer />}
         </div>
       )}
       {ready && <TwinsDashboard runs={runs} results={[results[0]!, results[1]!]} />}

@@ -28,17 +28,19 @@ function SidebarTwinsProgress() {
   const va = useRun(t?.vanilla.id ?? null).data;
   const my = useRun(t?.myopic.id ?? null).data;
   if (!t) return null;
+  // "vanilla"/"myopic" only for twins; a "Run next to" pair is named by its models.
+  const twins = !!va && !!my && my.modelId === `${va.modelId}-myopic`;
   return (
     <div>
       <TwinsProgress
         rows={[
-          { role: 'vanilla', modelId: va?.modelId ?? null, live: t.vanilla },
-          { role: 'myopic', modelId: my?.modelId ?? null, live: t.myopic },
+          { role: 'vanilla', label: twins ? 'vanilla' : (va?.modelId ?? 'first'), modelId: va?.modelId ?? null, live: t.vanilla },
+          { role: 'myopic', label: twins ? 'myopic' : (my?.modelId ?? 'second'), modelId: my?.modelId ?? null, live: t.myopic },
         ]}
         onCancel={() => void cancelTwins()}
       />
       <button type="button" className="link small" onClick={() => openTwins([t.vanilla.id, t.myopic.id])}>
-        Show the twins side by side
+        {twins ? 'Show the twins side by side' : 'Show both runs side by side'}
       </button>
     </div>
   );

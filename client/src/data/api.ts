@@ -37,9 +37,12 @@ export function useChosenModel() {
   const models = data?.models ?? [];
   const chosen = models.find((m) => m.id === picked) ?? models.find((m) => m.id === data?.default) ?? models[0];
   const twin = chosen ? models.find((m) => m.name === `${chosen.name}-myopic`) : undefined;
-  // The first model of the other architecture (transformer vs RNN), for "Run next to ...".
+  // The first model of the other architecture (transformer vs RNN) that reads the same tokens, for "Run next to ...":
+  // the server refuses a pair on two tokenizers (their token counts, losses and read maps do not line up).
   const isRnn = (m: { config: { modelType: string } }) => m.config.modelType.startsWith('rwkv');
-  const other = chosen ? models.find((m) => m.id !== chosen.id && isRnn(m) !== isRnn(chosen) && !m.attentionProblem) : undefined;
+  const other = chosen
+    ? models.find((m) => m.id !== chosen.id && isRnn(m) !== isRnn(chosen) && !m.attentionProblem && m.tokenizer.id === chosen.tokenizer.id)
+    : undefined;
   return { chosen, twin, other };
 }
 
