@@ -6,6 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ExperimentDetail } from '../shared/experiments.js';
+import type { SearchDetail } from '../shared/search.js';
 import { HookedModel } from '../server/engine/hooked-model.js';
 import { openModelDir } from '../server/model/model-dir.js';
 import { loadTokenizer } from '../server/model/tokenizer.js';
@@ -88,5 +89,26 @@ describe('a two-prompt experiment on the Lily-and-her-ball set', () => {
     const diff = d.pairs[0].meanBenefitDiff!;
     expect(diff.lo).toBeGreaterThan(0);
     expect(d.summary[0].meanBenefit!.mean).toBeGreaterThan(d.summary[1].meanBenefit!.mean);
+  }, 120_000);
+
+  it('a search over the three example prompts on the whole set picks the story prompt', async () => {
+    const body = {
+      model: 'precache-stories-260k',
+      variants: { prompts: PROMPTS },
+      inputs: { set: 'stories-lily-ball' },
+      options: { explainInputs: 0, continuations: 0 },
+    };
+    const r = await fetch(`${srv.base}/api/searches`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    expect(r.status).toBe(202);
+    const { id } = (await r.json()) as { id: string };
+    let d: SearchDetail;
+    for (;;) {
+      d = (await (await fetch(`${srv.base}/api/searches/${id}`)).json()) as SearchDetail;
+      if (d.status !== 'running') break;
+      await new Promise((res) => setTimeout(res, 100));
+    }
+    expect(d.status, d.error ?? '').toBe('done');
+    expect(d.finalists[0].variant).toBe(0);
+    expect(d.finalists[0].heldOut.meanBenefit!.lo).toBeGreaterThan(0);
   }, 120_000);
 });
