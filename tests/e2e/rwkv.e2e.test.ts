@@ -30,6 +30,13 @@ describe('RWKV in headless Chromium', () => {
     await page.getByTestId('twins-compare').and(page.locator('[data-ready="true"]')).waitFor({ timeout: 240_000 });
     expect(await page.locator('.twins h2').first().textContent()).toBe('Transformer and RNN, side by side');
     await page.getByTestId('rnn-explainer').waitFor();
+    // Labels say what the two models are; "vanilla"/"myopic" belong to twins only.
+    expect(await page.getByTestId('twins-col-vanilla').textContent()).toContain('transformer');
+    expect(await page.getByTestId('twins-col-myopic').textContent()).toContain('RNN');
+    expect((await page.getByTestId('twins-compare').innerText()).toLowerCase()).not.toMatch(/vanilla|myopic/);
+    // The RNN has no attention: a note pointing to its state-reset curve instead of an empty read map.
+    expect(await page.getByTestId('twins-readmap-chart-myopic').count()).toBe(0);
+    expect(await page.getByTestId('twins-readmap-none-myopic').textContent()).toContain('state-reset curve');
     const ids = /#\/twins\/([0-9a-f-]+),([0-9a-f-]+)/.exec(page.url())!;
     const rnn = (await (await fetch(`${srv.base}/api/runs/${ids[2]}`)).json()) as RunDetail;
     expect(rnn.modelId).toBe('precache-rwkv-4l');

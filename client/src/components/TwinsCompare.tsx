@@ -84,13 +84,13 @@ const isRecurrent = (results: readonly (AnalysisResult | null | undefined)[]) =>
   return rnn.includes(true) && rnn.includes(false);
 };
 
-function twinsExportGroups(runs: RunDetail[]): ExportGroup[] {
+function twinsExportGroups(runs: RunDetail[], sides: readonly string[]): ExportGroup[] {
   return [
     {
-      title: 'Each twin’s report',
+      title: areTwins(runs) ? 'Each twin’s report' : 'Each run’s report',
       items: runs.flatMap((r, k) => [
-        { label: `${ROLES[k]}: HTML report`, hint: r.modelId, testId: `twins-export-html-${ROLES[k]}`, href: api.runReportUrl(r.id, 'html') },
-        { label: `${ROLES[k]}: JSON report`, hint: r.modelId, testId: `twins-export-json-${ROLES[k]}`, href: api.runReportUrl(r.id, 'json') },
+        { label: `${sides[k]}: HTML report`, hint: r.modelId, testId: `twins-export-html-${ROLES[k]}`, href: api.runReportUrl(r.id, 'html') },
+        { label: `${sides[k]}: JSON report`, hint: r.modelId, testId: `twins-export-json-${ROLES[k]}`, href: api.runReportUrl(r.id, 'json') },
       ]),
     },
   ];
@@ -290,7 +290,7 @@ export function TwinsCompare({ ids }: { ids: [string, string] }) {
               Open {sides[k] === r.modelId ? r.modelId : sides[k]}
             </button>
           ))}
-          <ExportMenu groups={twinsExportGroups(runs)} testId="twins-export-button" disabled={ready ? false : 'Exports need both runs finished'} />
+          <ExportMenu groups={twinsExportGroups(runs, sides)} testId="twins-export-button" disabled={ready ? false : 'Exports need both runs finished'} />
           <button type="button" className="btn" onClick={closeView}>
             Close
           </button>
