@@ -189,7 +189,7 @@ export function addExperimentCommand(program: Command): void {
     .description('every prompt x every input on a model (and its myopic twin), with 95% bootstrap CIs, paired tests and reports; rerun to resume')
     .requiredOption('--prompts <file>', 'prompts: blocks separated by lines holding only ---, or .jsonl / .csv (see --field)')
     .option('--inputs <file>', 'input texts: blocks separated by ---, .jsonl or .csv')
-    .option('--input-set <id>', 'a bundled input set (GET /api/input-sets or README lists them)')
+    .option('--input-set <id>', 'a bundled input set (GET /api/input-sets or docs/experiments.md lists them)')
     .option('--count <n>', 'passages drawn from the set (default: all)', int('--count', 1))
     .option('--seed <n>', 'seed of the draw from the set', int('--seed'))
     .option('--field <name>', 'the JSONL field or CSV column that holds the text', 'text')

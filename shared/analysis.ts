@@ -86,7 +86,7 @@ export interface AnalysisResult {
     dModel: number;
     nCtx: number;
     vocabSize: number;
-    /** Absent: a transformer. 'rwkv': a recurrent model; knockouts are state resets (README "Recurrent models"). */
+    /** Absent: a transformer. 'rwkv': a recurrent model; knockouts are state resets (docs/measurements.md, "Recurrent models"). */
     architecture?: 'transformer' | 'rwkv';
   };
   bos: { id: number; text: string; source: 'bos' | 'eos' };

@@ -47,7 +47,7 @@ export function TwinsExplainer() {
   );
 }
 
-/** Transformer vs RNN (README "Recurrent models (RWKV)"): what differs in the numbers when one side is an RWKV model. */
+/** Transformer vs RNN (docs/measurements.md, "Recurrent models (RWKV)"): what differs in the numbers when one side is an RWKV model. */
 export function RecurrentExplainer() {
   return (
     <div className="twins-explainer" data-testid="rnn-explainer">
