@@ -32,6 +32,8 @@ export interface Settings {
   poolLockMs: number;
   /** PRECACHE_LENS_MIN_FREE_MB: free space in the data directory below which /api/health says ok: false (MiB). */
   minFreeMB: number;
+  /** PRECACHE_LENS_SSE_MAX_BUFFER_KB: events an SSE client has not taken that may wait in memory before it is dropped (KiB). */
+  sseMaxBufferKB: number;
 }
 
 export const DEFAULTS = {
@@ -45,6 +47,7 @@ export const DEFAULTS = {
   graphCacheMB: 256,
   poolLockMs: 30_000,
   minFreeMB: 256,
+  sseMaxBufferKB: 1024,
 } as const;
 
 function raw(env: NodeJS.ProcessEnv, name: string): string | undefined {
@@ -87,5 +90,6 @@ export function settings(env: NodeJS.ProcessEnv = process.env): Settings {
     redis: raw(env, 'PRECACHE_LENS_REDIS') ?? null,
     poolLockMs: whole(env, 'PRECACHE_LENS_POOL_LOCK_MS', DEFAULTS.poolLockMs, 100),
     minFreeMB: mib(env, 'PRECACHE_LENS_MIN_FREE_MB', DEFAULTS.minFreeMB),
+    sseMaxBufferKB: whole(env, 'PRECACHE_LENS_SSE_MAX_BUFFER_KB', DEFAULTS.sseMaxBufferKB),
   };
 }

@@ -8,6 +8,7 @@ import type { ExperimentManager } from '../experiments/experiment-manager.js';
 import { inputSetInfo, inputSets } from '../experiments/input-sets.js';
 import { EXPERIMENT_CSV_TABLES, experimentCsv, experimentReport, renderExperimentHtml, type ExperimentCsvTable } from '../experiments/report.js';
 import { InlineQuery, parse, sendReport, wrap } from './http.js';
+import { openEventStream } from './sse.js';
 
 export interface ExperimentsDeps {
   experiments: ExperimentManager;
@@ -94,12 +95,12 @@ export function experimentsRouter(d: ExperimentsDeps): Router {
     wrap((req, res) => {
       const detail = requireDetail(req.params.id);
       const id = detail.id;
-      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
-      const send = (event: string, data: unknown) => res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+      const stream = openEventStream(req, res);
+      const send = stream.send;
       send('status', { status: detail.status, error: detail.error });
       send('progress', detail.progress);
       if (detail.status !== 'running' || !x.isLive(id)) {
-        res.end();
+        stream.end();
         return;
       }
       const unsubscribe = x.subscribe(id, (e) => {
@@ -107,11 +108,10 @@ export function experimentsRouter(d: ExperimentsDeps): Router {
         else if (e.type === 'cell') send('cell', e.cell);
         else {
           send('status', { status: e.status, error: e.error });
-          unsubscribe();
-          res.end();
+          stream.end();
         }
       });
-      req.on('close', unsubscribe);
+      stream.onClose(unsubscribe);
     }),
   );
 

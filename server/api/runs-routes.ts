@@ -12,6 +12,7 @@ import type { RunStore } from '../store/run-store.js';
 import { HttpError } from '../http-error.js';
 import { openApiDocument } from './openapi.js';
 import { parse, requireDoneRun, requireRun, uuidParam, wrap } from './http.js';
+import { openEventStream } from './sse.js';
 import { tokenizerMismatch } from '../model/tokenizer-identity.js';
 
 export interface RunsDeps {
@@ -93,14 +94,14 @@ export function runsRouter(d: RunsDeps): Router {
     wrap((req, res) => {
       const id = uuidParam(req);
       const run = requireRun(d.store, id);
-      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
-      const send = (event: string, data: unknown) => res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+      const stream = openEventStream(req, res);
+      const send = stream.send;
       const final = (s: string) => s === 'done' || s === 'failed' || s === 'cancelled';
       send('status', { status: run.status, error: run.error });
       const p = d.runs.getProgress(id);
       if (p) send('progress', p);
       if (final(run.status)) {
-        res.end();
+        stream.end();
         return;
       }
       // Stages finished before this stream opened come first, so a client that connects late misses none.
@@ -110,13 +111,10 @@ export function runsRouter(d: RunsDeps): Router {
         else if (e.type === 'partial') send('partial', e.partial);
         else {
           send('status', { status: e.status, error: e.error ?? null });
-          if (final(e.status)) {
-            unsubscribe();
-            res.end();
-          }
+          if (final(e.status)) stream.end();
         }
       });
-      req.on('close', unsubscribe);
+      stream.onClose(unsubscribe);
     }),
   );
 
