@@ -68,6 +68,11 @@ TOKENIZER_SENTENCES = [
     "a",
     " ",
     "Angle brackets <b> and a pipe | stay text.",
+    "Once upon a time, in a small house by the sea, there lived a kind old man and his happy dog, Spot. Every "
+    "morning they walked along the sand and looked for shells. One day, Spot found a shiny blue shell and barked "
+    "loudly. \"What a pretty shell!\" said the old man. They took it home and put it on the window.",
+    "Anna didn't want to go to bed. \"Just five more minutes, please?\" she asked. Her mom smiled, turned off the "
+    "light, and sang a soft song until Anna's eyes closed.",
 ]
 
 # A text for the hook golden: a short story start, with a repeated name so some heads look far back.
