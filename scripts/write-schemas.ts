@@ -5,6 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { reportJsonSchemas } from '../server/report/schema.js';
 import { experimentJsonSchemas } from '../server/experiments/report-schema.js';
+import { searchJsonSchemas } from '../server/search/search-report.js';
 
 export const SCHEMAS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../schemas');
 
@@ -15,7 +16,7 @@ export function schemaFileText(schema: unknown): string {
 const isMain = process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url);
 if (isMain) {
   fs.mkdirSync(SCHEMAS_DIR, { recursive: true });
-  for (const [file, schema] of Object.entries({ ...reportJsonSchemas(), ...experimentJsonSchemas() })) {
+  for (const [file, schema] of Object.entries({ ...reportJsonSchemas(), ...experimentJsonSchemas(), ...searchJsonSchemas() })) {
     fs.writeFileSync(path.join(SCHEMAS_DIR, file), schemaFileText(schema));
     console.log(`wrote schemas/${file}`);
   }

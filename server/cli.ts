@@ -15,6 +15,7 @@ import { announce, DEFAULT_DATA_DIR, serve, serveOptionsFromEnv, stopOnSignals }
 import type { AnalyzeJobArgs } from './worker/jobs.js';
 import { addReportCommands } from './cli-report.js';
 import { addExperimentCommand } from './cli-experiment.js';
+import { addSearchCommand } from './cli-search.js';
 import { addCompareModelsCommand } from './cli-compare-models.js';
 import { addWorkerCommand } from './cli-worker.js';
 import { addBackupCommands } from './cli-backup.js';
@@ -220,6 +221,7 @@ export function buildProgram(): Command {
     });
   addReportCommands(program);
   addExperimentCommand(program);
+  addSearchCommand(program);
   addCompareModelsCommand(program);
   addWorkerCommand(program);
   addBackupCommands(program);

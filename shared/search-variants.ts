@@ -254,7 +254,7 @@ export function ablations(prompt: string, reorder = 0, seed = 1, field = 'varian
 
 /** The variants a request asks for (throws InputError naming the field). */
 export function searchVariants(req: SearchVariantsRequest, seed = 1): SearchVariant[] {
-  if ('prompts' in req) {
+  if (req.prompts) {
     return req.prompts.map((p, k) => {
       const text = typeof p === 'string' ? p : p.text;
       const label = typeof p === 'string' ? `P${k + 1}` : (p.label ?? `P${k + 1}`);
@@ -262,6 +262,7 @@ export function searchVariants(req: SearchVariantsRequest, seed = 1): SearchVari
       return { text, label };
     });
   }
-  if ('template' in req) return expandTemplate(req.template);
-  return ablations(req.ablate, req.reorder ?? 0, seed);
+  if (req.template !== undefined) return expandTemplate(req.template);
+  if (req.ablate !== undefined) return ablations(req.ablate, req.reorder ?? 0, seed);
+  throw new InputError('give exactly one of prompts, template or ablate', 'variants');
 }

@@ -40,24 +40,25 @@ export const SearchOptionsSchema = z
   .strict();
 export type SearchOptions = z.infer<typeof SearchOptionsSchema>;
 
-export const SearchVariantsSchema = z.union([
-  z
-    .object({
-      prompts: z
-        .array(z.union([z.string().max(MAX_TEXT_CHARS), z.object({ text: z.string().max(MAX_TEXT_CHARS), label: z.string().max(200).optional() }).strict()]))
-        .min(2, `needs 2 to ${MAX_SEARCH_VARIANTS} prompts`)
-        .max(MAX_SEARCH_VARIANTS, `at most ${MAX_SEARCH_VARIANTS} prompts (the variant cap)`),
-    })
-    .strict(),
-  z.object({ template: z.string().min(1, 'must not be empty').max(MAX_TEXT_CHARS) }).strict(),
-  z
-    .object({
-      ablate: z.string().min(1, 'must not be empty').max(MAX_TEXT_CHARS),
-      /** Also this many seeded reorderings of the prompt's sentences (default 0). */
-      reorder: z.number().int().min(0).max(MAX_REORDERINGS, `at most ${MAX_REORDERINGS} reorderings`).optional(),
-    })
-    .strict(),
-]);
+/** One of: a list of prompts, a template with alternatives, or a prompt to ablate (an object, so errors name the field). */
+export const SearchVariantsSchema = z
+  .object({
+    prompts: z
+      .array(z.union([z.string().max(MAX_TEXT_CHARS), z.object({ text: z.string().max(MAX_TEXT_CHARS), label: z.string().max(200).optional() }).strict()]))
+      .min(2, `needs 2 to ${MAX_SEARCH_VARIANTS} prompts`)
+      .max(MAX_SEARCH_VARIANTS, `at most ${MAX_SEARCH_VARIANTS} prompts (the variant cap)`)
+      .optional(),
+    template: z.string().min(1, 'must not be empty').max(MAX_TEXT_CHARS).optional(),
+    ablate: z.string().min(1, 'must not be empty').max(MAX_TEXT_CHARS).optional(),
+    /** With `ablate`: also this many seeded reorderings of the prompt's sentences (default 0). */
+    reorder: z.number().int().min(0).max(MAX_REORDERINGS, `at most ${MAX_REORDERINGS} reorderings (the reordering cap)`).optional(),
+  })
+  .strict()
+  .superRefine((v, ctx) => {
+    const given = (['prompts', 'template', 'ablate'] as const).filter((k) => v[k] !== undefined);
+    if (given.length !== 1) ctx.addIssue({ code: 'custom', message: `give exactly one of prompts, template or ablate${given.length ? ` (got ${given.join(' and ')})` : ''}`, path: [] });
+    if (v.reorder !== undefined && v.ablate === undefined) ctx.addIssue({ code: 'custom', message: 'reorder goes with ablate', path: ['reorder'] });
+  });
 export type SearchVariantsRequest = z.infer<typeof SearchVariantsSchema>;
 
 export const CreateSearchSchema = z
