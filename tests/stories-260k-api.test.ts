@@ -53,6 +53,8 @@ describe('an analysis of the bundled stories260K over HTTP', () => {
       expect(maxDiff(toks.map((t) => t.lossNoPrompt), c.loss_no_prompt_same_positions)).toBeLessThan(1e-4);
       expect(maxDiff(toks.map((t) => t.lossNoPromptNatural), c.loss_no_prompt_natural)).toBeLessThan(1e-4);
       expect(r.summary.identityResidual).toBeLessThan(1e-5);
+      // Token texts keep their metaspace spaces: the input, read after the prompt, starts with one.
+      expect(toks.map((t) => t.text).join('')).toBe(` ${c.input}`);
       means.push(r.summary.meanBenefit);
     });
   }

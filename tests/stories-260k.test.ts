@@ -74,6 +74,15 @@ describe('the tokenizer', () => {
     expect(tok.encode('a <s> b')).toContain(1);
   });
 
+  it('gives token texts with their spaces (metaspace), which join to the decoded text', () => {
+    const ids = tok.encode('Lily loved to play with her big red ball.');
+    const texts = tok.tokenStrings(ids);
+    expect(texts.join('')).toBe(tok.decode(ids));
+    // 512 pieces: "loved", "red" and "ball" take two tokens each; every word's first piece carries its space.
+    expect(texts).toEqual(['Lily', ' lo', 'ved', ' to', ' play', ' with', ' her', ' big', ' r', 'ed', ' b', 'all', '.']);
+    expect(tok.tokenText(tok.encode('play').at(-1)!)).toBe(' play');
+  });
+
   it('uses byte fallback for characters outside its 512 pieces (<0xXX> = byte + 3)', () => {
     // "日" is E6 97 A5 in UTF-8; none of its bytes is a piece of its own.
     expect(tok.encode('日')).toEqual([tok.encode(' ')[0], 0xe6 + 3, 0x97 + 3, 0xa5 + 3]);

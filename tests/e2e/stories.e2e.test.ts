@@ -35,6 +35,8 @@ describe('the story example in headless Chromium', () => {
     expect(await page.getByTestId('run-inputs').textContent()).toContain('precache-stories-260k');
     const shown = (await page.getByTestId('stat-benefit').textContent()) ?? '';
     expect(shown).toMatch(/\+0\.\d+/);
+    // Metaspace tokens read with their spaces: the input's tokens put together give the input text.
+    expect((await page.getByTestId('token-benefit-text').textContent())?.trim()).toBe(run.input);
     expect(await page.locator('[data-testid=token-benefit-text] .tok').count()).toBe(run.result!.n);
     expect(pageErrors).toEqual([]);
   }, 120_000);
