@@ -5,7 +5,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunDetail } from '../../shared/api.js';
 import type { ExperimentDetail } from '../../shared/experiments.js';
-import { closeWorkbench, openWorkbench, runAndWait, type TestServer } from './harness.js';
+import { closeWorkbench, openWorkbench, publishScreenshot, runAndWait, shot, type TestServer } from './harness.js';
 
 let srv: TestServer;
 let dataDir: string;
@@ -38,6 +38,8 @@ describe('the story example in headless Chromium', () => {
     // Metaspace tokens read with their spaces: the input's tokens put together give the input text.
     expect((await page.getByTestId('token-benefit-text').textContent())?.trim()).toBe(run.input);
     expect(await page.locator('[data-testid=token-benefit-text] .tok').count()).toBe(run.result!.n);
+    await page.getByTestId('dashboard').waitFor();
+    publishScreenshot(await shot(page, 'story-example'), 'story-example.png');
     expect(pageErrors).toEqual([]);
   }, 120_000);
 
