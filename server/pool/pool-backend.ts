@@ -67,11 +67,11 @@ export class PoolBackend implements AnalysisBackend {
 
   health(): BackendHealth {
     if (this.reachable) return { kind: this.kind, ok: true, message: null };
-    if (!this.redisError && !this.wasReady) return { kind: this.kind, ok: false, message: `connecting to Redis at ${redactRedisUrl(this.url)}` };
+    if (!this.redisError && !this.wasReady) return { kind: this.kind, ok: false, message: `pool unavailable: connecting to Redis at ${redactRedisUrl(this.url)}` };
     return {
       kind: this.kind,
       ok: false,
-      message: `Redis at ${redactRedisUrl(this.url)} is unreachable${this.redisError ? ` (${this.redisError})` : ''}: queued runs wait and resume when it returns`,
+      message: `pool unavailable: Redis at ${redactRedisUrl(this.url)} is unreachable${this.redisError ? ` (${this.redisError})` : ''}; queued runs wait and resume when it returns`,
     };
   }
 
