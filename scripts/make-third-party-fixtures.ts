@@ -1,6 +1,9 @@
 // Writes fixtures that stand for files other tools write, with those tools' layouts, names and omissions:
 //
 //   npx tsx scripts/make-third-party-fixtures.ts [--out tests/fixtures/models]
+//   npx tsx scripts/make-third-party-fixtures.ts --quantize-dynamic MODEL_DIR --out DIR
+//        (any model directory's onnx/model.onnx through the same quantize_dynamic pattern, e.g. the bundled model for
+//        `npm run bench -- --model DIR/onnx/model_quantized.onnx`; weights inline, so graphs under 2 GB only)
 //
 //   genai-gpt2-attention/   onnxruntime-genai folder for GPT-2, laid out like onnxruntime-genai's own test model
 //                           (test/test_models/hf-internal-testing/tiny-random-gpt2-fp32): genai_config.json with
@@ -284,6 +287,17 @@ function writeDynamicInt8(out: string, name: string, model: ModelProto, config: 
 function main(): void {
   const i = process.argv.indexOf('--out');
   const out = path.resolve(i > 0 ? process.argv[i + 1] : path.join(REPO, 'tests/fixtures/models'));
+  const q = process.argv.indexOf('--quantize-dynamic');
+  if (q > 0) {
+    const src = path.resolve(process.argv[q + 1]);
+    const m = onnx.ModelProto.decode(fs.readFileSync(path.join(src, 'onnx/model.onnx')));
+    const n = quantizeDynamic(m);
+    fs.mkdirSync(path.join(out, 'onnx'), { recursive: true });
+    fs.writeFileSync(path.join(out, 'onnx/model_quantized.onnx'), encode(m));
+    for (const f of ['config.json', 'tokenizer.json', 'tokenizer_config.json']) if (fs.existsSync(path.join(src, f))) fs.copyFileSync(path.join(src, f), path.join(out, f));
+    console.log(`wrote ${path.join(out, 'onnx/model_quantized.onnx')} (${n} MatMuls quantised)`);
+    return;
+  }
   const written = [writeGenaiGpt2(out), writeGenaiLlama(out, 'genai-llama-gqa', false), writeGenaiLlama(out, 'genai-phi3-packed-gqa', true)];
   const s = FUSED_SHAPE;
   const gpt2 = buildGpt2Onnx({ ...s, opset: 17 }, randomGpt2Weights(s, s.seed), { attention: 'eager', past: true });

@@ -11,12 +11,13 @@ import { addAttentionBias, addHooks, addLogitRows, addTargetLogprobs, LOGIT_ROWS
 import { validateHookNames } from '../../shared/hooks.js';
 import { settings } from '../settings.js';
 import { writeBeside } from '../disk-space.js';
+import { addScaleGroups, scaleGroupFeed, scaleGroupInput } from './scale-groups.js';
 import { addLayerEntry, ENTRY_LAYER_INPUT, ENTRY_RESID_INPUT, layerEntryProblem } from './layer-entry.js';
 import { openModelDir, withGraphDims, type ModelDir } from '../model/model-dir.js';
 import { graphDims, type GraphDims } from '../model/graph-dims.js';
 
 /** Bump when surgery output changes, so cached rewritten graphs from older versions are not reused. */
-const SURGERY_VERSION = 9;
+const SURGERY_VERSION = 10;
 
 export interface Tensor {
   data: Float32Array;
@@ -104,6 +105,8 @@ export interface EngineOptions {
   /** Disk the rewritten graphs in `cacheDir` may take, MiB; least recently used ones are deleted past it. Default PRECACHE_LENS_GRAPH_CACHE_MB or 256. */
   graphCacheMB?: number;
 }
+
+const SCALE_GROUP_PREFIX = scaleGroupInput(0).slice(0, -1);
 
 /** Operators that compute an activation's quantisation scale from the whole tensor at run time. */
 const DYNAMIC_ACTIVATION_QUANT = new Set(['DynamicQuantizeLinear', 'DynamicQuantizeMatMul', 'DynamicQuantizeLSTM']);
@@ -527,6 +530,7 @@ export class HookedModel {
     if (hooks.length) addHooks(m, fresh, hooks);
     if (bias) addAttentionBias(m, fresh);
     if (rows) addLogitRows(m, fresh);
+    if (bias && this.activationScalesPerCall()) addScaleGroups(m, fresh);
     if (targets) addTargetLogprobs(m, fresh);
     if (entry) addLayerEntry(m, fresh);
     fs.mkdirSync(dir, { recursive: true });
@@ -781,6 +785,9 @@ export class HookedModel {
         feeds[name] = new ort.Tensor('float32', new Float32Array(0), [2, B, dims[2] > 0 ? dims[2] : c.nKvHead, 0, dims[4] > 0 ? dims[4] : c.dHead]);
       } else if (name === LOGIT_ROWS_INPUT || name === TARGET_IDS_INPUT || name === TOP_ROWS_INPUT || name === TOP_K_INPUT || name === ENTRY_LAYER_INPUT || name === ENTRY_RESID_INPUT) {
         continue; // filled by run()
+      } else if (name.startsWith(SCALE_GROUP_PREFIX)) {
+        const g = scaleGroupFeed(bias[Number(name.slice(SCALE_GROUP_PREFIX.length))], B, pastLen + T, T);
+        feeds[name] = new ort.Tensor('float32', g.data, g.dims);
       } else if (name.startsWith('attention_bias.')) {
         const l = Number(name.slice('attention_bias.'.length));
         const t = bias[l];

@@ -215,9 +215,13 @@ function appendTiedUnembedding(model: ModelProto, file: string, opts: PrepareOpt
     throw why(`the token embedding "${emb.name}" is stored as ONNX type ${emb.type} (quantised), so it cannot serve as the tied unembedding`);
   }
   const wT = 'precache_lens/tied_unembedding/weight_t';
+  // The hidden state through an Identity: the output is [B, T, d] even when the export restores that shape with a
+  // Reshape (GPT2Model's view(input_shape + (d,))), which surgery would otherwise take for flattened rows.
+  const h = 'precache_lens/tied_unembedding/hidden';
   const nodes: NodeProto[] = [
+    onnx.NodeProto.create({ opType: 'Identity', name: 'precache_lens/tied_unembedding/hidden', input: [name], output: [h] }),
     onnx.NodeProto.create({ opType: 'Transpose', name: 'precache_lens/tied_unembedding/transpose', input: [emb.name], output: [wT], attribute: [onnx.AttributeProto.create({ name: 'perm', ints: [1, 0], type: onnx.AttributeProto.AttributeType.INTS })] }),
-    onnx.NodeProto.create({ opType: 'MatMul', name: 'precache_lens/tied_unembedding/matmul', input: [name, wT], output: ['logits'] }),
+    onnx.NodeProto.create({ opType: 'MatMul', name: 'precache_lens/tied_unembedding/matmul', input: [h, wT], output: ['logits'] }),
   ];
   g.node = [...(g.node ?? []), ...nodes];
   g.output = [
