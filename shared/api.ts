@@ -4,6 +4,7 @@ import type { AnalysisProgress, AnalysisResult, StagedResult } from './analysis.
 import type { AttentionPattern, AttentionRequest } from './attention.js';
 import type { TokenCount, TokenCountRequest } from './token-count.js';
 import type { CreateExperimentRequest, ExperimentDetail, ExperimentSummaryRow, InputSetSummary } from './experiments.js';
+import type { CreateSearchRequest, SearchDetail, SearchSummaryRow } from './search.js';
 import type { RunWorker, WorkersResponse } from './pool.js';
 
 export const MAX_TEXT_CHARS = 20_000;
@@ -184,6 +185,26 @@ export class ApiClient {
       throw new ApiError(r.status, e.error ?? `HTTP ${r.status}`, e.field);
     }
     return data as T;
+  }
+
+  createSearch(body: CreateSearchRequest) {
+    return this.req<{ id: string; status: string }>('POST', '/api/searches', body);
+  }
+
+  search(id: string) {
+    return this.req<SearchDetail>('GET', `/api/searches/${encodeURIComponent(id)}`);
+  }
+
+  searches(limit = 50) {
+    return this.req<{ total: number; searches: SearchSummaryRow[] }>('GET', `/api/searches?limit=${limit}`);
+  }
+
+  cancelSearch(id: string) {
+    return this.req<{ id: string; status: string }>('POST', `/api/searches/${encodeURIComponent(id)}/cancel`);
+  }
+
+  deleteSearch(id: string) {
+    return this.req<void>('DELETE', `/api/searches/${encodeURIComponent(id)}`);
   }
 
   createExperiment(body: CreateExperimentRequest) {

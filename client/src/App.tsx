@@ -10,6 +10,7 @@ import { TwinsCompare } from './components/TwinsCompare';
 import { VariantCompare } from './components/VariantCompare';
 import { Workspace } from './components/Workspace';
 import { ExperimentsView } from './components/ExperimentsView';
+import { SearchView } from './components/SearchView';
 import { BackendBanner } from './components/BackendBanner';
 import { PoolPanel } from './components/PoolPanel';
 import { ExampleButtons } from './components/ExampleButtons';
@@ -81,6 +82,9 @@ export function App() {
         <a className="link small" href="#/experiments" data-testid="experiments-link">
           Experiments
         </a>
+        <a className="link small" href="#/search" data-testid="search-link">
+          Search
+        </a>
         <a className="link small" href="/api/openapi.json" target="_blank" rel="noreferrer">
           API
         </a>
@@ -97,6 +101,7 @@ export function App() {
           {view.kind === 'compare' && <VariantCompare key={view.ids.join(',')} ids={view.ids} />}
           {view.kind === 'twins' && <TwinsCompare key={view.ids.join(',')} ids={view.ids} />}
           {view.kind === 'experiments' && <ExperimentsView key={view.id ?? ''} id={view.id} />}
+          {view.kind === 'search' && <SearchView key={view.id ?? ''} id={view.id} />}
           {view.kind === 'empty' && <Intro />}
         </main>
       </div>

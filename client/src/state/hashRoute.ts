@@ -7,12 +7,15 @@ export function viewToHash(v: View): string {
   if (v.kind === 'compare') return `#/compare/${v.ids.join(',')}`;
   if (v.kind === 'twins') return `#/twins/${v.ids.join(',')}`;
   if (v.kind === 'experiments') return v.id ? `#/experiments/${v.id}` : '#/experiments';
+  if (v.kind === 'search') return v.id ? `#/search/${v.id}` : '#/search';
   return '';
 }
 
 export function hashToView(hash: string): View {
   const x = /^#\/experiments(?:\/([0-9a-f-]+))?$/i.exec(hash);
   if (x) return { kind: 'experiments', id: x[1] ?? null };
+  const s = /^#\/search(?:\/([0-9a-f-]+))?$/i.exec(hash);
+  if (s) return { kind: 'search', id: s[1] ?? null };
   const m = /^#\/(run|compare|twins)\/([0-9a-f,-]+)$/i.exec(hash);
   if (!m) return { kind: 'empty' };
   if (m[1] === 'run') return { kind: 'run', id: m[2] };
@@ -31,6 +34,7 @@ export function startHashSync(): () => void {
     else if (v.kind === 'compare') s.openCompare(v.ids);
     else if (v.kind === 'twins') s.openTwins(v.ids);
     else if (v.kind === 'experiments') s.openExperiments(v.id);
+    else if (v.kind === 'search') s.openSearch(v.id);
     else s.closeView();
   };
   apply();

@@ -26,7 +26,7 @@ export interface LiveRun {
 }
 
 /** `twins`: one prompt and input on a model (ids[0], vanilla) and its myopic twin (ids[1]), side by side. */
-export type View = { kind: 'empty' } | { kind: 'run'; id: string } | { kind: 'compare'; ids: string[] } | { kind: 'twins'; ids: [string, string] } | { kind: 'experiments'; id: string | null };
+export type View = { kind: 'empty' } | { kind: 'run'; id: string } | { kind: 'compare'; ids: string[] } | { kind: 'twins'; ids: [string, string] } | { kind: 'experiments'; id: string | null } | { kind: 'search'; id: string | null };
 
 export type TwinRole = 'vanilla' | 'myopic';
 /** The two live runs started by "Run on both twins". */
@@ -65,6 +65,8 @@ interface WorkbenchState {
   closeView: () => void;
   /** The experiments page: the builder and history (id null) or one experiment's results. */
   openExperiments: (id: string | null) => void;
+  /** The search page: the builder and history (id null) or one search's race and finalists. */
+  openSearch: (id: string | null) => void;
   toggleCompare: (id: string) => void;
   clearCompare: () => void;
   forgetRun: (id: string) => void;
@@ -154,6 +156,7 @@ export const useWorkbench = create<WorkbenchState>()(
       openCompare: (ids) => set({ view: { kind: 'compare', ids: ids.slice(0, MAX_COMPARE) }, compareIds: ids.slice(0, MAX_COMPARE), selection: { layer: null, span: null } }),
       closeView: () => set({ view: { kind: 'empty' } }),
       openExperiments: (id) => set({ view: { kind: 'experiments', id } }),
+      openSearch: (id) => set({ view: { kind: 'search', id } }),
       toggleCompare: (id) =>
         set((s) => {
           if (s.compareIds.includes(id)) return { compareIds: s.compareIds.filter((x) => x !== id) };
