@@ -27,6 +27,7 @@ import { searchRouter } from './api/search-routes.js';
 import type { SearchManager } from './search/search-manager.js';
 import { diskUsage, isOutOfSpace, mib, OutOfSpaceError, WRITE_MARGIN_BYTES } from './disk-space.js';
 import { tokenizerIdentity } from './model/tokenizer-identity.js';
+import { historyRouter } from './api/history-routes.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const CLIENT_DIST = path.join(ROOT, 'dist/client');
@@ -105,6 +106,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.use('/api', attentionRouter(deps));
   app.use('/api', tokenizeRouter(deps));
   app.use('/api', experimentsRouter(deps));
+  app.use('/api', historyRouter(deps));
   app.use('/api', compareModelsRouter(deps));
   app.use('/api', workersRouter(deps));
   app.use('/api', searchRouter(deps));

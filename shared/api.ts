@@ -81,6 +81,25 @@ export interface RunDetail extends RunSummary {
   progress: AnalysisProgress | null;
 }
 
+/** The history sidebar's list (GET /api/history): single runs, and each experiment as one row standing for all of its cells. */
+export type HistoryEntry =
+  | { kind: 'run'; run: RunSummary }
+  | {
+      kind: 'experiment';
+      experiment: ExperimentSummaryRow;
+      /** The first prompt's text, to tell experiments apart at a glance. */
+      firstPrompt: string;
+      /** Cells (runs) the experiment holds so far. */
+      cells: number;
+      /** With a search: how many of its cells match it (0 when only the experiment's label or prompts do); else null. */
+      matchingCells: number | null;
+    };
+
+export interface HistoryPage {
+  total: number;
+  entries: HistoryEntry[];
+}
+
 export interface ModelSummary {
   id: string;
   name: string;
@@ -252,6 +271,12 @@ export class ApiClient {
     const qs = new URLSearchParams();
     for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== '') qs.set(k, String(v));
     return this.req<{ total: number; runs: RunSummary[] }>('GET', `/api/runs${qs.size ? `?${qs}` : ''}`);
+  }
+  /** The history as the web app lists it: runs, and one entry per experiment for all of its cells. */
+  history(params: { q?: string; limit?: number; offset?: number } = {}) {
+    const qs = new URLSearchParams();
+    for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== '') qs.set(k, String(v));
+    return this.req<HistoryPage>('GET', `/api/history${qs.size ? `?${qs}` : ''}`);
   }
   cancelRun(id: string) {
     return this.req<{ id: string; status: RunStatus }>('POST', `/api/runs/${encodeURIComponent(id)}/cancel`);

@@ -39,6 +39,17 @@ export function openApiDocument() {
           responses: { 200: { description: '{total, runs}' }, 400: error },
         },
       },
+      '/api/history': {
+        get: {
+          summary: 'The history as the web app lists it: runs that are not experiment cells, and one entry per experiment standing for its cells, newest first',
+          parameters: [
+            { name: 'q', in: 'query', schema: { type: 'string' }, description: 'substring of a run\'s label, prompt, input or model; an experiment matches by its label, its prompts or any of its cells' },
+            { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 200, default: 50 } },
+            { name: 'offset', in: 'query', schema: { type: 'integer', minimum: 0, default: 0 } },
+          ],
+          responses: { 200: { description: '{total, entries: [{kind: "run", run} | {kind: "experiment", experiment, firstPrompt, cells, matchingCells}]}' }, 400: error },
+        },
+      },
       '/api/runs/{id}': {
         get: { summary: 'A run: its result (every metric, token strings, timings) once done, and the stages finished so far (headline, depth, spans; kept when cancelled)', parameters: id, responses: { 200: { description: '{..., result, stages, progress}' }, 404: error } },
         delete: { summary: 'Delete a run (cancels it first if live)', parameters: id, responses: { 204: { description: 'deleted' }, 404: error } },

@@ -42,6 +42,12 @@ describe('a metaspace tokenizer in headless Chromium', () => {
     const labels = await strip.locator('.tok').allTextContents();
     expect(labels).toContain(' play');
     expect(labels.some((l) => l.includes('▁'))).toBe(false);
+    // The run read in plain words under its title, and one thing to try next once it is done.
+    expect(await page.getByTestId('run-summary').textContent()).toMatch(/^The prompt (lowers|raises|barely changes) precache-stories-260k's loss on the input/);
+    await expect.poll(() => page.getByTestId('next-step').count(), { timeout: 30_000 }).toBe(1);
+    expect(await page.getByTestId('next-step').textContent()).toMatch(/^Try next: /);
+    // The editor holds this run: same texts, model and options.
+    expect(await page.getByTestId('draft-matches').textContent()).toContain('model and options');
     expect(await axeProblems(page)).toEqual([]);
     expect(pageErrors).toEqual([]);
   }, 120_000);

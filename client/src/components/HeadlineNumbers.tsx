@@ -52,26 +52,29 @@ export function HeadlineNumbers({ summary: s, depth, live = true }: Props) {
           <b>π is no share here.</b> {verdict.reason}
         </p>
       )}
-      <p className="headline-foot muted">
-        <span>
-          B differs from D(0) by x₁ alone: x₁ is predicted at the prompt&rsquo;s last column, which no knockout reaches
-          <InfoTip text={HELP.depthCurve} />
-        </span>
-        <span>
-          · vs natural no-prompt positions: B = {depth?.natural ? `${signedNats(depth.natural.meanBenefit)} nats` : live ? '…' : 'not computed'}
-          <InfoTip text={HELP.benefitNatural} />
-        </span>
-        <span data-testid="stat-rollout">
-          · attention rollout share {pct(s.attentionRolloutShare)}
-          <InfoTip text={HELP.rollout} />
-        </span>
-        {depth && (
+      <details className="headline-details" data-testid="headline-details">
+        <summary className="muted small">Details: how B relates to D(0), the natural-position reference, rollout share, identity residual</summary>
+        <p className="headline-foot muted">
           <span>
-            · knockout identity residual {sci(depth.identityResidual)} nats
-            <InfoTip text={HELP.identityResidual} />
+            B differs from D(0) by x₁ alone: x₁ is predicted at the prompt&rsquo;s last column, which no knockout reaches
+            <InfoTip text={HELP.depthCurve} />
           </span>
-        )}
-      </p>
+          <span>
+            · vs natural no-prompt positions: B = {depth?.natural ? `${signedNats(depth.natural.meanBenefit)} nats` : live ? '…' : 'not computed'}
+            <InfoTip text={HELP.benefitNatural} />
+          </span>
+          <span data-testid="stat-rollout">
+            · attention rollout share {pct(s.attentionRolloutShare)}
+            <InfoTip text={HELP.rollout} />
+          </span>
+          {depth && (
+            <span>
+              · knockout identity residual {sci(depth.identityResidual)} nats
+              <InfoTip text={HELP.identityResidual} />
+            </span>
+          )}
+        </p>
+      </details>
     </div>
   );
 }

@@ -1,16 +1,14 @@
 // The input text X whose loss the prompt should lower.
-import { useModels } from '../data/api';
+import { useChosenModel } from '../data/api';
 import { useDraftTokenCounts } from '../data/tokenCount';
 import { useWorkbench } from '../state/store';
 import { FieldError } from './FieldError';
 
 export function InputEditor() {
   const input = useWorkbench((s) => s.draft.input);
-  const model = useWorkbench((s) => s.draft.model);
   const editDraft = useWorkbench((s) => s.editDraft);
   const error = useWorkbench((s) => s.fieldErrors.input);
-  const { data } = useModels();
-  const m = data?.models.find((x) => x.id === model) ?? data?.models[0];
+  const { chosen: m } = useChosenModel();
   const counts = useDraftTokenCounts();
   const total = counts.prompt !== null && counts.input !== null ? 1 + counts.prompt + counts.input : null;
   const over = total !== null && counts.nCtx !== null && total > counts.nCtx;

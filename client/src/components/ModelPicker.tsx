@@ -1,15 +1,14 @@
 // Picks the model a run uses and lists its facts (architecture, context, graph file, hash).
-import { useModels } from '../data/api';
+import { useChosenModel, useModels } from '../data/api';
 import { useWorkbench } from '../state/store';
 import { FieldError } from './FieldError';
 
 export function ModelPicker() {
   const { data, error, isLoading } = useModels();
-  const model = useWorkbench((s) => s.draft.model);
   const editDraft = useWorkbench((s) => s.editDraft);
   const fieldError = useWorkbench((s) => s.fieldErrors.model);
   const models = data?.models ?? [];
-  const chosen = models.find((m) => m.id === model) ?? models.find((m) => m.id === data?.default) ?? models[0];
+  const { chosen } = useChosenModel();
 
   return (
     <div className="field" data-testid="model-picker">

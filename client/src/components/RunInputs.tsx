@@ -2,7 +2,7 @@
 // to whatever draft happens to sit in the editor.
 import { useQuery } from '@tanstack/react-query';
 import type { RunDetail } from '@shared/api.js';
-import { api } from '../data/api';
+import { api, useChosenModel } from '../data/api';
 import { scanMarkers } from '../data/markers';
 import { useWorkbench } from '../state/store';
 import { segmentColor } from '../theme';
@@ -45,8 +45,15 @@ function ComputedBy({ run }: { run: RunDetail }) {
 
 export function RunInputs({ run }: { run: RunDetail }) {
   const draft = useWorkbench((s) => s.draft);
-  const same = draft.prompt === run.prompt && draft.input === run.input;
+  const { chosen } = useChosenModel();
   const opts = run.options as { spans?: string; layerWindow?: number };
+  // "Holds this run" means Run would redo it: the same texts, on the same model, with the same options.
+  const differs = [
+    draft.prompt !== run.prompt || draft.input !== run.input ? 'prompt or input' : null,
+    chosen && chosen.id !== run.modelId ? `model (${chosen.id})` : null,
+    draft.spans !== (opts.spans ?? 'auto') || draft.layerWindow !== (opts.layerWindow ?? 1) ? 'options' : null,
+  ].filter((x): x is string => x !== null);
+  const same = differs.length === 0;
   return (
     <Card
       title="What this run measured"
@@ -62,14 +69,14 @@ export function RunInputs({ run }: { run: RunDetail }) {
       actions={
         same ? (
           <span className="muted small" data-testid="draft-matches">
-            the editor holds this prompt and input
+            the editor holds this run (prompt, input, model and options)
           </span>
         ) : (
           <button
             type="button"
             className="btn small"
             data-testid="load-into-editor"
-            title="Replace the editor's draft with this run's prompt and input (as a fork of this run)"
+            title="Replace the editor's draft with this run's prompt, input, model and options (as a fork of this run)"
             onClick={() => forkIntoEditor(run)}
           >
             Edit a copy in the workspace
@@ -97,7 +104,7 @@ export function RunInputs({ run }: { run: RunDetail }) {
       </div>
       {!same && (
         <p className="muted small draft-differs" data-testid="draft-differs">
-          The editor on the left holds a different draft; the numbers below belong to the prompt and input shown here.
+          The editor on the left holds a different draft (another {differs.join(', ')}); the numbers below belong to the run shown here.
         </p>
       )}
     </Card>

@@ -28,6 +28,39 @@ import { SpanImportanceBars } from './SpanImportanceBars';
 import { SpanList } from './SpanList';
 import { TokenBenefitText } from './TokenBenefitText';
 import { spanOfToken } from './promptRows';
+import { negativeDepthNote, nextStep, runSummary } from '@shared/run-reading.js';
+
+/** The run in one plain sentence, under its title; it grows the π clause when the depth stage arrives. */
+function RunSummaryLine({ run, stages }: { run: RunDetail; stages: RunStages }) {
+  const h = stages.headline;
+  if (!h) return null;
+  const text = runSummary({ model: run.modelId, meanBenefit: h.summary.meanBenefit, meanLossNoPrompt: h.summary.meanLossNoPrompt, depth: stages.depth });
+  return (
+    <p className="run-summary" data-testid="run-summary">
+      {text}
+    </p>
+  );
+}
+
+/** After a finished run: one thing to try next (drop the least important span, or test the prompt on many inputs). */
+function NextStep({ run, spans }: { run: RunDetail; spans: { label: string; kAllLayers: number }[] }) {
+  const openExperiments = useWorkbench((s) => s.openExperiments);
+  const step = nextStep(spans);
+  return (
+    <p className="next-step" data-testid="next-step" data-kind={step.kind}>
+      {step.text}{' '}
+      {step.kind === 'drop-span' ? (
+        <button type="button" className="link" onClick={() => forkIntoEditor(run)}>
+          Fork this run
+        </button>
+      ) : (
+        <button type="button" className="link" onClick={() => openExperiments(null)}>
+          Open Experiments
+        </button>
+      )}
+    </p>
+  );
+}
 
 function RunHeader({ run }: { run: RunDetail }) {
   const openRun = useWorkbench((s) => s.openRun);
@@ -86,7 +119,8 @@ function Pending({ what, live }: { what: string; live: boolean }) {
   );
 }
 
-function ResultsDashboard({ runId, stages, live }: { runId: string; stages: RunStages & { headline: HeadlineStage }; live: boolean }) {
+function ResultsDashboard({ run, stages, live }: { run: RunDetail; stages: RunStages & { headline: HeadlineStage }; live: boolean }) {
+  const runId = run.id;
   const selection = useWorkbench((s) => s.selection);
   const selectLayer = useWorkbench((s) => s.selectLayer);
   const selectSpan = useWorkbench((s) => s.selectSpan);
@@ -116,7 +150,14 @@ function ResultsDashboard({ runId, stages, live }: { runId: string; stages: RunS
         testId="card-depth"
       >
         {depth ? (
-          <DepthCurveChart series={[{ name: 'D(k)', color: COLORS.knockout, values: depth.depthCurve }]} selectedLayer={selection.layer} onSelectLayer={selectLayer} />
+          <>
+            <DepthCurveChart series={[{ name: 'D(k)', color: COLORS.knockout, values: depth.depthCurve }]} selectedLayer={selection.layer} onSelectLayer={selectLayer} />
+            {negativeDepthNote(depth.depthCurve) && (
+              <p className="muted small depth-note" role="note" data-testid="depth-negative-note">
+                {negativeDepthNote(depth.depthCurve)}
+              </p>
+            )}
+          </>
         ) : (
           <Pending what="the depth curve D(k) and π (knockout variants)" live={live} />
         )}
@@ -204,6 +245,7 @@ function ResultsDashboard({ runId, stages, live }: { runId: string; stages: RunS
           </>
         )}
       </Card>
+      {!live && spanStage && <NextStep run={run} spans={spans.filter((x) => x.parent === undefined)} />}
       <p className="muted small timings">
         {h.n} input tokens · {h.p} prompt tokens
         {timings && (
@@ -235,6 +277,7 @@ export function RunResults({ id }: { id: string }) {
   return (
     <div className="results" data-testid="run-results" data-run-id={run.id} data-status={run.status}>
       <RunHeader run={run} />
+      <RunSummaryLine run={run} stages={stages} />
       <RunInputs run={run} />
       {going && !stages.headline && (
         <div className="results-empty" data-testid="run-waiting">
@@ -249,7 +292,7 @@ export function RunResults({ id }: { id: string }) {
           {stages.headline ? ' The stages it finished are shown below.' : ''}
         </div>
       )}
-      {stages.headline && <ResultsDashboard runId={run.id} stages={{ ...stages, headline: stages.headline }} live={going} />}
+      {stages.headline && <ResultsDashboard run={run} stages={{ ...stages, headline: stages.headline }} live={going} />}
     </div>
   );
 }

@@ -30,12 +30,20 @@ export function useModels() {
   return useQuery({ queryKey: keys.models, queryFn: () => api.models(), staleTime: Infinity });
 }
 
-/** The model the draft runs on (the picked one, else the server's default) and its myopic twin, if offered. */
+/**
+ * The model the draft runs on: the user's pick (remembered with the draft), else the bundled default, as the docs
+ * promise, even when the server was started with extra model folders (its API default is then the first of those).
+ */
+export function pickModel<M extends { id: string; bundled: boolean }>(models: readonly M[], picked: string | null, serverDefault: string | null): M | undefined {
+  return models.find((m) => m.id === picked) ?? models.find((m) => m.bundled) ?? models.find((m) => m.id === serverDefault) ?? models[0];
+}
+
+/** The model the draft runs on (pickModel) and its myopic twin, if offered. */
 export function useChosenModel() {
   const { data } = useModels();
   const picked = useWorkbench((s) => s.draft.model);
   const models = data?.models ?? [];
-  const chosen = models.find((m) => m.id === picked) ?? models.find((m) => m.id === data?.default) ?? models[0];
+  const chosen = pickModel(models, picked, data?.default ?? null);
   const twin = chosen ? models.find((m) => m.name === `${chosen.name}-myopic`) : undefined;
   // The first model of the other architecture (transformer vs RNN) that reads the same tokens, for "Run next to ...":
   // the server refuses a pair on two tokenizers (their token counts, losses and read maps do not line up).
@@ -84,6 +92,17 @@ export function useRunList(q: string, limit: number) {
     queryFn: () => api.runs({ q: q || undefined, limit }),
     placeholderData: keepPreviousData,
     staleTime: 0,
+  });
+}
+
+/** The sidebar's history: runs, and one entry per experiment for its cells (under the runs key, so run changes refresh it). */
+export function useHistory(q: string, limit: number) {
+  return useQuery({
+    queryKey: [...keys.allRuns, 'history', q, limit],
+    queryFn: () => api.history({ q: q || undefined, limit }),
+    placeholderData: keepPreviousData,
+    staleTime: 0,
+    refetchInterval: 3000,
   });
 }
 

@@ -2,9 +2,9 @@
 // field.
 import { useCallback } from 'react';
 import { checkAnalysisRequest } from '@shared/analysis-input.js';
-import { ApiError, type CreateRunRequest, type RunDetail, type TwinsRequest } from '@shared/api.js';
+import { ApiError, type CreateRunRequest, type ModelSummary, type RunDetail, type TwinsRequest } from '@shared/api.js';
 import { InputError } from '@shared/errors.js';
-import { api, keys, queryClient } from '../data/api';
+import { api, keys, pickModel, queryClient } from '../data/api';
 import { watchRun, watchTwins } from '../data/runEvents';
 import { announce } from '../data/tabSync';
 import { useWorkbench } from './store';
@@ -15,8 +15,11 @@ export function draftToRequest(): CreateRunRequest {
   const d = useWorkbench.getState().draft;
   const options: NonNullable<CreateRunRequest['options']> = { layerWindow: d.layerWindow };
   if (d.spans !== 'auto') options.spans = d.spans;
+  // The model the picker shows (pickModel), so a run never lands on another model than the one on screen.
+  const listed = queryClient.getQueryData<{ default: string | null; models: ModelSummary[] }>(keys.models);
+  const model = listed ? pickModel(listed.models, d.model, listed.default)?.id : d.model;
   return {
-    ...(d.model ? { model: d.model } : {}),
+    ...(model ? { model } : {}),
     prompt: d.prompt,
     input: d.input,
     options,
