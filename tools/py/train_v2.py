@@ -52,12 +52,19 @@ def mulberry32(seed):
     return nxt
 
 
-def repeat_rows():
+def repeat_hi(vocab_size):
+    """The repeat test's upper id bound: 20000, or the id below the last one (<|endoftext|>) of a smaller vocabulary,
+    as scripts/lib/lm-eval.ts repeatRange."""
+    return min(REPEAT["hi"], vocab_size - 1)
+
+
+def repeat_rows(eot=EOT, vocab_size=EOT + 1):
     rand = mulberry32(REPEAT["seed"])
+    lo, hi = REPEAT["lo"], repeat_hi(vocab_size)
     rows = []
     for _ in range(REPEAT["sequences"]):
-        seq = [REPEAT["lo"] + int(math.floor(rand() * (REPEAT["hi"] - REPEAT["lo"]))) for _ in range(REPEAT["length"])]
-        rows.append([EOT] + seq + seq)
+        seq = [lo + int(math.floor(rand() * (hi - lo))) for _ in range(REPEAT["length"])]
+        rows.append([eot] + seq + seq)
     return torch.tensor(rows)
 
 
@@ -108,15 +115,20 @@ class Batches:
     repeated span: a span of 16-96 tokens (at most a third of the window) copied to a later place in the same row, half of them natural text from
     the row itself, half random ids (whose first copy is excluded from the loss: it cannot be predicted)."""
 
-    def __init__(self, train, ranges, ctx, batch, device, seed, repeat_share, repeat_random):
-        self.ctx, self.batch, self.device = ctx, batch, device
-        ok = [(n, a, b) for n, a, b in ranges if b - a > ctx + 2]
+    def __init__(self, train, ranges, ctx, batch, device, seed, repeat_share, repeat_random, eot=EOT):
+        self.device, self.eot, self.ranges = device, eot, ranges
+        self.train = torch.from_numpy(train.astype(np.int64)).to(device)
+        self.gen = torch.Generator().manual_seed(seed)
+        self.configure(ctx, batch, repeat_share, repeat_random)
+
+    def configure(self, ctx, batch, repeat_share, repeat_random):
+        """Window length, rows and repeated-span share from now on (a curriculum changes them between stages)."""
+        self.ctx, self.batch = ctx, batch
+        ok = [(n, a, b) for n, a, b in self.ranges if b - a > ctx + 2]
         self.names = [n for n, _, _ in ok]
         self.starts = torch.tensor([a for _, a, _ in ok])
         self.spans = torch.tensor([b - a - ctx - 1 for _, a, b in ok])
         self.weights = torch.tensor([float(b - a) for _, a, b in ok])
-        self.train = torch.from_numpy(train.astype(np.int64)).to(device)
-        self.gen = torch.Generator().manual_seed(seed)
         self.n_repeat = int(round(batch * repeat_share))
         self.n_random = int(round(self.n_repeat * repeat_random))
         self.arange = torch.arange(ctx + 1)
@@ -134,7 +146,7 @@ class Batches:
             p1 = int(torch.randint(1, n - 2 * length + 1, (1,), generator=g))
             p2 = int(torch.randint(p1 + length, n - length + 1, (1,), generator=g))
             if r < self.n_random:
-                seq[r, p1:p1 + length] = torch.randint(0, EOT, (length,), generator=g).to(self.device)
+                seq[r, p1:p1 + length] = torch.randint(0, self.eot, (length,), generator=g).to(self.device)
                 ignore[r, p1:p1 + length] = True
             seq[r, p2:p2 + length] = seq[r, p1:p1 + length]
         x, y = seq[:, :-1], seq[:, 1:].clone()
@@ -160,9 +172,9 @@ def window_loss(model, vx, vy, device, bs=32):
 
 
 @torch.no_grad()
-def repeat_test(model, device):
+def repeat_test(model, device, eot=EOT, vocab_size=EOT + 1):
     model.eval()
-    rows = repeat_rows().to(device)
+    rows = repeat_rows(eot, vocab_size).to(device)
     x, y = rows[:, :-1], rows[:, 1:]
     pos = torch.arange(x.size(1), device=device).expand_as(x)
     with autocast(device):

@@ -1,0 +1,102 @@
+"""Maintainer test of tools/py/train_cpu.py (run: /usr/bin/python3 -m unittest tools/py/test_train_cpu.py).
+
+A run stopped and resumed from its checkpoint ends with exactly the weights and optimiser state of a run that was
+never stopped (same batches, same RNG, same schedule); the curriculum changes window length on its step; random
+repeated spans stay inside a small vocabulary; the repeat test's ids fit the vocabulary."""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import unittest
+
+import numpy as np
+import torch
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from train_cpu import CURRICULUM, stage_at  # noqa: E402
+from train_v2 import REPEAT, Batches, repeat_rows  # noqa: E402
+
+
+def make_corpus(folder, vocab=2048, n=60000, seed=0):
+    """A tiny corpus in the precache-lens.corpus/1 layout (two sources), <|endoftext|> = vocab - 1."""
+    import hashlib
+    rng = np.random.default_rng(seed)
+    train = rng.integers(0, vocab - 1, n).astype(np.uint16)
+    val = rng.integers(0, vocab - 1, 3000).astype(np.uint16)
+    os.makedirs(os.path.join(folder, "val"), exist_ok=True)
+    train.tofile(os.path.join(folder, "train.bin"))
+    val.tofile(os.path.join(folder, "val", "a.bin"))
+    files = {}
+    for rel in ("train.bin", "val/a.bin"):
+        b = open(os.path.join(folder, rel), "rb").read()
+        files[rel] = {"tokens": len(b) // 2, "bytes": len(b), "sha256": hashlib.sha256(b).hexdigest()}
+    man = {"format": "precache-lens.corpus/1", "eot": vocab - 1, "files": files,
+           "sources": [{"info": {"name": "a"}, "valFile": "val/a.bin", "trainRange": [0, n // 2]},
+                       {"info": {"name": "b"}, "valFile": "val/a.bin", "trainRange": [n // 2, n]}]}
+    with open(os.path.join(folder, "manifest.json"), "w") as f:
+        json.dump(man, f)
+
+
+def train(data, out, *extra):
+    cmd = [sys.executable, os.path.join(HERE, "train_cpu.py"), "--data", data, "--out", out, "--tiny",
+           "--total-steps", "10", "--eval-every", "4", "--eval-windows", "2", "--threads", "1", *extra]
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return torch.load(os.path.join(out, "ckpt.pt"))
+
+
+class TrainCpuTest(unittest.TestCase):
+    def test_resumed_run_equals_uninterrupted_run(self):
+        with tempfile.TemporaryDirectory() as t:
+            data = os.path.join(t, "corpus")
+            make_corpus(data)
+            a = train(data, os.path.join(t, "a"))
+            train(data, os.path.join(t, "b"), "--stop-after", "3")  # inside the first curriculum stage
+            b = train(data, os.path.join(t, "b"))
+            self.assertEqual(a["state"]["step"], 10)
+            self.assertEqual(b["state"]["step"], 10)
+            for n in ("vanilla", "myopic"):
+                for k, v in a["models"][n].items():
+                    self.assertTrue(torch.equal(v, b["models"][n][k]), f"{n}.{k} differs after resuming")
+                sa, sb = a["opts"][n]["state"], b["opts"][n]["state"]
+                for i in sa:
+                    self.assertTrue(torch.equal(sa[i]["exp_avg_sq"], sb[i]["exp_avg_sq"]))
+            self.assertEqual([h["vanilla_val"] for h in a["state"]["history"]],
+                             [h["vanilla_val"] for h in b["state"]["history"]])
+            # Twins differ only in the attention backward pass: after training their weights differ.
+            self.assertFalse(torch.equal(a["models"]["vanilla"]["transformer.h.0.attn.c_attn.weight"],
+                                         a["models"]["myopic"]["transformer.h.0.attn.c_attn.weight"]))
+
+    def test_resume_refuses_another_corpus(self):
+        with tempfile.TemporaryDirectory() as t:
+            d1, d2 = os.path.join(t, "c1"), os.path.join(t, "c2")
+            make_corpus(d1, seed=1)
+            make_corpus(d2, seed=2)
+            out = os.path.join(t, "o")
+            train(d1, out, "--stop-after", "2")
+            with self.assertRaises(subprocess.CalledProcessError):
+                train(d2, out)
+
+    def test_curriculum_stages(self):
+        self.assertEqual(stage_at(0, CURRICULUM)[1], 128)
+        self.assertEqual(stage_at(CURRICULUM[1][0] - 1, CURRICULUM)[1], 128)
+        self.assertEqual(stage_at(CURRICULUM[1][0], CURRICULUM)[1], CURRICULUM[1][1])
+        self.assertEqual(stage_at(10 ** 6, CURRICULUM)[1], 512)
+
+    def test_small_vocabulary_repeats_and_spans(self):
+        rows = repeat_rows(8191, 8192)
+        self.assertTrue(bool((rows[:, 0] == 8191).all()))
+        self.assertTrue(bool(((rows[:, 1:] >= REPEAT["lo"]) & (rows[:, 1:] < 8191)).all()))
+        train = np.zeros(5000, dtype=np.uint16)
+        b = Batches(train, [("a", 0, 5000)], 128, 8, "cpu", 3, 1.0, 1.0, eot=300)
+        x, y = b()
+        self.assertLess(int(x.max()), 300)
+        b.configure(64, 4, 0.5, 0.5)
+        x, _ = b()
+        self.assertEqual(tuple(x.shape), (4, 64))
+        self.assertEqual((b.n_repeat, b.n_random), (2, 1))
+
+
+if __name__ == "__main__":
+    unittest.main()

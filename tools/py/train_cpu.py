@@ -1,0 +1,256 @@
+"""Trains the bundled GPT-2-layout model and its myopic twin on this machine's CPUs (issue 21), in stages that can be
+stopped and resumed any number of times.
+
+  nice -n 10 python3 tools/py/train_cpu.py --data data/corpus8k --out ~/train/gpt2-8k          # start or resume
+  python3 tools/py/train_cpu.py --data data/corpus8k --out /tmp/t --bench                       # time settings
+  python3 tools/py/train_cpu.py --data data/corpus8k --out /tmp/t --tiny --total-steps 12 --ckpt-steps 5  # smoke
+
+Same recipe as tools/py/train_v2.py (the GPU trainer: windows of consecutive text of one source, a share of rows
+with a repeated span, twins in lockstep from identical weights with separate AdamW), resized for two cores, with a
+curriculum for induction: induction heads form after enough optimiser *steps*, so the first stage uses short windows,
+small batches (many cheap steps) and many repeated-span rows; later stages lengthen the windows to the full context
+and bring the repeated share down to the GPU recipe's 10 %.
+
+Checkpoints (--out/ckpt.pt, written atomically every --ckpt-minutes and at every stage change) hold both models,
+both optimisers, the batch generator's and the global RNG's state, the step and the history, so a resumed run
+continues exactly as an uninterrupted one would (tools/py/test_train_cpu.py checks this). Keep --out outside the
+repository. Also written: history.json, vanilla.npz / myopic.npz (the best weights by periodic validation loss, as
+train_v2.py writes them, for tools/py/export + finish), log.jsonl.
+"""
+import argparse
+import json
+import math
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from gpt2_model import GPT2LMHeadModel, count_params  # noqa: E402
+from train_v2 import NAMES, Batches, evaluate, load_corpus, repeat_test, save_npz, windows  # noqa: E402
+
+# (first step of the stage, context, rows per batch, share of rows with a repeated span)
+CURRICULUM = [
+    (0, 128, 16, 0.5),
+    (2000, 256, 8, 0.25),
+    (3500, 512, 8, 0.1),
+]
+
+
+def stage_at(step, curriculum):
+    cur = curriculum[0]
+    for st in curriculum:
+        if step >= st[0]:
+            cur = st
+    return cur
+
+
+def lr_at(step, total, peak, warmup, floor):
+    if step < warmup:
+        return peak * (step + 1) / warmup
+    p = min(1.0, (step - warmup) / max(1, total - warmup))
+    return floor + 0.5 * (peak - floor) * (1 + math.cos(math.pi * p))
+
+
+def log(out, rec):
+    line = json.dumps(rec)
+    print(line, flush=True)
+    with open(os.path.join(out, "log.jsonl"), "a") as f:
+        f.write(line + "\n")
+
+
+def atomic_save(obj, path):
+    tmp = path + ".tmp"
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def build(a, vocab):
+    cfg = dict(vocab_size=vocab, n_positions=a.ctx, n_embd=a.n_embd, n_layer=a.n_layer, n_head=a.n_head,
+               layer_norm_epsilon=1e-5, embd_pdrop=a.dropout, attn_pdrop=0.0, resid_pdrop=a.dropout)
+    models, opts = {}, {}
+    for n in NAMES:
+        torch.manual_seed(a.seed)  # identical initial weights for both twins
+        m = GPT2LMHeadModel(cfg)
+        m.set_mode(myopic=(n == "myopic"), fast=True)
+        m.train()
+        models[n] = m
+        decay = [q for q in m.parameters() if q.dim() >= 2]
+        nodecay = [q for q in m.parameters() if q.dim() < 2]
+        opts[n] = torch.optim.AdamW([{"params": decay, "weight_decay": a.wd}, {"params": nodecay, "weight_decay": 0.0}],
+                                    lr=a.lr, betas=(0.9, 0.95))
+    assert all(torch.equal(x, y) for x, y in zip(models["vanilla"].state_dict().values(),
+                                                  models["myopic"].state_dict().values())), "twins must start equal"
+    return cfg, models, opts
+
+
+def train_step(models, opts, x, y, lr, bf16):
+    losses = {}
+    for n in NAMES:
+        o = opts[n]
+        for g in o.param_groups:
+            g["lr"] = lr
+        pos = torch.arange(x.size(1)).expand_as(x)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            logits, _ = models[n](x, position_ids=pos)
+        loss = F.cross_entropy(logits.float().reshape(-1, logits.size(-1)), y.reshape(-1), ignore_index=-100)
+        o.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(models[n].parameters(), 1.0)
+        o.step()
+        losses[n] = loss.item()
+    return losses
+
+
+def bench(a, train, ranges, eot, vocab):
+    """Seconds per lockstep step (both twins) and tokens/s per model for threads x dtype x batch shapes."""
+    results = []
+    for threads in a.bench_threads:
+        torch.set_num_threads(threads)
+        for bf16 in (False, True):
+            for ctx, batch in a.bench_shapes:
+                _, models, opts = build(a, vocab)
+                b = Batches(train, ranges, ctx, batch, "cpu", 1, 0.1, 0.5, eot=eot)
+                for i in range(2 + a.bench_steps):
+                    if i == 2:
+                        t0 = time.time()
+                    x, y = b()
+                    train_step(models, opts, x, y, 1e-4, bf16)
+                per = (time.time() - t0) / a.bench_steps
+                rec = {"threads": threads, "bf16": bf16, "ctx": ctx, "batch": batch, "step_s": round(per, 3),
+                       "tokens_per_s_per_model": round(ctx * batch / per, 1)}
+                results.append(rec)
+                print(json.dumps(rec), flush=True)
+    with open(os.path.join(a.out, "bench.json"), "w") as f:
+        json.dump(results, f, indent=1)
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--data", default="data/corpus8k")
+    p.add_argument("--out", required=True, help="checkpoint folder, outside the repository")
+    p.add_argument("--seed", type=int, default=1234)
+    p.add_argument("--n-layer", type=int, default=6)
+    p.add_argument("--n-embd", type=int, default=256)
+    p.add_argument("--n-head", type=int, default=8)
+    p.add_argument("--ctx", type=int, default=512)
+    p.add_argument("--dropout", type=float, default=0.0)
+    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--min-lr-frac", type=float, default=0.1)
+    p.add_argument("--warmup", type=int, default=200)
+    p.add_argument("--wd", type=float, default=0.1)
+    p.add_argument("--total-steps", type=int, default=4500, help="length of the learning-rate schedule")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--bf16", action="store_true", help="bfloat16 autocast (AMX/AVX512-BF16 where the CPU has them)")
+    p.add_argument("--eval-every", type=int, default=250)
+    p.add_argument("--log-every", type=int, default=25)
+    p.add_argument("--eval-windows", type=int, default=8, help="held-out windows per source per evaluation")
+    p.add_argument("--ckpt-minutes", type=float, default=5.0)
+    p.add_argument("--ckpt-steps", type=int, default=0, help="also checkpoint every N steps (tests)")
+    p.add_argument("--stop-after", type=int, default=0, help="stop (after a checkpoint) at this step (tests)")
+    p.add_argument("--tiny", action="store_true", help="2 layers, d 64, context 128: a smoke run")
+    p.add_argument("--bench", action="store_true", help="time threads x dtype x batch shapes and exit")
+    p.add_argument("--bench-steps", type=int, default=4)
+    p.add_argument("--bench-threads", default="1,2")
+    p.add_argument("--bench-shapes", default="128x16,512x8", help="context x rows, comma-separated")
+    a = p.parse_args()
+    a.bench_threads = [int(t) for t in a.bench_threads.split(",")]
+    a.bench_shapes = [tuple(int(v) for v in s.split("x")) for s in a.bench_shapes.split(",")]
+    curriculum = CURRICULUM
+    if a.tiny:
+        a.n_layer, a.n_embd, a.n_head, a.ctx = 2, 64, 4, 128
+        curriculum = [(0, 32, 4, 0.5), (4, 128, 4, 0.25)]
+    os.makedirs(a.out, exist_ok=True)
+    torch.set_num_threads(a.threads)
+
+    man, train, vals, ranges = load_corpus(a.data)
+    eot = int(man["eot"])
+    vocab = eot + 1
+    if int(train.max()) >= vocab:
+        raise SystemExit(f"{a.data}: token id {int(train.max())} is not below the vocabulary size {vocab}")
+    if a.bench:
+        return bench(a, train, ranges, eot, vocab)
+
+    corpus_id = man["files"]["train.bin"]["sha256"]
+    cfg, models, opts = build(a, vocab)
+    first = stage_at(0, curriculum)
+    batches = Batches(train, ranges, first[1], first[2], "cpu", a.seed, first[3], 0.5, eot=eot)
+    state = {"step": 0, "history": [], "best": {n: float("inf") for n in NAMES}, "tokens": 0, "train_s": 0.0}
+    ckpt = os.path.join(a.out, "ckpt.pt")
+    if os.path.exists(ckpt):
+        c = torch.load(ckpt)
+        if c["cfg"] != cfg:
+            raise SystemExit(f"{ckpt}: trained with {c['cfg']}, asked for {cfg}; use another --out")
+        if c.get("corpus") != corpus_id:
+            raise SystemExit(f"{ckpt}: trained on a corpus with train.bin sha256 {c.get('corpus')}, {a.data} has {corpus_id}")
+        for n in NAMES:
+            models[n].load_state_dict(c["models"][n])
+            opts[n].load_state_dict(c["opts"][n])
+        batches.gen.set_state(c["batch_gen"])
+        torch.set_rng_state(c["rng"])
+        state = c["state"]
+        log(a.out, {"event": "resume", "step": state["step"], "tokens": state["tokens"]})
+    else:
+        json.dump(cfg, open(os.path.join(a.out, "cfg.json"), "w"), indent=1)
+        log(a.out, {"event": "start", "cfg": cfg, "params": count_params(models["vanilla"]), "vocab": vocab,
+                    "train_tokens": int(len(train)), "threads": a.threads, "bf16": a.bf16, "torch": torch.__version__,
+                    "curriculum": curriculum, "args": vars(a)})
+    val_eval = {n: windows(v, a.ctx, a.eval_windows) for n, v in vals.items()}
+
+    def save():
+        atomic_save({"cfg": cfg, "corpus": corpus_id, "models": {n: models[n].state_dict() for n in NAMES},
+                     "opts": {n: opts[n].state_dict() for n in NAMES}, "batch_gen": batches.gen.get_state(),
+                     "rng": torch.get_rng_state(), "state": state}, ckpt)
+
+    def do_eval():
+        rec = {"step": state["step"], "tokens": state["tokens"], "train_s": round(state["train_s"], 1),
+               "stage_ctx": batches.ctx}
+        for n in NAMES:
+            ev = evaluate(models[n], val_eval, "cpu")
+            rep = repeat_test(models[n], "cpu", eot, vocab)
+            rec[f"{n}_train"] = state.get("last", {}).get(n)
+            rec[f"{n}_val"] = round(ev["loss"], 4)
+            rec[f"{n}_val_sources"] = {k: round(v["loss"], 4) for k, v in ev["sources"].items()}
+            rec[f"{n}_repeat"] = [round(rep["firstCopy"], 3), round(rep["secondCopy"], 3)]
+            if ev["loss"] < state["best"][n]:
+                state["best"][n] = ev["loss"]
+                rec[f"{n}_best"] = True
+                save_npz(models[n].state_dict(), os.path.join(a.out, f"{n}.npz"))
+        state["history"].append(rec)
+        log(a.out, rec)
+        with open(os.path.join(a.out, "history.json"), "w") as f:
+            json.dump(state["history"], f)
+
+    last_ckpt = time.time()
+    while state["step"] < a.total_steps:
+        st = stage_at(state["step"], curriculum)
+        if (batches.ctx, batches.batch) != (st[1], st[2]):
+            batches.configure(st[1], st[2], st[3], 0.5)
+            log(a.out, {"event": "stage", "step": state["step"], "ctx": st[1], "batch": st[2], "repeat_share": st[3]})
+        t0 = time.time()
+        x, y = batches()
+        lr = lr_at(state["step"], a.total_steps, a.lr, a.warmup, a.lr * a.min_lr_frac)
+        state["last"] = {n: round(v, 4) for n, v in train_step(models, opts, x, y, lr, a.bf16).items()}
+        state["train_s"] += time.time() - t0
+        state["step"] += 1
+        state["tokens"] += x.numel()
+        if state["step"] % a.log_every == 0:
+            log(a.out, {"step": state["step"], "lr": round(lr, 6), "train": state["last"],
+                        "train_s": round(state["train_s"], 1), "tokens": state["tokens"]})
+        if state["step"] % a.eval_every == 0 or state["step"] == a.total_steps:
+            do_eval()
+        due = time.time() - last_ckpt > a.ckpt_minutes * 60 or (a.ckpt_steps and state["step"] % a.ckpt_steps == 0)
+        if due or state["step"] == a.total_steps or state["step"] == a.stop_after:
+            save()
+            last_ckpt = time.time()
+        if state["step"] == a.stop_after:
+            log(a.out, {"event": "stopped", "step": state["step"]})
+            return
+    log(a.out, {"event": "done", "step": state["step"], "tokens": state["tokens"], "train_s": round(state["train_s"], 1)})
+
+
+if __name__ == "__main__":
+    main()
