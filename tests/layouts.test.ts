@@ -278,6 +278,26 @@ describe('errors about a rewritten graph name the user\'s file', () => {
   });
 });
 
+describe('a graph that loads as exported but not as rewritten', () => {
+  it('says that only the rewrite fails, with the rewrite\'s message and the cache file named as such', async () => {
+    // A node already named like one surgery adds: the original loads, the rewritten graph has two nodes of that name.
+    const dir = variant('rewrite-clash', 'onnx/model.onnx', (m) => {
+      m.graph!.node!.push(onnx.NodeProto.create({ opType: 'Identity', name: 'precache_lens/blocks.0.hook_resid_pre', input: ['logits'], output: ['clash_out'] }));
+      m.graph!.output!.push(onnx.ValueInfoProto.create({ name: 'clash_out', type: onnx.TypeProto.create({ tensorType: onnx.TypeProto.Tensor.create({ elemType: 1 }) }) }));
+    });
+    const m = load(dir);
+    expect((await m.run({ tokens: [[256, 1]] })).logits!.dims).toEqual([1, 2, 257]);
+    const err = await m.run({ tokens: [[256, 1]], hooks: ['blocks.0.hook_resid_pre'] }).then(
+      () => null,
+      (e: Error) => e,
+    );
+    expect(err).not.toBeNull();
+    expect(err!.message.startsWith(`${path.join(dir, 'onnx/model.onnx')}: onnxruntime loads this graph as exported, but not as rewritten for hooks and interventions (cached as `)).toBe(true);
+    expect(err!.message).toMatch(/precache_lens\/blocks\.0\.hook_resid_pre/);
+    expect(err!.message).not.toContain(path.join(cacheDir, ''));
+  });
+});
+
 describe('IR versions newer than the carried schema', () => {
   const entry = (w: protobuf.Writer, field: number, key: string, value: string) => {
     w.uint32((field << 3) | 2).fork().uint32(10).string(key).uint32(18).string(value).ldelim();
