@@ -75,8 +75,8 @@ export interface RaceState {
  * Replays the race from the values known so far (`value(v, i)`: variant v's objective on race input i, or
  * undefined when not computed): a pure function of the stored cells, so a search resumes where it stopped. Each
  * round: every live variant on the first `inputs` race inputs; the leader is the highest mean; a variant is dropped
- * when its paired interval against the leader, at level 1 - (1 - level) / (pairs of live variants x rounds), lies
- * below 0 (see decideRound).
+ * when the one-sided upper bound of its paired difference to the leader, at level 1 - (1 - level) / (m x rounds)
+ * with m the other live variants, lies below 0 (see decideRound).
  */
 export function replayRace(s: RaceSettings, value: (v: number, i: number) => number | undefined): RaceState {
   const schedule = raceSchedule(s.nRace, s.firstBatch);
@@ -109,17 +109,19 @@ export function replayRace(s: RaceSettings, value: (v: number, i: number) => num
 }
 
 /**
- * One round's decision over the live variants' values on the same inputs. The leader is itself picked by the same
- * noisy values, so comparing only with it is not m independent tests: the error is split over every pair of live
- * variants (a false drop needs some pair's interval to miss) and over the race's rounds (each round looks again).
+ * One round's decision over the live variants' values on the same inputs. The rule protects the truly best variant
+ * (and any variant tied with it): it is dropped only if, in some round, the one-sided upper bound of its mean
+ * difference to the leader falls below 0. The leader is one of the m other live variants and the race looks again
+ * each round, so the error 1 - level is split over m comparisons and over the race's rounds (union bound): the best
+ * variant is dropped in at most 1 - level of races, whichever variant leads.
  */
 export function decideRound(live: number[], values: Map<number, number[]>, level: number, roundsInRace = 1): RoundResult {
   let leader = live[0];
   const means = new Map(live.map((v) => [v, mean(values.get(v)!)]));
   for (const v of live) if (means.get(v)! > means.get(leader)!) leader = v;
   const m = live.length - 1;
-  const pairs = (m * (m + 1)) / 2;
-  const pairLevel = m > 0 ? 1 - (1 - level) / (pairs * roundsInRace) : level;
+  // A two-sided interval at 1 - 2a has the one-sided upper bound at 1 - a.
+  const pairLevel = m > 0 ? 1 - (2 * (1 - level)) / (m * roundsInRace) : level;
   const lead = values.get(leader)!;
   const estimates = new Map<number, Interval | null>();
   const vsLeader = new Map<number, Interval | null>();
