@@ -11,7 +11,7 @@
 //   slice    the same windowed loss on tests/fixtures/val-slice.bin (the first 4097 tokens of data/val.bin: 16
 //            windows of 256, 4096 predicted tokens). tests/default-model.test.ts checks it against the model card.
 //   samples  continuations of fixed prompts (BOS + prompt): greedy, and temperature 0.8 top-k 40 (mulberry32 seed).
-//   repeat   in-context repeat test: 20 random sequences of 50 ids uniform in [1000, 20000) (mulberry32 seed 1234),
+//   repeat   in-context repeat test: 20 random sequences of 50 ids uniform in [1000, min(20000, V - 1)) (mulberry32 seed 1234),
 //            each fed as BOS + seq + seq; mean loss on the second copy vs the first copy.
 //   sources  with --corpus DIR (tools/prepare-corpus.ts output): the same windowed loss on each source's held-out
 //            file DIR/val/<source>.bin (--max-windows-per-source K: its first K windows), and the token-weighted
@@ -26,7 +26,7 @@ import { createRequire } from 'node:module';
 import { HookedModel } from '../server/engine/hooked-model.js';
 import { openModelDir } from '../server/model/model-dir.js';
 import { loadTokenizer } from '../server/model/tokenizer.js';
-import { addCrossEntropy, generate, meanRange, readTokenFile, REPEAT, unigramCrossEntropy, windowLoss, nextTokenWindows } from './lib/lm-eval.js';
+import { addCrossEntropy, generate, meanRange, readTokenFile, REPEAT, repeatRange, repeatRows, unigramCrossEntropy, windowLoss, nextTokenWindows } from './lib/lm-eval.js';
 import { mulberry32 } from '../shared/random.js';
 
 const require = createRequire(import.meta.url);
@@ -183,13 +183,9 @@ async function main() {
 
   // In-context repeat test.
   const t2 = performance.now();
-  const rand = mulberry32(REPEAT.seed);
   const L = REPEAT.length;
-  const rows: number[][] = [];
-  for (let s = 0; s < REPEAT.sequences; s++) {
-    const seq = Array.from({ length: L }, () => REPEAT.lo + Math.floor(rand() * (REPEAT.hi - REPEAT.lo)));
-    rows.push([tok.bosId, ...seq, ...seq]);
-  }
+  const range = repeatRange(tok.vocabSize);
+  const rows = repeatRows(tok.vocabSize, tok.bosId, mulberry32(REPEAT.seed));
   const inputs = rows.map((r) => r.slice(0, -1));
   const targets = rows.map((r) => r.slice(1));
   const r = await model.run({ tokens: inputs, logits: true });
@@ -201,12 +197,12 @@ async function main() {
   const second = meanRange(perPos, L, 2 * L);
   const secondAfterFirst = meanRange(perPos, L + 1, 2 * L);
   result.repeat = {
-    settings: `${REPEAT.sequences} sequences of ${L} ids uniform in [${REPEAT.lo}, ${REPEAT.hi}), mulberry32 seed ${REPEAT.seed}; input BOS + seq + seq`,
+    settings: `${REPEAT.sequences} sequences of ${L} ids uniform in [${range.lo}, ${range.hi}), mulberry32 seed ${REPEAT.seed}; input BOS + seq + seq`,
     firstCopy: r4(first),
     secondCopy: r4(second),
     secondCopyExcludingItsFirstToken: r4(secondAfterFirst),
     difference: r4(first - second),
-    uniformOverRange: r4(Math.log(REPEAT.hi - REPEAT.lo)),
+    uniformOverRange: r4(Math.log(range.hi - range.lo)),
     seconds: r4((performance.now() - t2) / 1000),
   };
   console.log(`\nrepeat  first copy ${first.toFixed(4)}, second copy ${second.toFixed(4)} (excluding its first token ${secondAfterFirst.toFixed(4)}) nats/token`);

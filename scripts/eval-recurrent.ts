@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 import { RecurrentModel } from '../server/engine/recurrent-model.js';
 import { targetLosses } from '../shared/metrics/loss.js';
 import { mulberry32 } from '../shared/random.js';
-import { REPEAT } from './lib/lm-eval.js';
+import { REPEAT, repeatRange, repeatRows } from './lib/lm-eval.js';
 
 const { values } = parseArgs({
   options: {
@@ -63,12 +63,8 @@ const slice = await evalTokens(readTokens([values.slice!]), 0);
 const valFiles = values.val!.split(',');
 const val = await evalTokens(readTokens(valFiles), Number(values['max-windows']));
 // In-context repeat test: BOS + seq + seq, loss on each copy (the model reads the first copy through its state).
-const rand = mulberry32(REPEAT.seed);
 const L = REPEAT.length;
-const rows = Array.from({ length: REPEAT.sequences }, () => {
-  const seq = Array.from({ length: L }, () => REPEAT.lo + Math.floor(rand() * (REPEAT.hi - REPEAT.lo)));
-  return [m.config.bosTokenId ?? m.config.eosTokenId ?? 0, ...seq, ...seq];
-});
+const rows = repeatRows(m.config.vocabSize, m.config.bosTokenId ?? m.config.eosTokenId ?? 0, mulberry32(REPEAT.seed));
 const rr = await m.run({ tokens: rows.map((r) => r.slice(0, -1)) });
 const Vr = rr.logits!.dims[2];
 const perPos = new Float64Array(2 * L);
@@ -78,7 +74,7 @@ rows.forEach((row, b) => {
 });
 const mean = (a: number, b: number) => perPos.slice(a, b).reduce((x, y) => x + y, 0) / (b - a);
 const repeat = {
-  settings: `${REPEAT.sequences} sequences of ${L} ids uniform in [${REPEAT.lo}, ${REPEAT.hi}), mulberry32 seed ${REPEAT.seed}; input BOS + seq + seq`,
+  settings: `${REPEAT.sequences} sequences of ${L} ids uniform in [${repeatRange(m.config.vocabSize).lo}, ${repeatRange(m.config.vocabSize).hi}), mulberry32 seed ${REPEAT.seed}; input BOS + seq + seq`,
   firstCopy: Number(mean(0, L).toFixed(4)),
   secondCopy: Number(mean(L, 2 * L).toFixed(4)),
   difference: Number((mean(0, L) - mean(L, 2 * L)).toFixed(4)),

@@ -171,3 +171,22 @@ export function meanRange(v: ArrayLike<number>, from: number, to: number): numbe
 
 /** The in-context repeat test of every model card: random id sequences, each followed by itself. */
 export const REPEAT = { sequences: 20, length: 50, lo: 1000, hi: 20000, seed: 1234 };
+
+/**
+ * The repeat test's ids for a vocabulary: [1000, 20000), or [1000, V - 1) for a smaller vocabulary, so the last id
+ * (the bundled family's <|endoftext|>) is never drawn. tools/py/train_v2.py repeat_hi is the same rule.
+ */
+export function repeatRange(vocabSize: number): { lo: number; hi: number } {
+  const hi = Math.min(REPEAT.hi, vocabSize - 1);
+  if (hi - REPEAT.lo < REPEAT.length) throw new Error(`repeat test: a vocabulary of ${vocabSize} ids is too small for ids from ${REPEAT.lo}`);
+  return { lo: REPEAT.lo, hi };
+}
+
+/** The repeat test's rows, BOS + seq + seq, with mulberry32(REPEAT.seed) as every card and trainer draws them. */
+export function repeatRows(vocabSize: number, bos: number, rand: () => number): number[][] {
+  const { lo, hi } = repeatRange(vocabSize);
+  return Array.from({ length: REPEAT.sequences }, () => {
+    const seq = Array.from({ length: REPEAT.length }, () => lo + Math.floor(rand() * (hi - lo)));
+    return [bos, ...seq, ...seq];
+  });
+}

@@ -68,6 +68,20 @@ class TrainCpuTest(unittest.TestCase):
             self.assertFalse(torch.equal(a["models"]["vanilla"]["transformer.h.0.attn.c_attn.weight"],
                                          a["models"]["myopic"]["transformer.h.0.attn.c_attn.weight"]))
 
+    def test_rwkv_twins_resume_exactly(self):
+        with tempfile.TemporaryDirectory() as t:
+            data = os.path.join(t, "corpus")
+            make_corpus(data)
+            a = train(data, os.path.join(t, "a"), "--arch", "rwkv")
+            train(data, os.path.join(t, "b"), "--arch", "rwkv", "--stop-after", "5")
+            b = train(data, os.path.join(t, "b"), "--arch", "rwkv")
+            for n in ("vanilla", "myopic"):
+                for k, v in a["models"][n].items():
+                    self.assertTrue(torch.equal(v, b["models"][n][k]), f"{n}.{k} differs after resuming")
+            self.assertTrue(os.path.exists(os.path.join(t, "a", "vanilla.pt")))
+            self.assertFalse(torch.equal(a["models"]["vanilla"]["rwkv.blocks.0.att.key.weight"],
+                                         a["models"]["myopic"]["rwkv.blocks.0.att.key.weight"]))
+
     def test_resume_refuses_another_corpus(self):
         with tempfile.TemporaryDirectory() as t:
             d1, d2 = os.path.join(t, "c1"), os.path.join(t, "c2")

@@ -30,6 +30,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from gpt2_model import GPT2LMHeadModel, count_params  # noqa: E402
+from rwkv_model import RWKV, RWKVConfig  # noqa: E402
 from train_v2 import NAMES, Batches, evaluate, load_corpus, repeat_test, save_npz, windows  # noqa: E402
 
 # (first step of the stage, context, rows per batch, share of rows with a repeated span)
@@ -68,14 +69,34 @@ def atomic_save(obj, path):
     os.replace(tmp, path)
 
 
+class RwkvLM(torch.nn.Module):
+    """tools/py/rwkv_model.py's RWKV-5 behind the GPT-2 model's call (ids, position_ids) -> (logits, _), so that
+    training, evaluation and the repeat test are shared. Trains with the exact parallel form of the WKV sums; the
+    myopic twin has no gradient through the state or the token shift into earlier positions."""
+
+    def __init__(self, cfg, myopic):
+        super().__init__()
+        self.rwkv = RWKV(RWKVConfig(**cfg))
+        self.myopic = myopic
+
+    def forward(self, ids, position_ids=None):
+        return self.rwkv(ids, parallel=True, myopic=self.myopic)
+
+
 def build(a, vocab):
-    cfg = dict(vocab_size=vocab, n_positions=a.ctx, n_embd=a.n_embd, n_layer=a.n_layer, n_head=a.n_head,
-               layer_norm_epsilon=1e-5, embd_pdrop=a.dropout, attn_pdrop=0.0, resid_pdrop=a.dropout)
+    if a.arch == "rwkv":
+        cfg = dict(vocab_size=vocab, n_layer=a.n_layer, n_embd=a.n_embd, n_head=a.n_head, ctx=a.ctx)
+    else:
+        cfg = dict(vocab_size=vocab, n_positions=a.ctx, n_embd=a.n_embd, n_layer=a.n_layer, n_head=a.n_head,
+                   layer_norm_epsilon=1e-5, embd_pdrop=a.dropout, attn_pdrop=0.0, resid_pdrop=a.dropout)
     models, opts = {}, {}
     for n in NAMES:
         torch.manual_seed(a.seed)  # identical initial weights for both twins
-        m = GPT2LMHeadModel(cfg)
-        m.set_mode(myopic=(n == "myopic"), fast=True)
+        if a.arch == "rwkv":
+            m = RwkvLM(cfg, myopic=(n == "myopic"))
+        else:
+            m = GPT2LMHeadModel(cfg)
+            m.set_mode(myopic=(n == "myopic"), fast=True)
         m.train()
         models[n] = m
         decay = [q for q in m.parameters() if q.dim() >= 2]
@@ -133,6 +154,7 @@ def main():
     p.add_argument("--data", default="data/corpus8k")
     p.add_argument("--out", required=True, help="checkpoint folder, outside the repository")
     p.add_argument("--seed", type=int, default=1234)
+    p.add_argument("--arch", choices=("gpt2", "rwkv"), default="gpt2")
     p.add_argument("--n-layer", type=int, default=6)
     p.add_argument("--n-embd", type=int, default=256)
     p.add_argument("--n-head", type=int, default=8)
@@ -195,7 +217,7 @@ def main():
         log(a.out, {"event": "resume", "step": state["step"], "tokens": state["tokens"]})
     else:
         json.dump(cfg, open(os.path.join(a.out, "cfg.json"), "w"), indent=1)
-        log(a.out, {"event": "start", "cfg": cfg, "params": count_params(models["vanilla"]), "vocab": vocab,
+        log(a.out, {"event": "start", "arch": a.arch, "cfg": cfg, "params": count_params(models["vanilla"]), "vocab": vocab,
                     "train_tokens": int(len(train)), "threads": a.threads, "bf16": a.bf16, "torch": torch.__version__,
                     "curriculum": curriculum, "args": vars(a)})
     val_eval = {n: windows(v, a.ctx, a.eval_windows) for n, v in vals.items()}
@@ -218,7 +240,10 @@ def main():
             if ev["loss"] < state["best"][n]:
                 state["best"][n] = ev["loss"]
                 rec[f"{n}_best"] = True
-                save_npz(models[n].state_dict(), os.path.join(a.out, f"{n}.npz"))
+                if a.arch == "rwkv":  # rwkv_export.py reads {cfg, state_dict}
+                    atomic_save({"cfg": cfg, "state_dict": models[n].rwkv.state_dict()}, os.path.join(a.out, f"{n}.pt"))
+                else:
+                    save_npz(models[n].state_dict(), os.path.join(a.out, f"{n}.npz"))
         state["history"].append(rec)
         log(a.out, rec)
         with open(os.path.join(a.out, "history.json"), "w") as f:
