@@ -1,7 +1,10 @@
 // Speed benchmark: plain forward vs hooked forward vs full analysis, as ratios measured in one process.
 //
 //   npm run bench [-- --json FILE] [--skip-small] [--long] [--threads 2] [--reps 5] [--analysis-reps 1] [--full-warmup]
-//                 [--model DIR] [--experiment [--experiment-inputs 50]]
+//                 [--model DIR] [--experiment [--experiment-inputs 50]] [--search]
+//
+// --search: only the search bench (scripts/bench-search.ts): 16 template variants over 64 inputs raced as a prompt
+// search, against one plain forward, one full analysis and the full grid, in this process; JSON under `search`.
 //
 // --experiment: only the experiment bench (scripts/bench-experiment.ts): 4 prompts x N inputs as one experiment
 // against the same cells as separate analyses in this process.
@@ -36,6 +39,7 @@ import { hookName } from '../shared/hooks.js';
 import { isUpToDate, type WriteOptions } from './make-random-gpt2.js';
 import { mulberry32 } from '../shared/random.js';
 import { benchExperiment } from './bench-experiment.js';
+import { benchSearch } from './bench-search.js';
 
 const require = createRequire(import.meta.url);
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -58,10 +62,11 @@ interface Args {
   long: boolean;
   experiment: boolean;
   experimentInputs: number;
+  search: boolean;
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { json: null, skipSmall: false, threads: 2, reps: 5, analysisReps: 1, fullWarmup: false, model: path.join(REPO, 'models/precache-gpt2-8l'), long: false, experiment: false, experimentInputs: 50 };
+  const a: Args = { json: null, skipSmall: false, threads: 2, reps: 5, analysisReps: 1, fullWarmup: false, model: path.join(REPO, 'models/precache-gpt2-8l'), long: false, experiment: false, experimentInputs: 50, search: false };
   const num = (flag: string, v: string | undefined) => {
     const n = Number(v);
     if (!Number.isInteger(n) || n < 1) throw new Error(`${flag} needs a positive integer, got ${v}`);
@@ -73,6 +78,7 @@ function parseArgs(argv: string[]): Args {
     else if (f === '--long') a.long = true;
     else if (f === '--full-warmup') a.fullWarmup = true;
     else if (f === '--experiment') a.experiment = true;
+    else if (f === '--search') a.search = true;
     else if (f === '--experiment-inputs') a.experimentInputs = num(f, argv[++i]);
     else if (f === '--json') a.json = argv[++i] ?? (() => { throw new Error('--json needs a file'); })();
     else if (f === '--model') a.model = argv[++i] ?? (() => { throw new Error('--model needs a directory'); })();
@@ -382,6 +388,13 @@ async function main() {
   console.log(`machine: ${machine.cpu} x ${machine.cores} cores, ${machine.memGiB} GiB, ${machine.platform}; load average ${machine.loadavg.join(' ')}`);
   console.log(`node ${process.version}, onnxruntime-node ${ortVersion} (CPU EP), ORT intra-op threads: ${args.threads}; commit ${commit}`);
   console.log(`input: [BOS] + P + X of random single-token words (seed ${TEXT_SEED}); forwards: median of ${args.reps} (plain and hooked alternating) after 1 warm-up each`);
+  if (args.search) {
+    const r = await benchSearch({ model: args.model, threads: args.threads, graphCache: GRAPH_CACHE });
+    const line = JSON.stringify({ bench: 'precache-lens/search', date: new Date().toISOString(), commit, machine, threads: args.threads, search: r });
+    console.log(line);
+    if (args.json) fs.writeFileSync(args.json, `${line}\n`);
+    return;
+  }
   if (args.experiment) {
     const r = await benchExperiment({ model: args.model, threads: args.threads, graphCache: GRAPH_CACHE, inputs: args.experimentInputs });
     const line = JSON.stringify({ bench: 'precache-lens/experiment', date: new Date().toISOString(), commit, machine, threads: args.threads, ...r });

@@ -11,6 +11,7 @@ import { RunStore } from './store/run-store.js';
 import { RunManager } from './runs/run-manager.js';
 import { ExperimentManager } from './experiments/experiment-manager.js';
 import { SearchManager } from './search/search-manager.js';
+import { PoolRaceBackend } from './search/pool-race-backend.js';
 import { lockDataDir } from './data-lock.js';
 import { settings } from './settings.js';
 import { generateToken, isLoopback } from './security.js';
@@ -126,7 +127,9 @@ export async function serve(opts: ServeOptions) {
     const pool = redis ? new PoolBackend(checkRedisUrl(redis), engine, store.db) : null;
     const runs = new RunManager(store, pool ?? engine, opts.concurrency ?? (pool ? POOL_IN_FLIGHT : undefined), opts.maxBatchMB, opts.maxQueue);
     const experiments = new ExperimentManager({ store, runs, registry, engine }, pool ? POOL_CELL_WINDOW : undefined);
-    const searches = new SearchManager({ store, registry, engine, experiments });
+    // In pool mode a search's racing cells are BullMQ jobs on the same queues as analyses.
+    const raceBackend = pool ? new PoolRaceBackend(pool) : undefined;
+    const searches = new SearchManager({ store, registry, engine, experiments, race: raceBackend });
     const app = createApp({
       engine,
       registry,
@@ -143,6 +146,7 @@ export async function serve(opts: ServeOptions) {
     server.on('close', () => {
       lock.release();
       void pool?.close();
+      void raceBackend?.close();
     });
     let stopping: Promise<void> | null = null;
     /**

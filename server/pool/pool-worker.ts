@@ -8,7 +8,8 @@ import { ModelRegistry } from '../model/registry.js';
 import { EngineClient } from '../worker/engine-client.js';
 import { RemoteError } from '../worker/protocol.js';
 import { cancelKey, connect, poolTiming, queueName, redactRedisUrl, workerKey } from './config.js';
-import { CANCELLED_REASON, encodeFailure, type AnalyzeJobData, type AnalyzeJobReturn, type JobUpdate } from './protocol.js';
+import { CANCELLED_REASON, encodeFailure, type AnalyzeJobData, type AnalyzeJobReturn, type JobUpdate, type SearchJobData, type SearchJobReturn } from './protocol.js';
+import type { ContinuationArgs, RaceCellsArgs } from '../search/race-cells.js';
 import type { WorkerStatus } from '../../shared/pool.js';
 
 export interface PoolWorkerOptions {
@@ -111,9 +112,35 @@ export async function startPoolWorker(o: PoolWorkerOptions) {
     }
   };
 
+  /** A prompt search's racing cells or continuations (short jobs: the cancel flag is read before they start). */
+  const processSearch = async (job: Job<SearchJobData, SearchJobReturn>, dir: string): Promise<SearchJobReturn> => {
+    const { runId } = job.data;
+    if (await redis.exists(cancelKey(runId))) throw new UnrecoverableError(CANCELLED_REASON);
+    current.set(runId, { modelHash: job.data.modelHash, since: new Date().toISOString() });
+    try {
+      const result =
+        job.name === 'race'
+          ? await engine.task('race', { ...(job.data.args as RaceCellsArgs), modelDir: dir }).promise
+          : await engine.task('continuations', { ...(job.data.args as ContinuationArgs), modelDir: dir }).promise;
+      return { result, worker: id };
+    } catch (e) {
+      if (isCancelled(e)) throw new UnrecoverableError(CANCELLED_REASON);
+      if (e instanceof RemoteError && e.isInputError) throw new UnrecoverableError(encodeFailure(e));
+      throw new Error(encodeFailure(e));
+    } finally {
+      current.delete(runId);
+      finishedAt.push(Date.now());
+      jobsDone++;
+    }
+  };
+
+  /** One queue per model carries analyses and a search's jobs, told apart by the job's name. */
+  const route = (job: Job<AnalyzeJobData, AnalyzeJobReturn>, dir: string): Promise<AnalyzeJobReturn> =>
+    job.name === 'race' || job.name === 'continuations' ? (processSearch(job as unknown as Job<SearchJobData, SearchJobReturn>, dir) as unknown as Promise<AnalyzeJobReturn>) : process1(job, dir);
+
   let lastError = '';
   const workers = models.map((m) => {
-    const w = new Worker<AnalyzeJobData, AnalyzeJobReturn>(queueName(m.hash), (job) => process1(job, m.dir), {
+    const w = new Worker<AnalyzeJobData, AnalyzeJobReturn>(queueName(m.hash), (job) => route(job, m.dir), {
       connection: connect(o.redis),
       concurrency: o.concurrency,
       lockDuration: timing.lockMs,

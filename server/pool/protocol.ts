@@ -12,6 +12,19 @@ export interface AnalyzeJobData {
   args: Omit<AnalyzeJobArgs, 'modelDir'>;
 }
 
+/** A prompt search's job (`race` or `continuations`, server/search/): the same envelope, other arguments and result. */
+export interface SearchJobData {
+  runId: string;
+  modelHash: string;
+  modelName: string;
+  args: unknown;
+}
+
+export interface SearchJobReturn {
+  result: unknown;
+  worker: string;
+}
+
 /**
  * Progress and partial stages both go as BullMQ job progress (job.updateProgress): QueueEvents delivers each to the
  * server in order, before the job's completion, and Redis keeps only the latest in the job hash (no growing list).
