@@ -16,6 +16,11 @@
 //                           minus num_attention_heads and hidden_size (as the file reported in issue 23).
 //   genai-phi3-packed-gqa/  the builder's Phi-3 form: one packed qkv_proj MatMul feeding GroupQueryAttention's query
 //                           (key and value inputs empty), type "phi3"; same omissions.
+//   genai-phi2-parallel/    the builder's Phi (Phi-2) form (builders/phi.py PhiModel.make_layer): LayerNorm then
+//                           SkipLayerNormalization, attention and the fc MLP both reading the same norm output, their
+//                           outputs joined by /model/layers.{l}/residual_add/Add (a parallel block), biases on every
+//                           projection, FastGelu, GroupQueryAttention with partial rotary (cos cache [64, 8] for
+//                           head size 32); type "phi"; same omissions.
 //   gpt2-tiny-dynamic-int8/ and llama-tiny-dynamic-int8/: onnxruntime quantize_dynamic(weight_type=QInt8,
 //                           op_types_to_quantize=['MatMul']) of the eager tiny models, written as
 //                           onnx/model_quantized.onnx (transformers.js / Optimum layout) with quantize_dynamic's
@@ -33,7 +38,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import onnxProto from 'onnx-proto';
-import { buildGpt2Onnx, randomGpt2Weights } from './make-random-gpt2.js';
+import { GraphBuilder, buildGpt2Onnx, normalSource, randomGpt2Weights, tensorInfo } from './make-random-gpt2.js';
 import { TINY_LLAMA, buildLlamaOnnx, randomLlamaWeights } from './make-random-llama.js';
 import { FUSED_SHAPE, LLAMA_SEED } from './make-fused-fixtures.js';
 
@@ -214,6 +219,113 @@ function packQkv(m: ModelProto, H: number, Hkv: number, dh: number, d: number): 
   g.initializer = (g.initializer ?? []).filter((t) => !drop.has(t.name!));
 }
 
+/** Phi-2's shape for the fixture: 2 layers, d 64, 2 heads (as many kv heads), head size 32, rotary on 16 of 32 dims (onnxruntime's GroupQueryAttention needs the cos cache's width, rotary/2, to be a multiple of 8). */
+export const TINY_PHI2 = { nLayer: 2, nHead: 2, dModel: 64, dFf: 128, nCtx: 64, vocabSize: 257, rotaryDim: 16, ropeTheta: 10000, eps: 1e-5, seed: 29, std: 0.15 };
+
+/** The genai builder's Phi (Phi-2) graph around random weights (see the header comment). */
+export function buildPhi2Genai(): ModelProto {
+  const s = TINY_PHI2;
+  const { nLayer: L, nHead: H, dModel: d, dFf: F, nCtx: C, vocabSize: V } = s;
+  const dh = d / H;
+  const half = s.rotaryDim / 2;
+  const normal = normalSource(s.seed);
+  const rnd = (n: number, std = s.std) => normal(new Float32Array(n), std);
+  const gains = (n: number) => rnd(n, 0.2).map((x) => 1 + x);
+  const g = new GraphBuilder();
+  const ms = (opType: string, name: string, inputs: string[], outputs: string[], attrs: Record<string, number | { f: number }>) => {
+    const attribute = Object.entries(attrs).map(([k, v]) =>
+      typeof v === 'number'
+        ? onnx.AttributeProto.create({ name: k, i: v, type: onnx.AttributeProto.AttributeType.INT })
+        : onnx.AttributeProto.create({ name: k, f: v.f, type: onnx.AttributeProto.AttributeType.FLOAT }),
+    );
+    g.nodes.push(onnx.NodeProto.create({ opType, name, domain: 'com.microsoft', input: inputs, output: outputs, attribute }));
+  };
+  const lin = (prefix: string, x: string, w: string, din: number, dout: number) => {
+    const mm = g.one('MatMul', `${prefix}/MatMul`, [x, g.weight(`${w}.weight`, [din, dout], rnd(din * dout))]);
+    return g.one('Add', `${prefix}/Add`, [mm, g.weight(`${w}.bias`, [dout], rnd(dout, 0.1))]);
+  };
+  const cos = new Float32Array(C * half);
+  const sin = new Float32Array(C * half);
+  for (let p = 0; p < C; p++) for (let i = 0; i < half; i++) {
+    const a = p * Math.pow(s.ropeTheta, (-2 * i) / s.rotaryDim);
+    cos[p * half + i] = Math.cos(a);
+    sin[p * half + i] = Math.sin(a);
+  }
+  const cosCache = g.weight('cos_cache', [C, half], cos);
+  const sinCache = g.weight('sin_cache', [C, half], sin);
+  const embed = g.one('Gather', '/model/embed_tokens/Gather', [g.weight('model.embed_tokens.weight', [V, d], rnd(V * d)), 'input_ids']);
+  const sum = g.one('ReduceSum', '/model/attn_mask_reformat/attn_mask_subgraph/ReduceSum', ['attention_mask', g.ints([1])], { keepdims: 0 });
+  const seqlensK = g.one('Cast', '/model/attn_mask_reformat/attn_mask_subgraph/Sub/Cast', [g.one('Sub', '/model/attn_mask_reformat/attn_mask_subgraph/Sub', [sum, g.ints([1])])], { to: DT.INT32 });
+  const width = g.one('Gather', '/model/attn_mask_reformat/attn_mask_subgraph/Gather', [g.one('Shape', '/model/attn_mask_reformat/attn_mask_subgraph/Shape', ['attention_mask']), g.ints([1])], { axis: 0 });
+  const totalLen = g.one('Cast', '/model/attn_mask_reformat/attn_mask_subgraph/Gather/Cast', [width], { to: DT.INT32 });
+  const pastIn: ReturnType<typeof tensorInfo>[] = [];
+  const presentOut: ReturnType<typeof tensorInfo>[] = [];
+  let stream = embed; // the residual stream entering the layer (root input of the next SkipLayerNorm)
+  let skip = ''; // the previous layer's residual_add output
+  for (let l = 0; l < L; l++) {
+    const p = `/model/layers.${l}`;
+    const wn = (x: string) => `model.layers.${l}.${x}`;
+    const gain = g.weight(wn('input_layernorm.weight'), [d], gains(d));
+    const bias = g.weight(wn('input_layernorm.bias'), [d], rnd(d, 0.1));
+    let ln: string;
+    if (l === 0) ln = g.one('LayerNormalization', `${p}/input_layernorm/LayerNorm`, [stream, gain, bias], { axis: -1, epsilon: { f: s.eps } });
+    else {
+      ln = `${p}/input_layernorm/output_0`;
+      const sumOut = `${p}/input_layernorm/output_3`;
+      ms('SkipLayerNormalization', `${p}/input_layernorm/SkipLayerNorm`, [stream, skip, gain, bias], [ln, '', '', sumOut], { epsilon: { f: s.eps } });
+      stream = sumOut;
+    }
+    const q = lin(`${p}/attn/q_proj`, ln, wn('self_attn.q_proj'), d, d);
+    const k = lin(`${p}/attn/k_proj`, ln, wn('self_attn.k_proj'), d, d);
+    const v = lin(`${p}/attn/v_proj`, ln, wn('self_attn.v_proj'), d, d);
+    const pastK = `past_key_values.${l}.key`;
+    const pastV = `past_key_values.${l}.value`;
+    pastIn.push(tensorInfo(pastK, DT.FLOAT, ['batch_size', H, 'past_sequence_length', dh]), tensorInfo(pastV, DT.FLOAT, ['batch_size', H, 'past_sequence_length', dh]));
+    presentOut.push(tensorInfo(`present.${l}.key`, DT.FLOAT, ['batch_size', H, 'total_sequence_length', dh]), tensorInfo(`present.${l}.value`, DT.FLOAT, ['batch_size', H, 'total_sequence_length', dh]));
+    const attn = `${p}/attn/GroupQueryAttention/output_0`;
+    ms('GroupQueryAttention', `${p}/attn/GroupQueryAttention`, [q, k, v, pastK, pastV, seqlensK, totalLen, cosCache, sinCache], [attn, `present.${l}.key`, `present.${l}.value`], { num_heads: H, kv_num_heads: H, do_rotary: 1 });
+    const attnOut = lin(`${p}/attn/dense`, attn, wn('self_attn.dense'), d, d);
+    const fc1 = lin(`${p}/mlp/fc1`, ln, wn('mlp.fc1'), d, F);
+    const act = `${p}/mlp/act/FastGelu/output_0`;
+    ms('FastGelu', `${p}/mlp/act/FastGelu`, [fc1], [act], {});
+    const mlpOut = lin(`${p}/mlp/fc2`, act, wn('mlp.fc2'), F, d);
+    skip = g.one('Add', `${p}/residual_add/Add`, [attnOut, mlpOut]);
+  }
+  const normed = '/model/layers.2/final_norm_layernorm/output_0';
+  ms('SkipLayerNormalization', '/model/layers.2/final_norm_layernorm/SkipLayerNorm', [stream, skip, g.weight('model.final_layernorm.weight', [d], gains(d)), g.weight('model.final_layernorm.bias', [d], rnd(d, 0.1))], [normed, '', '', '/model/layers.2/final_norm_layernorm/output_3'], { epsilon: { f: s.eps } });
+  const head = g.one('MatMul', '/lm_head/MatMul', [normed, g.weight('lm_head.weight', [d, V], rnd(d * V))]);
+  g.nodes.push(onnx.NodeProto.create({ opType: 'Add', name: '/lm_head/Add', input: [head, g.weight('lm_head.bias', [V], rnd(V, 0.1))], output: ['logits'] }));
+  const graph = onnx.GraphProto.create({
+    name: 'main_graph',
+    node: g.nodes,
+    initializer: g.inits,
+    input: [
+      tensorInfo('input_ids', DT.INT64, ['batch_size', 'sequence_length']),
+      tensorInfo('attention_mask', DT.INT64, ['batch_size', 'total_sequence_length']),
+      tensorInfo('position_ids', DT.INT64, ['batch_size', 'sequence_length']),
+      ...pastIn,
+    ],
+    output: [tensorInfo('logits', DT.FLOAT, ['batch_size', 'sequence_length', V]), ...presentOut],
+  });
+  return onnx.ModelProto.create({
+    irVersion: 8,
+    producerName: 'onnxruntime-genai',
+    opsetImport: [onnx.OperatorSetIdProto.create({ domain: '', version: 17 }), onnx.OperatorSetIdProto.create({ domain: 'com.microsoft', version: 1 })],
+    graph,
+  });
+}
+
+function writeGenaiPhi2(out: string): string {
+  const dir = path.join(out, 'genai-phi2-parallel');
+  fs.mkdirSync(dir, { recursive: true });
+  const s = TINY_PHI2;
+  fs.writeFileSync(path.join(dir, 'model.onnx'), encode(buildPhi2Genai()));
+  copyTokenizer(dir, true);
+  const dh = s.dModel / s.nHead;
+  writeJson(path.join(dir, 'genai_config.json'), builderGenaiConfig({ type: 'phi', ctx: s.nCtx, vocab: s.vocabSize, headSize: dh, hidden: s.dModel, heads: s.nHead, kvHeads: s.nHead, layers: s.nLayer, filename: 'model.onnx', omit: OMITTED }));
+  return dir;
+}
+
 // ------------------------------------------------------------------------------------------ quantize_dynamic
 
 const tensor = (name: string, dataType: number, dims: number[], raw: Uint8Array): ITensorProto => onnx.TensorProto.create({ name, dataType, dims, rawData: raw });
@@ -298,7 +410,7 @@ function main(): void {
     console.log(`wrote ${path.join(out, 'onnx/model_quantized.onnx')} (${n} MatMuls quantised)`);
     return;
   }
-  const written = [writeGenaiGpt2(out), writeGenaiLlama(out, 'genai-llama-gqa', false), writeGenaiLlama(out, 'genai-phi3-packed-gqa', true)];
+  const written = [writeGenaiGpt2(out), writeGenaiLlama(out, 'genai-llama-gqa', false), writeGenaiLlama(out, 'genai-phi3-packed-gqa', true), writeGenaiPhi2(out)];
   const s = FUSED_SHAPE;
   const gpt2 = buildGpt2Onnx({ ...s, opset: 17 }, randomGpt2Weights(s, s.seed), { attention: 'eager', past: true });
   const gpt2Config = JSON.parse(fs.readFileSync(path.join(REPO, 'tests/fixtures/models/gpt2-tiny-eager/config.json'), 'utf8')) as Record<string, unknown>;

@@ -197,6 +197,12 @@ function findUnembed(ix: GraphIndex, logits: string): NodeProto | null {
       const q = ix.producer.get(entry.input[0]);
       return q && (q.opType === 'Reshape' || q.opType === 'Flatten') ? null : entry;
     }
+    // An LM head with a bias (Phi-2): MatMul then Add of a constant [V].
+    const biasAdd = p.opType === 'Add' ? (p.input ?? []).filter((i) => i && !ix.isConstant(i)) : [];
+    if (biasAdd.length === 1 && (p.input ?? []).length === 2) {
+      t = biasAdd[0];
+      continue;
+    }
     if (!(p.opType === 'Identity' || p.opType === 'Cast') || !p.input?.[0]) return null;
     t = p.input[0];
   }
