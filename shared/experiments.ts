@@ -160,6 +160,9 @@ export interface InputSetSummary {
   id: string;
   title: string;
   size: number;
+  /** For users: what the texts are, where they come from, that the bundled models never trained on them. */
+  description?: string;
+  /** For maintainers: how the set was cut and by which script. */
   provenance: string;
   licence: string;
   note?: string;

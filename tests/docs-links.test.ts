@@ -71,4 +71,17 @@ describe('links in README.md and docs/', () => {
       expect(broken).toEqual([]);
     });
   }
+
+  it('every picture in docs/ is taken from the running app by a browser test (npm run docs:screenshots), none by hand', () => {
+    const e2e = path.join(ROOT, 'tests/e2e');
+    const published = new Set(
+      fs
+        .readdirSync(e2e)
+        .filter((f) => f.endsWith('.ts'))
+        .flatMap((f) => [...fs.readFileSync(path.join(e2e, f), 'utf8').matchAll(/publishScreenshot\([^\n]*,\s*'([\w.-]+\.png)'\s*\)/g)].map((m) => m[1])),
+    );
+    expect(published.size).toBeGreaterThanOrEqual(5);
+    const pictures = fs.readdirSync(path.join(ROOT, 'docs')).filter((f) => f.endsWith('.png'));
+    expect(pictures.filter((p) => !published.has(p))).toEqual([]);
+  });
 });

@@ -33,6 +33,15 @@ const SETS = [
   { id: 'brown-fiction', title: 'Brown corpus: fiction (general, mystery, science fiction, adventure, romance, humour; K-R)', source: 'brown', pick: (id) => 'klmnpr'.includes(brownCat(id)), licence: BROWN_LICENCE },
 ];
 
+/** What a user reads about a set in the experiment form: what the texts are, where they come from, that no bundled model trained on them. */
+function describe(set, nPassages, nDocs) {
+  const from =
+    set.source === 'sotu'
+      ? `${nDocs} State of the Union addresses (US presidents' yearly reports to Congress; public domain)`
+      : `${nDocs} texts of the Brown corpus (American English published in 1961)`;
+  return `${nPassages} passages of a few sentences each (${MIN_CHARS}-${MAX_CHARS} characters) from ${from}. These documents were held out when the bundled models were trained, so the models never saw them.`;
+}
+
 /** Non-overlapping runs of whole sentences inside one paragraph, MIN..MAX chars and at most MAX_TOKENS tokens. */
 function passages(doc) {
   const out = [];
@@ -91,6 +100,7 @@ for (const set of SETS) {
   const file = {
     id: set.id,
     title: set.title,
+    description: describe(set, chosen.length, members.length),
     provenance: `${chosen.length} passages (${MIN_CHARS}-${MAX_CHARS} characters, at most ${MAX_TOKENS} GPT-2 tokens, whole sentences within a paragraph) cut from ${members.length} documents of the default model's held-out validation split (tools/corpus/build.ts isHeldOut), never trained on; written by tools/make-input-sets.mjs.`,
     licence: set.licence,
     note: set.source === 'brown' ? 'Unedited published texts of 1961: some passages contain offensive language of their time.' : undefined,

@@ -12,6 +12,8 @@ const PassageSchema = z.object({ text: z.string().min(1), doc: z.string(), offse
 const InputSetFileSchema = z.object({
   id: z.string().regex(/^[a-z0-9-]+$/),
   title: z.string(),
+  /** For users: what the texts are, where they come from, that the bundled models never trained on them. */
+  description: z.string().optional(),
   provenance: z.string(),
   licence: z.string(),
   note: z.string().optional(),
@@ -41,7 +43,7 @@ export function inputSets(): Map<string, InputSet> {
 }
 
 export function inputSetInfo(s: InputSet): InputSetInfo {
-  return { id: s.id, title: s.title, size: s.passages.length, provenance: s.provenance, licence: s.licence, ...(s.note ? { note: s.note } : {}), documents: s.documents };
+  return { id: s.id, title: s.title, size: s.passages.length, ...(s.description ? { description: s.description } : {}), provenance: s.provenance, licence: s.licence, ...(s.note ? { note: s.note } : {}), documents: s.documents };
 }
 
 /**

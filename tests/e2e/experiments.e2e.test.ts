@@ -3,7 +3,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ExperimentDetail } from '../../shared/experiments.js';
 import { constructedExperiment } from '../helpers/constructed-experiment.js';
-import { shot, closeWorkbench, openWorkbench, type TestServer, axeProblems } from './harness.js';
+import { shot, closeWorkbench, openWorkbench, publishScreenshot, type TestServer, axeProblems } from './harness.js';
 
 let srv: TestServer;
 let dataDir: string;
@@ -41,8 +41,35 @@ describe('experiments in headless Chromium', () => {
     // The history lists the experiment next to the runs, and opens it.
     // (The sidebar's list refreshes every few seconds, so it may still say "running" for a moment.)
     await expect.poll(async () => (await page.getByTestId('history-experiment').count()) && (await page.getByTestId('history-experiment').first().textContent()), { timeout: 15_000, interval: 500 }).toContain('done');
-    await shot(page, 'experiment-results');
+    await page.getByTestId('pair-sentence').first().waitFor();
+    publishScreenshot(await shot(page, 'experiment-results'), 'experiment.png');
   }, 180_000);
+
+  it("puts the experiment's 6 cells under one history row, findable by a cell's input, each row one Tab stop", async () => {
+    const d = (await (await fetch(`${srv.base}/api/experiments/${id}`)).json()) as ExperimentDetail;
+    const cellRuns = new Set(d.cells.map((c) => c.runId));
+    expect(await page.getByTestId('history-experiment').count()).toBe(1);
+    const listed = await page.getByTestId('history-item').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-run-id')));
+    expect(listed.filter((r) => cellRuns.has(r))).toEqual([]);
+    expect(await page.getByTestId('history-experiment').textContent()).toContain('2 prompts × 3 inputs · 6 cells');
+    // A search by one cell's input finds the experiment's row and says how many cells match.
+    await page.getByTestId('history-search').fill('balance the budget');
+    await expect.poll(() => page.getByTestId('history-experiment-matches').textContent(), { timeout: 10_000 }).toContain('2 cells match');
+    expect(await page.getByTestId('history-item').count()).toBe(0);
+    await page.getByTestId('history-search').fill('');
+    // Tab goes from one row to the next: the checkbox and × of a run row are not stops of their own.
+    const solo = await srv.api.createRun({ prompt: 'A single run. ', input: 'Next to the experiment.' });
+    await srv.api.waitForRun(solo.id);
+    await expect.poll(() => page.getByTestId('history-item').count(), { timeout: 15_000 }).toBe(1);
+    const rows = await page.locator('.history-open').count();
+    await page.locator('.history-open').first().focus();
+    expect(rows).toBe(2);
+    for (let k = 1; k < rows; k++) {
+      await page.keyboard.press('Tab');
+      expect(await page.evaluate((k) => document.activeElement === document.querySelectorAll('.history-open')[k], k)).toBe(true);
+    }
+    expect(await axeProblems(page)).toEqual([]);
+  });
 
   it('draws a forest plot whose rows are the API summary: mean B with its 95% interval per prompt', async () => {
     const d = (await (await fetch(`${srv.base}/api/experiments/${id}`)).json()) as ExperimentDetail;
@@ -130,5 +157,26 @@ describe('experiments in headless Chromium', () => {
     await page.getByTestId('experiment-prompts').fill('{{unclosed');
     await page.getByTestId('experiment-start').click();
     await expect.poll(() => page.getByTestId('experiment-error').textContent()).toMatch(/prompts\.0\.text/);
+  });
+
+  it('picks its own model and a second model that reads the same tokens, and describes input sets for users', async () => {
+    await page.goto(`${srv.base}/#/experiments`);
+    await page.getByTestId('experiment-builder').waitFor();
+    expect(await page.getByTestId('experiment-model').inputValue()).toBe('precache-gpt2-8l');
+    const seconds = await page.getByTestId('experiment-second').locator('option').allTextContents();
+    expect(seconds).toContain('precache-gpt2-8l-myopic (its myopic twin)');
+    expect(seconds).toContain('precache-rwkv-4l');
+    expect(seconds.some((o) => o.includes('stories'))).toBe(false);
+    await page.getByTestId('experiment-second').selectOption('precache-rwkv-4l');
+    await page.getByTestId('experiment-prompts').fill('A: ');
+    await page.getByTestId('experiment-source-set').check();
+    expect(await page.getByTestId('experiment-start').textContent()).toContain('× 2 cells');
+    const about = (await page.getByTestId('experiment-set-description').locator('p').first().textContent()) ?? '';
+    expect(about).toContain('never saw them');
+    expect(about).not.toMatch(/tools\/|\.mjs|\.ts\b/);
+    await page.getByTestId('experiment-model').selectOption('precache-stories-260k');
+    expect(await page.getByTestId('experiment-second').locator('option').count()).toBe(1);
+    expect(await page.getByTestId('experiment-builder').textContent()).toContain('no other model reads precache-stories-260k');
+    expect(await axeProblems(page)).toEqual([]);
   });
 });

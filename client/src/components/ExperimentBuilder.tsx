@@ -3,14 +3,23 @@ import { useState } from 'react';
 import { useQueryClient } from '@tanstack/react-query';
 import { ApiError } from '@shared/api.js';
 import type { CreateExperimentRequest } from '@shared/experiments.js';
-import { useChosenModel } from '../data/api';
+import { useChosenModel, useModels } from '../data/api';
 import { experimentKeys, experimentsApi, parseTexts, splitTextBlocks, useInputSets } from '../data/experiments';
 import { useWorkbench } from '../state/store';
 import { Card } from './Card';
 import { StoryExperimentButton, useStoryModelOffered } from './ExampleButtons';
 
 export function ExperimentBuilder() {
-  const { chosen, twin } = useChosenModel();
+  const { chosen: workspaceModel } = useChosenModel();
+  const models = useModels().data?.models ?? [];
+  const [modelId, setModelId] = useState<string | null>(null);
+  const chosen = models.find((m) => m.id === modelId) ?? workspaceModel;
+  const twin = chosen ? models.find((m) => m.name === `${chosen.name}-myopic`) : undefined;
+  // A second model: the myopic twin, or any other model that reads the same tokens (the server refuses others).
+  const seconds = chosen ? models.filter((m) => m.id !== chosen.id && m.tokenizer.id === chosen.tokenizer.id && !m.attentionProblem) : [];
+  const [secondId, setSecondId] = useState('');
+  const second = seconds.find((m) => m.id === secondId);
+  const useTwin = !!second && !!twin && second.id === twin.id;
   const sets = useInputSets().data?.sets ?? [];
   const storyOffered = useStoryModelOffered();
   const open = useWorkbench((s) => s.openExperiments);
@@ -23,7 +32,6 @@ export function ExperimentBuilder() {
   const [setId, setSetId] = useState('');
   const [count, setCount] = useState(20);
   const [texts, setTexts] = useState('');
-  const [useTwin, setUseTwin] = useState(false);
   const [resamples, setResamples] = useState(2000);
   const [error, setError] = useState<{ field?: string; message: string } | null>(null);
   const [busy, setBusy] = useState(false);
@@ -44,7 +52,7 @@ export function ExperimentBuilder() {
     setError(null);
     const body: CreateExperimentRequest = {
       model: chosen?.id,
-      twin: useTwin,
+      ...(second ? (useTwin ? { twin: true } : { with: second.id }) : {}),
       ...(label.trim() ? { label: label.trim() } : {}),
       prompts: promptList.map((text) => ({ text })),
       inputs: source === 'set' ? { set: chosenSet?.id ?? '', count } : { texts: source === 'file' ? fileTexts : splitTextBlocks(texts) },
@@ -63,7 +71,7 @@ export function ExperimentBuilder() {
   };
 
   return (
-    <Card title="New experiment" testId="experiment-builder" subtitle={`On ${chosen?.id ?? 'the default model'} (pick another in the workspace); span knockouts are skipped, they are not part of the statistics.`}>
+    <Card title="New experiment" testId="experiment-builder" subtitle="Span knockouts are skipped: they are not part of the statistics.">
       {storyOffered && (
         <div className="examples-row">
           <span className="muted small">Or in one click, on stories260K:</span>
@@ -71,6 +79,39 @@ export function ExperimentBuilder() {
         </div>
       )}
       <div className="experiment-form">
+        <div className="field-row">
+          <div className="field">
+            <label htmlFor="exp-model">Model</label>
+            <select
+              id="exp-model"
+              data-testid="experiment-model"
+              value={chosen?.id ?? ''}
+              onChange={(e) => {
+                setModelId(e.target.value);
+                setSecondId('');
+              }}
+            >
+              {models.map((m) => (
+                <option key={m.id} value={m.id}>
+                  {m.id}
+                </option>
+              ))}
+            </select>
+          </div>
+          <div className="field">
+            <label htmlFor="exp-second">Also run every cell on</label>
+            <select id="exp-second" data-testid="experiment-second" value={second?.id ?? ''} onChange={(e) => setSecondId(e.target.value)}>
+              <option value="">no second model</option>
+              {seconds.map((m) => (
+                <option key={m.id} value={m.id}>
+                  {m.id}
+                  {twin && m.id === twin.id ? ' (its myopic twin)' : ''}
+                </option>
+              ))}
+            </select>
+            {chosen && seconds.length === 0 && <span className="muted small">no other model reads {chosen.id}&rsquo;s tokens</span>}
+          </div>
+        </div>
         <div className="field">
           <label htmlFor="exp-label">Label</label>
           <input id="exp-label" value={label} onChange={(e) => setLabel(e.target.value)} placeholder="optional" />
@@ -137,12 +178,18 @@ export function ExperimentBuilder() {
             <textarea id="exp-texts" data-testid="experiment-texts" rows={5} value={texts} onChange={(e) => setTexts(e.target.value)} />
           </div>
         )}
-        {source === 'set' && chosenSet && <p className="muted small">{chosenSet.provenance} {chosenSet.licence}</p>}
+        {source === 'set' && chosenSet && (
+          <div className="muted small" data-testid="experiment-set-description">
+            <p>{chosenSet.description ?? chosenSet.provenance}</p>
+            {chosenSet.note && <p>{chosenSet.note}</p>}
+            <details>
+              <summary>Source and licence</summary>
+              <p>{chosenSet.licence}</p>
+              {chosenSet.description && <p>{chosenSet.provenance}</p>}
+            </details>
+          </div>
+        )}
         <div className="field-row">
-          <label className="check">
-            <input type="checkbox" checked={useTwin} disabled={!twin} onChange={(e) => setUseTwin(e.target.checked)} data-testid="experiment-twin" /> also on the myopic twin
-            {!twin && <span className="muted small"> (this model has none)</span>}
-          </label>
           <div className="field narrow">
             <label htmlFor="exp-resamples">Resamples</label>
             <input id="exp-resamples" type="number" min={100} max={20000} step={100} value={resamples} onChange={(e) => setResamples(Number(e.target.value))} data-testid="experiment-resamples" />
@@ -156,7 +203,7 @@ export function ExperimentBuilder() {
         <div>
           <button type="button" className="btn primary" disabled={busy || promptList.length === 0 || inputCount === 0 || !!fileError} onClick={() => void start()} data-testid="experiment-start">
             Start {promptList.length} × {inputCount}
-            {useTwin ? ' × 2' : ''} cells
+            {second ? ' × 2' : ''} cells
           </button>
         </div>
       </div>

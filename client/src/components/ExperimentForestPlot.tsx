@@ -57,7 +57,7 @@ export function ExperimentForestPlot({ rows, axisLabel, title, testId, digits = 
       ))}
       <line x1={LEFT} x2={W - RIGHT} y1={axisY} y2={axisY} stroke="#6b7280" />
       <line x1={x(0)} x2={x(0)} y1={top - 14} y2={axisY} stroke="#374151" strokeDasharray="4 3" data-testid="forest-zero" />
-      <text x={x(0) + 3} y={top - 6} fontSize="10" fill="#374151">
+      <text x={x(0) > W - RIGHT - 80 ? x(0) - 3 : x(0) + 3} y={top - 6} fontSize="10" fill="#374151" textAnchor={x(0) > W - RIGHT - 80 ? 'end' : 'start'}>
         0 = no effect
       </text>
       {rows.map((r, k) => {

@@ -10,9 +10,12 @@ import { ExperimentDepthBands } from './ExperimentDepthBands';
 import { ExperimentForestPlot } from './ExperimentForestPlot';
 import { ExperimentMatrix } from './ExperimentMatrix';
 import './ExperimentViews.css';
+import { TableScroll } from './TableScroll';
+import { pct } from '@shared/format.js';
 
 const fmt = (x: number, d = 3) => (Number.isFinite(x) ? x.toFixed(d) : 'n/a');
 const fmtCi = (x: Interval | null, d = 3) => (x ? `${fmt(x.mean, d)} [${fmt(x.lo, d)}, ${fmt(x.hi, d)}]` : 'n/a');
+const pctCi = (x: Interval | null) => (x ? `${pct(x.mean)} [${pct(x.lo)}, ${pct(x.hi)}]` : 'n/a');
 const fmtP = (p: number) => (p < 0.001 ? p.toExponential(1) : p.toFixed(3));
 
 function eta(s: number | null): string {
@@ -27,7 +30,7 @@ function PromptTable({ d, model }: { d: ExperimentDetail; model: number }) {
   const label = (p: number) => d.prompts[p].label ?? `P${p + 1}`;
   return (
     <Card title="Prompts, best first" subtitle="Mean prompt benefit B (nats/token; > 0: the prompt lowers the loss) and π, each with its 95% bootstrap interval over inputs." testId="prompt-table">
-      <div className="table-scroll">
+      <TableScroll label="Prompts table">
         <table className="experiment-table">
           <thead>
             <tr>
@@ -50,7 +53,7 @@ function PromptTable({ d, model }: { d: ExperimentDetail; model: number }) {
                   <td className="num">{s.n}</td>
                   <td className="num">{fmtCi(s.meanBenefit)}</td>
                   <td className="num">
-                    {fmtCi(s.precomputationShare)}
+                    {pctCi(s.precomputationShare)}
                     {!v.ok && (
                       <div className="pi-caveat" data-testid="pi-caveat">
                         {v.reason}
@@ -62,7 +65,7 @@ function PromptTable({ d, model }: { d: ExperimentDetail; model: number }) {
             })}
           </tbody>
         </table>
-      </div>
+      </TableScroll>
     </Card>
   );
 }
@@ -93,7 +96,8 @@ function ModelSection({ d, model }: { d: ExperimentDetail; model: number }) {
               const v = experimentPiVerdict(s);
               return { label: label(s.prompt), ci: s.precomputationShare, color: variantStyle(s.prompt).color, caveat: v.ok ? undefined : 'not a share' };
             })}
-            axisLabel="π = D(1)/D(0)"
+            axisLabel="π = D(1)/D(0), % of D(0)"
+            format={(v) => pct(v, 0)}
             title={`Forest plot of the precomputation share π with 95% CIs, ${d.models[model]}`}
             testId="forest-pi"
           />
@@ -114,7 +118,7 @@ function ModelSection({ d, model }: { d: ExperimentDetail; model: number }) {
               );
             })}
           </ul>
-          <div className="table-scroll">
+          <TableScroll label="Pairs table">
           <table className="experiment-table">
             <thead>
               <tr>
@@ -139,7 +143,7 @@ function ModelSection({ d, model }: { d: ExperimentDetail; model: number }) {
               ))}
             </tbody>
           </table>
-          </div>
+          </TableScroll>
         </Card>
       )}
     </>
@@ -200,7 +204,7 @@ export function ExperimentResults({ id }: { id: string }) {
       ))}
       {d.twins && (
         <Card title="Myopic twin" subtitle="Myopia gap: mean loss of the myopic twin minus the model's on the same inputs (paired), with and without the prompt." testId="experiment-twins">
-          <div className="table-scroll">
+          <TableScroll label="Myopic twin table">
           <table className="experiment-table">
             <thead>
               <tr>
@@ -223,7 +227,7 @@ export function ExperimentResults({ id }: { id: string }) {
               ))}
             </tbody>
           </table>
-          </div>
+          </TableScroll>
         </Card>
       )}
     </div>

@@ -1,9 +1,10 @@
 // Recurrent models: how much the prompt changed each layer's state (the RNN's counterpart of the read shares).
 import type { LayerReadShares } from '@shared/analysis.js';
+import { TableScroll } from './TableScroll';
 
 export function StateChangeTable({ layers }: { layers: LayerReadShares[] }) {
   return (
-    <div className="table-scroll">
+    <TableScroll label="State change per layer">
       <table className="compare-table" data-testid="state-change-table">
         <thead>
           <tr>
@@ -24,6 +25,6 @@ export function StateChangeTable({ layers }: { layers: LayerReadShares[] }) {
           ))}
         </tbody>
       </table>
-    </div>
+    </TableScroll>
   );
 }

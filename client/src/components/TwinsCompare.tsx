@@ -19,6 +19,7 @@ import { ReadMapHeatmap } from './ReadMapHeatmap';
 import { TwinsProgress } from './TwinsProgress';
 import { ReadShareCompareChart, TokenDiffChart } from './VariantCompare';
 import { spanOfToken } from './promptRows';
+import { TableScroll } from './TableScroll';
 
 /** Vanilla keeps the run colour used everywhere; the myopic twin gets the second variant colour. */
 export const TWIN_COLORS = [variantStyle(0).color, variantStyle(1).color] as const;
@@ -139,7 +140,7 @@ function TwinsDashboard({ runs, results }: { runs: RunDetail[]; results: Analysi
         {isRecurrent(results) ? <RecurrentExplainer /> : areTwins(runs) ? <TwinsExplainer /> : <p>The same prompt and input on two models that read the same tokens.</p>}
       </Card>
       <Card title="Side by side" help="The same prompt and input on both models; the last column is the first minus the second." className="wide" testId="card-twins-numbers">
-        <div className="table-scroll">
+        <TableScroll label="Side-by-side numbers">
           <table className="compare-table twins-table" data-testid="twins-table">
             <thead>
               <tr>
@@ -172,7 +173,7 @@ function TwinsDashboard({ runs, results }: { runs: RunDetail[]; results: Analysi
               })}
             </tbody>
           </table>
-        </div>
+        </TableScroll>
         {oddPi && (
           <p className="muted small twins-foot" data-testid="twins-pi-note">
             π is no share for {results.filter((r) => !piVerdict(r.depthCurve[0], r.summary.precomputationShare).ok).length === 2 ? 'either model' : 'one of the models'}: D(0) is below 0.02 nats or negative, or π leaves 0–100%; compare D(1) in nats instead.

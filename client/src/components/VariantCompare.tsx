@@ -14,6 +14,7 @@ import { CompareReadMaps, CompareTextDiff, useCompareRuns } from './CompareTexts
 import { DepthCurveChart, variantCurve, type CurveSeries } from './DepthCurveChart';
 import { ExportMenu, type ExportGroup } from './ExportMenu';
 import { LayerProfileChart } from './LayerProfileChart';
+import { TableScroll } from './TableScroll';
 
 const runName = (r: Comparison['runs'][number], k: number) => `${String.fromCharCode(65 + k)} · ${r.label ?? shortId(r.id)}`;
 
@@ -184,7 +185,7 @@ export function VariantCompare({ ids }: { ids: string[] }) {
         </div>
       </header>
       <Card title="Variants" help={HELP.compare} className="wide" testId="compare-table-card">
-        <div className="table-scroll">
+        <TableScroll label="Variants compared">
           <table className="compare-table" data-testid="compare-table">
             <thead>
               <tr>
@@ -220,7 +221,7 @@ export function VariantCompare({ ids }: { ids: string[] }) {
               ))}
             </tbody>
           </table>
-        </div>
+        </TableScroll>
       </Card>
       <CompareTextDiff runs={fullRuns} />
       <Card title="Per-token benefit differences" help="Row A: A's prompt benefit per token; rows B–D: how much lower each variant's loss is than A's on that token (nats)." className="wide" testId="card-compare-tokens">
