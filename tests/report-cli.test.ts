@@ -137,7 +137,7 @@ describe('batch command', () => {
     expect(after[2]).toBe(mtimes[2]);
     expect(after[3]).toBe(mtimes[3]);
     expect(fs.existsSync(runFiles[1])).toBe(true);
-    expect(fs.readdirSync(path.join(out, 'runs')).filter((f) => f.includes('.tmp-'))).toEqual([]);
+    expect(fs.readdirSync(path.join(out, 'runs')).filter((f) => f.includes('.tmp-') || f.endsWith('.tmp'))).toEqual([]);
 
     const batch = JSON.parse(fs.readFileSync(path.join(out, 'comparison.json'), 'utf8'));
     const validate = validator('batch.v1.schema.json');

@@ -10,6 +10,7 @@ import { buildBatchReport, parseAnalysisResult } from './build.js';
 import { batchCsv, COMPARISON_TABLES } from './csv.js';
 import { renderBatchHtml } from './html.js';
 import { splitBlocks } from '../../shared/experiment-inputs.js';
+import { writeBeside } from '../disk-space.js';
 
 export function readBlocksFile(file: string, flag: string): string[] {
   let text: string;
@@ -23,11 +24,13 @@ export function readBlocksFile(file: string, flag: string): string[] {
   return blocks;
 }
 
-/** Writes a file so that it either appears whole or not at all (rename is atomic on one file system). */
+/**
+ * Writes a file so that it either appears whole or not at all (rename is atomic on one file system); one that does
+ * not fit is an OutOfSpaceError naming the directory, and leaves no temporary file.
+ */
 export function writeFileAtomic(file: string, data: string | Uint8Array) {
-  const tmp = `${file}.tmp-${process.pid}`;
-  fs.writeFileSync(tmp, data);
-  fs.renameSync(tmp, file);
+  const bytes = typeof data === 'string' ? Buffer.byteLength(data) : data.length;
+  writeBeside(file, bytes, path.basename(file), (tmp) => fs.writeFileSync(tmp, data));
 }
 
 export const pairFile = (outDir: string, p: number, i: number) => path.join(outDir, 'runs', `${p + 1}-${i + 1}.json`);
