@@ -11,6 +11,7 @@ import { clearRunCaches } from '../server/analysis/execute.js';
 import { HookedModel } from '../server/engine/hooked-model.js';
 import { decodeModel, encodeModel, num, onnx, TensorType, type ModelProto } from '../server/engine/onnx-graph.js';
 import { openModelDir } from '../server/model/model-dir.js';
+import { raceCells } from '../server/search/race-cells.js';
 import type { AnalysisResult } from '../shared/analysis.js';
 import { FIXTURES } from './helpers/golden.js';
 import { modelOpener } from './helpers/models.js';
@@ -283,6 +284,19 @@ describe('dynamic int8 (quantize_dynamic: DynamicQuantizeLinear + MatMulInteger)
       // Without the block, the last row's activations do move the others' (the coupling the block removes).
       if (fixture === 'gpt2-tiny-dynamic-int8') expect(diff(whole.data, own.data)).toBeGreaterThan(1e-3);
     }
+  });
+
+  it('prompt-search racing cells on a dynamic-int8 graph give the analysis\'s losses (one sequence per call), whatever the batch bound', async () => {
+    const graph = path.join(FIXTURES, 'llama-tiny-dynamic-int8', 'onnx/model_quantized.onnx');
+    const { m, tok } = opener.open(graph);
+    const inputs = [INPUT, 'ok then, more text'];
+    const cells = await raceCells(m, tok, { prompts: [PROMPT, 'Bye. '], inputs, natural: true, shifted: true });
+    const tight = await raceCells(m, tok, { prompts: [PROMPT, 'Bye. '], inputs, natural: true, shifted: true, maxBatchMB: 1 });
+    expect(tight).toEqual(cells);
+    const r = await analyzeDir(graph);
+    expect(maxAbs(cells.withPrompt[0][0], r.input.tokens.map((t) => t.lossWithPrompt))).toBeLessThan(1e-6);
+    expect(maxAbs(cells.shifted![0][0], r.input.tokens.map((t) => t.lossNoPrompt))).toBeLessThan(1e-6);
+    expect(maxAbs(cells.natural![0], r.input.tokens.map((t) => t.lossNoPromptNatural))).toBeLessThan(1e-6);
   });
 
   it('weight-only quantisation (QDQ weights, MatMulNBits) keeps the split and batched fast path', () => {

@@ -77,8 +77,28 @@ export async function raceCells(m: HookedModel, tok: TextTokenizer, args: RaceCe
       }
     });
   });
+  // A graph that quantises activations per tensor at run time (HookedModel.activationScalesPerCall) runs as the
+  // analysis runs it: one sequence per call, no prefix reuse, every row through the unembedding, so that its losses
+  // are onnxruntime's own and do not depend on which inputs share a call.
+  const whole = m.activationScalesPerCall() !== null;
   const maxBytes = (args.maxBatchMB ?? settings().maxBatchMB) * 2 ** 20 - 2 * m.weightBytes;
-  const rowsFor = (T: number, R: number) => Math.max(1, Math.min(MAX_ROWS, Math.floor(maxBytes / estimateRowBytes(c, T, R, false))));
+  const rowsFor = (T: number, R: number) => (whole ? 1 : Math.max(1, Math.min(MAX_ROWS, Math.floor(maxBytes / estimateRowBytes(c, T, R, false)))));
+
+  /** Target log-probabilities [B, R] at `logitRows`; for whole sequences every row is computed and these picked after. */
+  const targetRows = async (req: { tokens: number[][]; positionIds: number[][]; logitRows: number[]; targets: number[][] }): Promise<Tensor> => {
+    if (!whole) return (await m.run({ ...req, logits: false, variant: RACE_GRAPH })).targetLogprobs!;
+    const T = req.tokens[0].length;
+    const R = req.logitRows.length;
+    const full = req.targets.map((t) => {
+      const row = new Array<number>(T).fill(0);
+      req.logitRows.forEach((r, i) => (row[r] = t[i]));
+      return row;
+    });
+    const lp = (await m.run({ tokens: req.tokens, positionIds: req.positionIds, targets: full, logits: false, variant: RACE_GRAPH })).targetLogprobs!;
+    const data = new Float32Array(req.tokens.length * R);
+    for (let b = 0; b < req.tokens.length; b++) for (let i = 0; i < R; i++) data[b * R + i] = lp.data[b * T + req.logitRows[i]];
+    return { data, dims: [req.tokens.length, R] };
+  };
 
   /** Losses of targets from rows of [BOS/prefix] + tokens: targetLogprobs [B, R], row b's first `len[b]` entries. */
   const lossesOf = (lp: Tensor, b: number, R: number, len: number) => Array.from(lp.data.subarray(b * R, b * R + len), (x) => -x);
@@ -96,16 +116,16 @@ export async function raceCells(m: HookedModel, tok: TextTokenizer, args: RaceCe
         part.map((i) => inputIds[i]),
         0,
       );
-      const r = await m.run({ tokens, positionIds, logitRows: range(0, T - 1), targets, logits: false, variant: RACE_GRAPH });
+      const lp = await targetRows({ tokens, positionIds, logitRows: range(0, T - 1), targets });
       calls++;
-      part.forEach((i, b) => out.push(lossesOf(r.targetLogprobs!, b, T - 1, inputIds[i].length)));
+      part.forEach((i, b) => out.push(lossesOf(lp, b, T - 1, inputIds[i].length)));
       check();
     }
     return out;
   };
 
   const natural = args.natural ? await noPrompt(null) : null;
-  const pairs = m.pastPairs();
+  const pairs = whole ? null : m.pastPairs();
   const withPrompt: number[][][] = [];
   const shifted: number[][][] | null = args.shifted ? [] : null;
   const shiftedByP = new Map<number, number[][]>();
@@ -176,9 +196,9 @@ export async function raceCells(m: HookedModel, tok: TextTokenizer, args: RaceCe
           part.map((i) => inputIds[i]),
           0,
         );
-        const r = await m.run({ tokens, positionIds: tokens.map(() => range(0, T).map((t) => Math.min(t, c.nCtx - 1))), logitRows: range(p, p + n), targets, logits: false, variant: RACE_GRAPH });
+        const lp = await targetRows({ tokens, positionIds: tokens.map(() => range(0, T).map((t) => Math.min(t, c.nCtx - 1))), logitRows: range(p, p + n), targets });
         calls++;
-        part.forEach((i, b) => (perInput[i] = lossesOf(r.targetLogprobs!, b, n, inputIds[i].length)));
+        part.forEach((i, b) => (perInput[i] = lossesOf(lp, b, n, inputIds[i].length)));
         check();
       }
     }
