@@ -24,8 +24,13 @@ export function sci(v: number | null | undefined, digits = 1): string {
   return v.toExponential(digits);
 }
 
-/** Makes a token's whitespace visible (GPT-2 tokens often start with a space or are a newline). */
+/**
+ * Makes a token's whitespace visible (GPT-2 and SentencePiece tokens often start with a space or are a newline). A
+ * token with no text of its own is a leading byte of a character that a later token completes (byte-level BPE, <0xNN>
+ * byte fallback): it is shown as "⋯" rather than as a blank.
+ */
 export function showToken(text: string): string {
+  if (text === '') return '⋯';
   return text.replace(/\n/g, '⏎').replace(/\t/g, '⇥').replace(/^ /, '·');
 }
 

@@ -94,3 +94,15 @@ describe('BERT-style WordPiece', () => {
     expect(t.tokenStrings([t.id('[CLS]'), t.id('park'), t.id('[SEP]')])).toEqual(['[CLS]', ' park', ' [SEP]']);
   });
 });
+
+describe('how a token text is shown (UI and reports, shared/format showToken)', () => {
+  it('marks a leading space and a newline, and never shows a leading byte of a longer character as a blank', async () => {
+    const { showToken } = await import('../shared/format.js');
+    const t = fixture('llama-bpe-byte-fallback');
+    const labels = t.texts('the café 😀').map(showToken);
+    expect(labels).toContain('·caf');
+    expect(labels.filter((l) => l === '⋯').length).toBeGreaterThan(0);
+    expect(labels.join('')).not.toMatch(/\s/);
+    expect(showToken('\n')).toBe('⏎');
+  });
+});
