@@ -11,7 +11,7 @@ import { clearRunCaches } from '../server/analysis/execute.js';
 import { HookedModel } from '../server/engine/hooked-model.js';
 import { decodeModel, encodeModel, num, onnx, TensorType, type ModelProto } from '../server/engine/onnx-graph.js';
 import { openModelDir } from '../server/model/model-dir.js';
-import { raceCells } from '../server/search/race-cells.js';
+import { promptContinuations, raceCells } from '../server/search/race-cells.js';
 import type { AnalysisResult } from '../shared/analysis.js';
 import { FIXTURES } from './helpers/golden.js';
 import { modelOpener } from './helpers/models.js';
@@ -297,6 +297,22 @@ describe('dynamic int8 (quantize_dynamic: DynamicQuantizeLinear + MatMulInteger)
     expect(maxAbs(cells.withPrompt[0][0], r.input.tokens.map((t) => t.lossWithPrompt))).toBeLessThan(1e-6);
     expect(maxAbs(cells.shifted![0][0], r.input.tokens.map((t) => t.lossNoPrompt))).toBeLessThan(1e-6);
     expect(maxAbs(cells.natural![0], r.input.tokens.map((t) => t.lossNoPromptNatural))).toBeLessThan(1e-6);
+  });
+
+  it('a prompt\'s next-token probabilities on a dynamic-int8 graph are onnxruntime\'s whole-sequence run\'s (the quantised head sees every row)', async () => {
+    const graph = path.join(FIXTURES, 'llama-tiny-dynamic-int8', 'onnx/model_quantized.onnx');
+    const { m, tok } = opener.open(graph);
+    const r = await promptContinuations(m, tok, { prompt: PROMPT, count: 3, tokens: 4, seed: 5, topK: 5 });
+    expect(r.continuations).toHaveLength(3);
+    const ids = [tok.bosId, ...tok.encode(PROMPT)];
+    const own = await ortRun(graph, ids, ids.map((_, i) => i));
+    const V = own.width;
+    const last = own.data.subarray((ids.length - 1) * V, ids.length * V);
+    const max = Math.max(...last);
+    const z = last.reduce((a, x) => a + Math.exp(x - max), 0);
+    // The top probabilities, largest first (ids are compared through the probabilities: byte tokens share display strings).
+    const probs = Array.from(last, (x) => Math.exp(x - max) / z).sort((a, b) => b - a).slice(0, r.nextTokens.length);
+    expect(maxAbs(r.nextTokens.map((t) => t.prob), probs)).toBeLessThan(1e-6);
   });
 
   it('weight-only quantisation (QDQ weights, MatMulNBits) keeps the split and batched fast path', () => {

@@ -236,14 +236,31 @@ export async function promptContinuations(m: HookedModel, tok: TextTokenizer, a:
   const rand = mulberry32(a.seed);
   const rows = Array.from({ length: Math.max(1, a.count) }, () => [tok.bosId, ...ids]);
   let nextTokens: ContinuationResult['nextTokens'] = [];
+  // Each row's last logits. A graph that quantises activations per tensor at run time runs each row alone and whole
+  // (rows sharing a call, or a picked row alone in the head, would change each other's scales).
+  const whole = m.activationScalesPerCall() !== null;
+  const lastLogits = async (rs: number[][], T: number): Promise<Float32Array[]> => {
+    if (!whole) {
+      const r = await m.run({ tokens: rs, logitRows: [T - 1], variant: RACE_GRAPH });
+      const V = r.logits!.dims[2];
+      return rs.map((_, b) => r.logits!.data.subarray(b * V, (b + 1) * V));
+    }
+    const out: Float32Array[] = [];
+    for (const row of rs) {
+      const r = await m.run({ tokens: [row], variant: RACE_GRAPH });
+      const V = r.logits!.dims[2];
+      out.push(r.logits!.data.slice((T - 1) * V, T * V));
+    }
+    return out;
+  };
   for (let s = 0; s < Math.max(1, steps); s++) {
     const T = rows[0].length;
     if (T > c.nCtx) break;
-    const r = await m.run({ tokens: rows, logitRows: [T - 1], variant: RACE_GRAPH });
+    const lastRows = await lastLogits(rows, T);
     if (isCancelled()) throw new CancelledError();
-    const V = r.logits!.dims[2];
+    const V = lastRows[0].length;
     for (let b = 0; b < rows.length; b++) {
-      const row = r.logits!.data.subarray(b * V, (b + 1) * V);
+      const row = lastRows[b];
       const lse = rowLogSumExp(row);
       if (s === 0 && b === 0) nextTokens = topPredictions(row, a.topK, lse).map((q) => ({ token: tok.tokenStrings([q.id])[0], prob: q.prob }));
       if (steps === 0) continue;
