@@ -10,13 +10,13 @@ function normals(seed: number) {
 }
 
 /** value(v, i) = mu[v] + u_i + e_{v,i}: u_i the input's difficulty (sd 2), e noise (sd 1): paired differences have sd sqrt(2). */
-function simulate(mu: number[], nInputs: number, seed: number, heldOut = 0.25, firstBatch = 8) {
+function simulate(mu: number[], nInputs: number, seed: number, halving: boolean, heldOut = 0.25, firstBatch = 8) {
   const z = normals(seed);
   const u = Array.from({ length: nInputs }, () => 2 * z());
   const vals = mu.map((m) => u.map((ui) => m + ui + z()));
   const nHeld = Math.round(nInputs * heldOut);
   const nRace = nInputs - nHeld;
-  const state = replayRace({ nVariants: mu.length, nRace, firstBatch, level: 0.95, reserveCells: 3 * nHeld }, (v, i) => vals[v][i]);
+  const state = replayRace({ nVariants: mu.length, nRace, firstBatch, level: 0.95, reserveCells: 3 * nHeld, halving }, (v, i) => vals[v][i]);
   const finalists = pickFinalists(state, 3);
   const held = heldOutFigures(finalists, new Map(finalists.map((v) => [v, vals[v].slice(nRace)])), 0.95);
   return { state, finalists, held, nRace };
@@ -30,6 +30,8 @@ const cases: { name: string; mu: number[]; best: number | null }[] = [
   { name: '16 variants spread 0.25 sd apart (best by 0.25 sd)', mu: Array.from({ length: 16 }, (_, v) => 0.25 * sd * v), best: 15 },
   { name: '8 identical variants', mu: Array(8).fill(0), best: null },
 ];
+for (const halving of [true, false]) {
+  console.log(halving ? 'successive halving with interval drops (the default):' : 'interval drops only (options.halving false):');
 for (const c of cases) {
   let wins = 0;
   let cells = 0;
@@ -39,7 +41,7 @@ for (const c of cases) {
   let covered = 0;
   let intervals = 0;
   for (let r = 0; r < R; r++) {
-    const s = simulate(c.mu, 64, 100_000 + r);
+    const s = simulate(c.mu, 64, 100_000 + r, halving);
     cells += s.state.cellsUsed;
     if (c.best !== null && s.finalists[0] === c.best) wins++;
     const dropped = new Set(s.state.rounds.flatMap((x) => x.dropped));
@@ -62,7 +64,8 @@ for (const c of cases) {
   }
   const grid = c.mu.length * 48;
   console.log(
-    `${c.name}: ${c.best !== null ? `best wins ${((100 * wins) / R).toFixed(1)}%, ` : ''}races dropping a variant equal to the best ${((100 * racesWithFalseDrop) / R).toFixed(1)}%` +
+    `  ${c.name}: ${c.best !== null ? `best wins ${((100 * wins) / R).toFixed(1)}%, ` : ''}races dropping a variant equal to the best ${((100 * racesWithFalseDrop) / R).toFixed(1)}%` +
       `${equalCount ? ` (per such variant ${((100 * equalDropped) / equalCount).toFixed(1)}%)` : ''}, race cells ${(cells / R).toFixed(0)} of ${grid} (${((100 * cells) / R / grid).toFixed(0)}%), held-out vs-winner intervals cover ${((100 * covered) / Math.max(1, intervals)).toFixed(1)}%`,
   );
+}
 }

@@ -49,6 +49,8 @@ export interface SearchCliOptions {
   objective?: 'benefit' | 'benefitAtPromptPositions';
   heldOut?: number;
   firstBatch?: number;
+  /** commander's --no-halving sets it false. */
+  halving?: boolean;
   finalists?: number;
   explainInputs?: number;
   model: string;
@@ -104,6 +106,7 @@ export function buildSearchRequest(o: SearchCliOptions, modelId: string): Create
   const options = {
     ...(o.heldOut !== undefined ? { heldOut: o.heldOut } : {}),
     ...(o.firstBatch !== undefined ? { firstBatch: o.firstBatch } : {}),
+    ...(o.halving === false ? { halving: false } : {}),
     ...(o.finalists !== undefined ? { finalists: o.finalists } : {}),
     ...(o.explainInputs !== undefined ? { explainInputs: o.explainInputs } : {}),
   };
@@ -247,6 +250,7 @@ export function addSearchCommand(program: Command): void {
     .option('--objective <name>', 'benefit (against the no-prompt baseline at natural positions; default) or benefitAtPromptPositions')
     .option('--held-out <share>', 'share of the inputs held out for the finalists (default 0.25)', share('--held-out'))
     .option('--first-batch <n>', 'inputs in the first round (default 8); each round doubles them', int('--first-batch', 2))
+    .option('--no-halving', 'race by interval drops only (no variant dropped without evidence; more cells)')
     .option('--finalists <n>', 'variants measured on held-out inputs and explained (default 3)', int('--finalists', 1))
     .option('--explain-inputs <n>', 'held-out inputs of the finalists\' full analyses (default 4)', int('--explain-inputs'))
     .option('-m, --model <dir>', 'model directory', DEFAULT_MODEL_DIR)

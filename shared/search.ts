@@ -25,6 +25,8 @@ export const SearchOptionsSchema = z
     heldOut: z.number().min(0.1).max(0.5).optional(),
     /** Inputs in the first round; each later round doubles the inputs seen (default 8). */
     firstBatch: z.number().int().min(2).max(256).optional(),
+    /** Successive halving on top of the interval drops: each round keeps at most the better half (default true). */
+    halving: z.boolean().optional(),
     /** Confidence level of every interval (default 0.95); the race's drop rule splits 1 - level over the comparisons of a round. */
     level: z.number().min(0.8).max(0.995).optional(),
     /** Variants confirmed on the held-out inputs and explained (default 3). */
@@ -188,6 +190,7 @@ export function searchOptionsWithDefaults(o: SearchOptions = {}): Required<Searc
   return {
     heldOut: o.heldOut ?? 0.25,
     firstBatch: o.firstBatch ?? 8,
+    halving: o.halving ?? true,
     level: o.level ?? 0.95,
     finalists: o.finalists ?? 3,
     explainInputs: o.explainInputs ?? 4,

@@ -14,7 +14,7 @@ function normals(seed: number) {
  * noise with sd `sigma`), so the paired differences between two variants have sd sigma * sqrt(2). Races on the first
  * nRace inputs, then measures the finalists on the held-out rest.
  */
-function simulate(mu: number[], nInputs: number, seed: number, o: { sigma?: number; heldOut?: number; firstBatch?: number; level?: number; finalists?: number } = {}) {
+function simulate(mu: number[], nInputs: number, seed: number, o: { sigma?: number; heldOut?: number; firstBatch?: number; level?: number; finalists?: number; halving?: boolean } = {}) {
   const z = normals(seed);
   const sigma = o.sigma ?? 1;
   const level = o.level ?? 0.95;
@@ -23,7 +23,7 @@ function simulate(mu: number[], nInputs: number, seed: number, o: { sigma?: numb
   const nHeld = Math.round(nInputs * (o.heldOut ?? 0.25));
   const nRace = nInputs - nHeld;
   const F = o.finalists ?? 3;
-  const state = replayRace({ nVariants: mu.length, nRace, firstBatch: o.firstBatch ?? 8, level, reserveCells: F * nHeld }, (v, i) => vals[v][i]);
+  const state = replayRace({ nVariants: mu.length, nRace, firstBatch: o.firstBatch ?? 8, level, reserveCells: F * nHeld, halving: o.halving ?? true }, (v, i) => vals[v][i]);
   const finalists = pickFinalists(state, F);
   const held = heldOutFigures(finalists, new Map(finalists.map((v) => [v, vals[v].slice(nRace)])), level);
   const cells = state.cellsUsed;
@@ -42,25 +42,29 @@ describe('racing by simulation (500+ races each)', () => {
   const R = 600;
   const sdPaired = Math.SQRT2; // sigma = 1
 
-  it('picks the truly best variant (ahead by 0.5 sd of the paired differences) in at least 90 % of races', () => {
+  it.each([
+    ['successive halving with interval drops (the default)', true],
+    ['interval drops only', false],
+  ])('%s picks the truly best variant (ahead by 0.5 sd of the paired differences) in at least 90 per cent of races', (_name, halving) => {
     let wins = 0;
     let cells = 0;
     for (let r = 0; r < R; r++) {
       const mu = Array.from({ length: 16 }, (_, v) => (v === 5 ? 0.5 * sdPaired : 0));
-      const s = simulate(mu, 64, 1000 + r);
+      const s = simulate(mu, 64, 1000 + r, { halving });
       if (s.finalists[0] === 5) wins++;
       cells += s.cells;
     }
     expect(wins / R).toBeGreaterThanOrEqual(0.9);
-    // The race stops early most of the time: fewer cells than the 16 x 48 race grid.
-    expect(cells / R).toBeLessThan(16 * 48);
+    // Halving stops early: well under half of the 16 x 48 race grid.
+    if (halving) expect(cells / R).toBeLessThan(0.5 * 16 * 48);
+    else expect(cells / R).toBeLessThan(16 * 48);
   });
 
-  it('drops a variant equal to the best at most at the 5 % the level allows (each of 8 identical variants)', () => {
+  it('interval drops only: a variant equal to the best is dropped at most at the 5 % the level allows (each of 8 identical variants)', () => {
     let drops = 0;
     let variants = 0;
     for (let r = 0; r < R; r++) {
-      const s = simulate(Array(8).fill(0), 64, 5000 + r);
+      const s = simulate(Array(8).fill(0), 64, 5000 + r, { halving: false });
       const dropped = new Set(s.state.rounds.flatMap((x) => x.dropped));
       drops += dropped.size;
       variants += 8;
@@ -68,19 +72,19 @@ describe('racing by simulation (500+ races each)', () => {
     expect(drops / variants).toBeLessThanOrEqual(0.05);
   });
 
-  it('never drops the truly best variant in more than 5 % of races, whichever variant leads', () => {
+  it('interval drops only: the truly best variant is dropped in at most 5 % of races, whichever variant leads', () => {
     let bestDropped = 0;
     for (let r = 0; r < R; r++) {
       const mu = Array.from({ length: 16 }, (_, v) => (v === 5 ? 0.5 * sdPaired : 0));
-      const s = simulate(mu, 64, 7000 + r);
+      const s = simulate(mu, 64, 7000 + r, { halving: false });
       if (s.state.rounds.some((x) => x.dropped.includes(5))) bestDropped++;
     }
     expect(bestDropped / R).toBeLessThanOrEqual(0.05);
   });
 
-  it('stops early when variants differ: fewer than half the cells of the race grid with means spread 0.25 sd apart', () => {
+  it('interval drops only stop early when variants differ: fewer than half the race grid\'s cells with means spread 0.25 sd apart', () => {
     let cells = 0;
-    for (let r = 0; r < R; r++) cells += simulate(Array.from({ length: 16 }, (_, v) => 0.25 * sdPaired * v), 64, 11000 + r).cells;
+    for (let r = 0; r < R; r++) cells += simulate(Array.from({ length: 16 }, (_, v) => 0.25 * sdPaired * v), 64, 11000 + r, { halving: false }).cells;
     expect(cells / R).toBeLessThan(0.5 * 16 * 48);
   });
 

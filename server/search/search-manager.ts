@@ -167,6 +167,7 @@ export class SearchManager {
         budgetCells: row.budget.cells,
         reserveCells: F * row.heldOut.length,
         frozen: row.frozen ?? undefined,
+        halving: row.options.halving,
       },
       (v, j) => cells.get(v)?.get(row.raceInputs[j]),
     );

@@ -46,6 +46,8 @@ export interface RaceSettings {
   reserveCells: number;
   /** A race stopped from outside (seconds budget, cancel) after this many complete rounds. */
   frozen?: { rounds: number; reason: 'budget-seconds' | 'cancelled' };
+  /** Also successive halving: after the interval drops, keep at most the better half (by mean) of each round. */
+  halving?: boolean;
 }
 
 export type StopReason = 'one-left' | 'inputs' | 'budget-cells' | 'budget-seconds' | 'cancelled';
@@ -101,7 +103,7 @@ export function replayRace(s: RaceSettings, value: (v: number, i: number) => num
     }
     cellsUsed += cost;
     seen = upto;
-    const round = decideRound(live, values, s.level, schedule.length);
+    const round = decideRound(live, values, s.level, schedule.length, s.halving ?? false);
     rounds.push(round);
     live = live.filter((v) => !round.dropped.includes(v));
   }
@@ -115,7 +117,7 @@ export function replayRace(s: RaceSettings, value: (v: number, i: number) => num
  * each round, so the error 1 - level is split over m comparisons and over the race's rounds (union bound): the best
  * variant is dropped in at most 1 - level of races, whichever variant leads.
  */
-export function decideRound(live: number[], values: Map<number, number[]>, level: number, roundsInRace = 1): RoundResult {
+export function decideRound(live: number[], values: Map<number, number[]>, level: number, roundsInRace = 1, halving = false): RoundResult {
   let leader = live[0];
   const means = new Map(live.map((v) => [v, mean(values.get(v)!)]));
   for (const v of live) if (means.get(v)! > means.get(leader)!) leader = v;
@@ -139,6 +141,12 @@ export function decideRound(live: number[], values: Map<number, number[]>, level
     );
     vsLeader.set(v, ci);
     if (ci && ci.hi < 0) dropped.push(v);
+  }
+  if (halving) {
+    // Successive halving on top: the better half by mean goes on (the leader always does), the rest is dropped.
+    const keep = Math.ceil(live.length / 2);
+    const rest = live.filter((v) => !dropped.includes(v)).sort((a, b) => (a === leader ? -1 : b === leader ? 1 : means.get(b)! - means.get(a)! || a - b));
+    dropped.push(...rest.slice(keep));
   }
   return { inputs: lead.length, live: [...live], leader, dropped, estimates, vsLeader };
 }
