@@ -75,7 +75,8 @@ export function ensureFreeSpace(dir: string, bytes: number, what: string): void 
 
 /** Rethrows a lack-of-space failure of a write as OutOfSpaceError naming `dir` and `what`; anything else as it was. */
 export function asOutOfSpace(e: unknown, dir: string, what: string, bytes: number): unknown {
-  if (!isOutOfSpace(e) || e instanceof OutOfSpaceError) return e;
+  // Ours already (also as a RemoteError from the engine thread): it names the directory and size best.
+  if (!isOutOfSpace(e) || (e as Error).name === 'OutOfSpaceError') return e;
   return new OutOfSpaceError(dir, what, bytes + WRITE_MARGIN_BYTES, freeBytes(dir));
 }
 

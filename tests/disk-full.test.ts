@@ -153,6 +153,13 @@ describe('a server whose data directory fills up', () => {
     expect(r.json.error).toContain(MNT);
     expect(r.json.neededBytes as number).toBeGreaterThan(0);
 
+    // An export that needs a rewritten graph it cannot write: 507 too, naming the graph cache in the data directory.
+    const exp = await call('POST', `/api/runs/${first.id}/activations`, { hooks: ['blocks.3.attn.hook_v'] });
+    expect(exp.status).toBe(507);
+    expect(exp.json).toMatchObject({ field: 'disk', dataDir: MNT });
+    expect(exp.json.error).toContain(path.join(MNT, 'graph-cache'));
+    expect(exp.json.error).toMatch(/the rewritten graph needs about/);
+
     const again = await call('GET', `/api/runs/${first.id}`);
     expect(again.status).toBe(200);
     expect(again.json).toEqual(first);

@@ -10,6 +10,7 @@ import type { AnalyzeJobArgs } from '../worker/jobs.js';
 import { cancelKey, connect, queueName, redactRedisUrl, WORKER_KEY_PATTERN } from './config.js';
 import { decodeFailure, isJobUpdate, type AnalyzeJobData, type AnalyzeJobReturn } from './protocol.js';
 import { RunWorkers } from './run-workers.js';
+import { isOutOfSpace } from '../disk-space.js';
 import type { WorkerStatus } from '../../shared/pool.js';
 
 interface Pending {
@@ -169,8 +170,10 @@ export class PoolBackend implements AnalysisBackend {
       if (!job) return;
       if (state === 'completed' && job.returnvalue) this.complete(p, job.returnvalue, job.attemptsMade);
       else if (state === 'failed') this.settle(runId, decodeFailure(job.failedReason));
-    } catch {
-      // Redis went away mid-check: try again on the next round.
+    } catch (e) {
+      // The result could not be recorded for lack of space: the run fails with that reason (RunManager records it).
+      if (isOutOfSpace(e)) this.settle(runId, e as Error);
+      // Otherwise Redis went away mid-check: try again on the next round.
     } finally {
       p.checking = false;
     }

@@ -3,6 +3,7 @@ import { EventEmitter } from 'node:events';
 import type { AnalysisProgress, PartialEvent } from '../../shared/analysis.js';
 import { CancelledError, isCancelled } from '../../shared/errors.js';
 import { settings } from '../settings.js';
+import { asOutOfSpace } from '../disk-space.js';
 import type { EngineClient } from '../worker/engine-client.js';
 import { isBackend, type AnalysisBackend } from './backend.js';
 import { InProcessBackend } from './in-process.js';
@@ -202,7 +203,8 @@ export class RunManager {
       }
       if (!this.stopped) this.emit(id, { type: 'status', status: 'done' });
     } catch (e) {
-      const err = e as Error;
+      // A bare "disk is full" from SQLite (the pool's completion record, say) gets the data directory's name.
+      const err = asOutOfSpace(e, this.store.dataDir, `recording run ${id}`, 0) as Error;
       const status: RunStatus = isCancelled(err) ? 'cancelled' : 'failed';
       const msg = status === 'cancelled' ? 'cancelled by the user' : err.message;
       try {
