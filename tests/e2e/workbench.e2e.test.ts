@@ -178,13 +178,15 @@ describe('web workbench in headless Chromium', () => {
     expect(await page.getByTestId('error-input').count()).toBe(0);
   });
 
-  it('stacks the layout in a narrow window', async () => {
+  it('stacks the layout in a narrow window: the workspace, then the results, then the history', async () => {
     await page.setViewportSize({ width: 430, height: 900 });
     await page.goto(`${srv.base}/#/run/${runIds.a}`);
     await page.getByTestId('headline-numbers').waitFor();
-    const side = (await page.locator('.sidebar').boundingBox())!;
+    const workspace = (await page.locator('.workspace').boundingBox())!;
     const main = (await page.locator('.main').boundingBox())!;
-    expect(main.y).toBeGreaterThanOrEqual(side.y + side.height - 1);
+    const history = (await page.getByTestId('history').boundingBox())!;
+    expect(main.y).toBeGreaterThanOrEqual(workspace.y + workspace.height - 1);
+    expect(history.y).toBeGreaterThanOrEqual(main.y + main.height - 1);
     const docWidth = await page.evaluate(() => document.documentElement.scrollWidth);
     expect(docWidth).toBeLessThanOrEqual(431);
     await page.getByTestId('headline-numbers').scrollIntoViewIfNeeded();
