@@ -34,13 +34,48 @@ export class OutOfSpaceError extends Error {
 
 /** Free bytes for an unprivileged writer on the file system holding `dir` (the nearest existing ancestor), or null. */
 export function freeBytes(dir: string): number | null {
-  const s = statfs(dir);
-  return s ? s.bavail * s.bsize : null;
+  return diskUsage(dir)?.freeBytes ?? null;
 }
 
 export function diskUsage(dir: string): { freeBytes: number; totalBytes: number } | null {
+  const q = quotaFor(dir);
+  if (q) {
+    const used = bytesUnder(q.dir);
+    return { freeBytes: Math.max(0, q.bytes - used), totalBytes: q.bytes };
+  }
   const s = statfs(dir);
   return s ? { freeBytes: s.bavail * s.bsize, totalBytes: s.blocks * s.bsize } : null;
+}
+
+/**
+ * Fault-injection seam for tests that cannot mount a small file system (they need root): PRECACHE_LENS_FAULT_DISK_QUOTA
+ * = `<dir>:<bytes>` makes every directory under <dir> look like a file system of <bytes> holding what <dir> holds.
+ * The free-space checks read it, and the run store caps SQLite's size to it (`max_page_count`), so writes fail as on
+ * a full disk. Never set it outside tests.
+ */
+export function quotaFor(dir: string): { dir: string; bytes: number } | null {
+  const v = process.env.PRECACHE_LENS_FAULT_DISK_QUOTA;
+  if (!v) return null;
+  const at = v.lastIndexOf(':');
+  const root = path.resolve(v.slice(0, at));
+  const bytes = Number(v.slice(at + 1));
+  if (at <= 0 || !Number.isInteger(bytes) || bytes <= 0) throw new Error(`PRECACHE_LENS_FAULT_DISK_QUOTA=${JSON.stringify(v)}: expected <dir>:<bytes>`);
+  const d = path.resolve(dir);
+  return d === root || d.startsWith(`${root}${path.sep}`) ? { dir: root, bytes } : null;
+}
+
+/** Bytes of the files under `dir` (for the seam above). */
+function bytesUnder(dir: string): number {
+  let total = 0;
+  for (const e of fs.readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (!e.isFile()) continue;
+    try {
+      total += fs.statSync(path.join(e.parentPath, e.name)).size;
+    } catch {
+      // removed meanwhile
+    }
+  }
+  return total;
 }
 
 function statfs(dir: string): fs.StatsFs | null {

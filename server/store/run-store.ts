@@ -4,7 +4,7 @@ import path from 'node:path';
 import crypto from 'node:crypto';
 import Database from 'better-sqlite3';
 import type { RunStatus, RunSummary } from '../../shared/api.js';
-import { asOutOfSpace, ensureFreeSpace, isOutOfSpace, SpaceReserve } from '../disk-space.js';
+import { asOutOfSpace, diskUsage, ensureFreeSpace, isOutOfSpace, quotaFor, SpaceReserve } from '../disk-space.js';
 
 export type { RunStatus };
 /** A run as the history lists it: the same shape the API returns (shared/api.ts RunSummary). */
@@ -169,19 +169,34 @@ export class RunStore {
    */
   private write<T>(what: string, size: number | (() => number), vital: boolean, fn: () => T): T {
     const bytes = () => (typeof size === 'number' ? size : size());
-    try {
+    const capped = (): T => {
+      this.applyQuota();
       return fn();
+    };
+    try {
+      return capped();
     } catch (e) {
       if (!isOutOfSpace(e)) throw e;
       if (vital && this.reserve.release()) {
         try {
-          return fn();
+          return capped();
         } catch (e2) {
           throw asOutOfSpace(e2, this.dataDir, what, bytes());
         }
       }
       throw asOutOfSpace(e, this.dataDir, what, bytes());
     }
+  }
+
+  /** The tests' full-disk seam (PRECACHE_LENS_FAULT_DISK_QUOTA, server/disk-space.ts): SQLite may grow only into the free quota. */
+  private applyQuota() {
+    const q = quotaFor(this.dataDir);
+    if (!q) return;
+    const pageSize = this.db.pragma('page_size', { simple: true }) as number;
+    const pages = this.db.pragma('page_count', { simple: true }) as number;
+    const free = diskUsage(this.dataDir)!.freeBytes;
+    // The log (-wal) takes as much again as the pages a write adds: half the free space for new pages.
+    this.db.pragma(`max_page_count = ${Math.max(pages, pages + Math.floor(free / 2 / pageSize))}`);
   }
 
   /** Throws OutOfSpaceError unless about `bytes` more fit in the data directory (checked before accepting work). */
