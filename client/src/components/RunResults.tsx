@@ -245,7 +245,7 @@ function ResultsDashboard({ run, stages, live }: { run: RunDetail; stages: RunSt
           </>
         )}
       </Card>
-      {!live && spanStage && <NextStep run={run} spans={spans.filter((x) => x.parent === undefined)} />}
+      {!live && spanStage && <NextStep run={run} spans={spans.filter((x) => x.parent === undefined || x.parent === null)} />}
       <p className="muted small timings">
         {h.n} input tokens · {h.p} prompt tokens
         {timings && (
