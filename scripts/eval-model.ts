@@ -15,7 +15,9 @@
 //            each fed as BOS + seq + seq; mean loss on the second copy vs the first copy.
 //   sources  with --corpus DIR (tools/prepare-corpus.ts output): the same windowed loss on each source's held-out
 //            file DIR/val/<source>.bin (--max-windows-per-source K: its first K windows), and the token-weighted
-//            mean over the sources; the unigram baseline then comes from DIR/train.bin.
+//            mean over the sources; the unigram baseline then comes from DIR/train.bin. Each source also in nats/byte:
+//            the loss summed over the predicted tokens / the UTF-8 bytes of their text (a document break = 1 byte),
+//            so models with different tokenizers compare on the same held-out text.
 // Options: --threads N (ORT intra-op threads; default all cores), --batch B (windows per engine run, default 8),
 //          --val/--train/--slice paths, --skip-val (no full-split pass; slice, unigram, samples, repeat only),
 //          --ctx N (windows of N tokens instead of the model's context, e.g. 256 to compare with a 256-token model).
@@ -26,7 +28,7 @@ import { createRequire } from 'node:module';
 import { HookedModel } from '../server/engine/hooked-model.js';
 import { openModelDir } from '../server/model/model-dir.js';
 import { loadTokenizer } from '../server/model/tokenizer.js';
-import { addCrossEntropy, generate, meanRange, readTokenFile, REPEAT, repeatRange, repeatRows, unigramCrossEntropy, windowLoss, nextTokenWindows } from './lib/lm-eval.js';
+import { addCrossEntropy, generate, meanRange, readTokenFile, REPEAT, repeatRange, repeatRows, textBytes, unigramCrossEntropy, windowLoss, nextTokenWindows } from './lib/lm-eval.js';
 import { mulberry32 } from '../shared/random.js';
 
 const require = createRequire(import.meta.url);
@@ -149,20 +151,27 @@ async function main() {
   // Per-source held-out loss (corpus manifest).
   if (corpus) {
     const manifest = JSON.parse(fs.readFileSync(path.join(corpus, 'manifest.json'), 'utf8')) as { sources: { info: { name: string }; valFile: string }[] };
-    const sources: Record<string, { file: string; windows: number; predicted: number; loss: number; lossExact: number; seconds: number }> = {};
+    const eot = (JSON.parse(fs.readFileSync(path.join(corpus, 'manifest.json'), 'utf8')) as { eot: number }).eot;
+    if (eot !== tok.bosId) throw new Error(`${corpus}: its document break is id ${eot}, the model's BOS/EOS is ${tok.bosId}: a corpus of another tokenizer`);
+    const sources: Record<string, { file: string; windows: number; predicted: number; loss: number; lossExact: number; bytes: number; natsPerByte: number; seconds: number }> = {};
     let sum = 0;
     let n = 0;
+    let bytesAll = 0;
     for (const src of manifest.sources) {
       const file = path.join(corpus, src.valFile);
-      const v = await windowLoss(model, readTokenFile(file), { ctx, batch, maxWindows: perSource });
+      const tokens = readTokenFile(file);
+      const v = await windowLoss(model, tokens, { ctx, batch, maxWindows: perSource });
       if (v.predicted === 0) continue;
-      sources[src.info.name] = { file, windows: v.windows, predicted: v.predicted, loss: r4(v.loss), lossExact: v.loss, seconds: r4(v.seconds) };
+      // The predicted tokens are tokens[1 .. predicted]: the windows are consecutive and start at 0.
+      const bytes = textBytes(tokens, 1, 1 + v.predicted, eot, (ids) => tok.decode(ids));
+      sources[src.info.name] = { file, windows: v.windows, predicted: v.predicted, loss: r4(v.loss), lossExact: v.loss, bytes, natsPerByte: r4((v.loss * v.predicted) / bytes), seconds: r4(v.seconds) };
       sum += v.loss * v.predicted;
       n += v.predicted;
-      console.log(`source  ${src.info.name.padEnd(9)} loss ${v.loss.toFixed(4)} over ${v.predicted} tokens (${v.windows} windows), ${v.seconds.toFixed(1)} s`);
+      bytesAll += bytes;
+      console.log(`source  ${src.info.name.padEnd(9)} loss ${v.loss.toFixed(4)} nats/token, ${((v.loss * v.predicted) / bytes).toFixed(4)} nats/byte over ${v.predicted} tokens (${bytes} bytes, ${v.windows} windows), ${v.seconds.toFixed(1)} s`);
     }
-    result.sources = { ctx, maxWindowsPerSource: perSource ?? 'all', perSource: sources, overall: r4(sum / n), overallExact: sum / n, predicted: n };
-    console.log(`sources overall ${(sum / n).toFixed(4)} nats/token over ${n} tokens`);
+    result.sources = { ctx, maxWindowsPerSource: perSource ?? 'all', bytes: 'UTF-8 bytes of the predicted tokens\' text; a document break counts as 1 byte', perSource: sources, overall: r4(sum / n), overallExact: sum / n, natsPerByte: r4(sum / bytesAll), predicted: n, predictedBytes: bytesAll };
+    console.log(`sources overall ${(sum / n).toFixed(4)} nats/token, ${(sum / bytesAll).toFixed(4)} nats/byte over ${n} tokens`);
   }
 
   // Samples.

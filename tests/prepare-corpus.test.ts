@@ -149,3 +149,21 @@ describe('buildCorpus', () => {
     expect(() => buildCorpus([{ source: dup }], encode, path.join(tmp, 'c5'), { tokenizer: 'chars' })).toThrow(/duplicate/);
   });
 });
+
+describe('held-out text in bytes (nats/byte on any tokenizer)', () => {
+  it('counts the UTF-8 bytes of the text, a character split over byte-level tokens once, and a document break as 1 byte', async () => {
+    const { Tokenizer } = await import('@huggingface/tokenizers');
+    const { textBytes } = await import('../scripts/lib/lm-eval.js');
+    const json = JSON.parse(fs.readFileSync('models/precache-gpt2-8l/tokenizer.json', 'utf8'));
+    const tok = new Tokenizer(json, { clean_up_tokenization_spaces: false } as never);
+    const enc = (s: string) => tok.encode(s, { add_special_tokens: false }).ids;
+    const a = 'Café — naïve façade.';
+    const b = ' Two 🙂 words';
+    const ids = [...enc(a), EOT, ...enc(b)];
+    // 'é', '—', '🙂' take several bytes, and byte-level BPE splits some of them over tokens.
+    expect(ids.length).toBeGreaterThan(enc(a).length + 1);
+    const decode = (part: number[]) => tok.decode(part);
+    expect(textBytes(ids, 0, ids.length, EOT, decode)).toBe(Buffer.byteLength(a) + 1 + Buffer.byteLength(b));
+    expect(textBytes(ids, enc(a).length + 1, ids.length, EOT, decode)).toBe(Buffer.byteLength(b));
+  });
+});

@@ -162,6 +162,28 @@ export async function generate(
   return out;
 }
 
+/**
+ * UTF-8 bytes of the text that tokens [from, to) stand for, so that losses compare across tokenizers (nats/byte):
+ * each run between document breaks is decoded whole (a character split over tokens counts once), and every
+ * document break (`eot`) counts as one byte.
+ */
+export function textBytes(tokens: ArrayLike<number>, from: number, to: number, eot: number, decode: (ids: number[]) => string): number {
+  let bytes = 0;
+  let run: number[] = [];
+  const flush = () => {
+    if (run.length) bytes += Buffer.byteLength(decode(run), 'utf8');
+    run = [];
+  };
+  for (let i = from; i < to; i++) {
+    if (tokens[i] === eot) {
+      flush();
+      bytes += 1;
+    } else run.push(tokens[i]);
+  }
+  flush();
+  return bytes;
+}
+
 /** Mean loss of a loss vector's entries in [from, to). */
 export function meanRange(v: ArrayLike<number>, from: number, to: number): number {
   let s = 0;
