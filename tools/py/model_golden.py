@@ -29,6 +29,9 @@ def main():
     cfg = dict(DEFAULT_CFG)
     cfg.update(json.load(open(a.cfg)))
     model = load_model_from_npz(a.weights, cfg)
+    global IDS
+    if cfg["vocab_size"] < 50257:  # a cut vocabulary (issue 21): <|endoftext|> is its last id; the repeat kept
+        IDS = [cfg["vocab_size"] - 1] + [i % (cfg["vocab_size"] - 1) for i in IDS[1:]]
     ids = torch.tensor([IDS])
     pos = torch.arange(len(IDS))[None]
     trace = []

@@ -204,6 +204,8 @@ def main():
         raise SystemExit(f"{a.data}: token id {int(train.max())} is not below the vocabulary size {vocab}")
     if a.bench:
         return bench(a, train, ranges, eot, vocab)
+    if a.arch == "rwkv" and a.bf16:
+        raise SystemExit("--arch rwkv needs --fp32: rwkv_model.py's parallel WKV form mixes dtypes under bf16 autocast")
 
     corpus_id = man["files"]["train.bin"]["sha256"]
     cfg, models, opts = build(a, vocab)

@@ -245,8 +245,10 @@ def check_tied_once(path, cfg):
 
 
 def hf_config(cfg):
+    # <|endoftext|> is GPT-2's last id, also in the bundled family's cut vocabulary (make-gpt2-tokenizer --vocab-size).
+    eot = cfg["vocab_size"] - 1
     return {"architectures": ["GPT2LMHeadModel"], "model_type": "gpt2", "activation_function": "gelu_new",
-            "bos_token_id": 50256, "eos_token_id": 50256, "n_ctx": cfg["n_positions"], **cfg,
+            "bos_token_id": eot, "eos_token_id": eot, "n_ctx": cfg["n_positions"], **cfg,
             "initializer_range": 0.02, "tie_word_embeddings": True}
 
 
