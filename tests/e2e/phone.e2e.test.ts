@@ -1,9 +1,12 @@
 // Phone width (390 px): nothing wider than the screen on the run, compare, twins, experiment and search pages (tables
-// scroll inside their own box), charts keep a usable width, and a run's results come before the history.
+// scroll inside their own box), charts keep a usable width, and a run's results come before the history. The run is
+// the bundled recipe example, the one the README's walkthrough quotes.
+import fs from 'node:fs';
+import path from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { constructedExperiment } from '../helpers/constructed-experiment.js';
-import { axeProblems, closeWorkbench, openWorkbench, publishScreenshot, RECIPE_INPUT, RECIPE_PROMPT_A, RECIPE_PROMPT_B, shot, type TestServer } from './harness.js';
+import { axeProblems, closeWorkbench, ROOT, openWorkbench, publishScreenshot, RECIPE_INPUT, RECIPE_PROMPT_A, RECIPE_PROMPT_B, shot, type TestServer } from './harness.js';
 
 let srv: TestServer;
 let dataDir: string;
@@ -71,6 +74,13 @@ describe('at 390 px', () => {
     expect(widths.length).toBeGreaterThan(0);
     expect(Math.min(...widths)).toBeGreaterThanOrEqual(240);
     expect(await axeProblems(phone)).toEqual([]);
+    // The README's walkthrough quotes this very run (the bundled recipe example): its sentence and its D(k) note.
+    await phone.getByTestId('depth-negative-note').waitFor();
+    const summary = (await phone.getByTestId('run-summary').textContent())!.trim();
+    const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8').replace(/\s*\n\s*/g, ' ');
+    expect(readme).toContain(`"${summary}"`);
+    expect(await phone.getByTestId('depth-negative-note').textContent()).toContain('k = 3–6');
+    expect(readme).toContain('D(k) dips below 0 at k = 3–6');
     await phone.getByTestId('run-results').evaluate((e) => e.scrollIntoView({ block: 'start' }));
     publishScreenshot(await shot(phone, 'phone-run'), 'phone.png');
   });
