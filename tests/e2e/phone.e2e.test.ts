@@ -88,6 +88,9 @@ describe('at 390 px', () => {
   it('a comparison of two variants: its table scrolls in its box, nothing else sticks out', async () => {
     await phone.goto(`${srv.base}/#/compare/${ids.a},${ids.b}`);
     await phone.locator('.compare-table').first().waitFor();
+    // The README's variant step: B of the "Steps:" variant.
+    const b = (await srv.api.run(ids.b!)).result!.summary.meanBenefit;
+    expect(fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8').replace(/\s+/g, ' ')).toContain(`(B is then ${b.toFixed(2)} nats/token)`);
     await phone.waitForTimeout(500);
     expect(await overflowing(phone)).toEqual([]);
   });
