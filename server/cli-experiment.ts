@@ -18,6 +18,7 @@ import { writeFileAtomic } from './report/batch.js';
 import { RunManager } from './runs/run-manager.js';
 import { RunStore } from './store/run-store.js';
 import { EngineClient } from './worker/engine-client.js';
+import { experimentPiVerdict, pairReading, rankPrompts } from '../shared/experiment-reading.js';
 
 const int = (name: string, min = 0) => (v: string) => {
   const n = Number(v);
@@ -95,12 +96,17 @@ const fmt = (x: Interval | null, d = 4) => (x ? `${x.mean.toFixed(d)} [${x.lo.to
 export function printExperimentSummary(d: ExperimentDetail, out: (s: string) => void = console.log) {
   d.models.forEach((model, mi) => {
     out(`${model}: mean B over inputs, nats/token [95% CI]; pi = sum D(1) / sum D(0)`);
-    for (const s of d.summary.filter((x) => x.model === mi)) {
+    for (const s of rankPrompts(d.summary.filter((x) => x.model === mi))) {
       out(`  P${s.prompt + 1}  n=${s.n}  B ${fmt(s.meanBenefit)}  pi ${fmt(s.precomputationShare, 3)}  ${JSON.stringify(d.prompts[s.prompt].text.slice(0, 40))}`);
+      const v = experimentPiVerdict(s);
+      if (!v.ok) out(`      pi is ${v.reason}`);
     }
-    for (const p of d.pairs.filter((x) => x.model === mi)) {
+    const pairs = d.pairs.filter((x) => x.model === mi);
+    const tested = pairs.filter((x) => x.meanBenefitDiff).length;
+    for (const p of pairs) {
       const x = p.meanBenefitDiff;
       out(`  P${p.a + 1} - P${p.b + 1}: ${fmt(x)}  p ${x ? x.p.toPrecision(3) : 'n/a'}  Holm ${x ? x.pHolm.toPrecision(3) : 'n/a'}`);
+      out(`      ${pairReading(p, d.prompts[p.a].label ?? `P${p.a + 1}`, d.prompts[p.b].label ?? `P${p.b + 1}`, tested, d.statistics.level).sentence}`);
     }
   });
   for (const t of d.twins ?? []) out(`  myopia gap P${t.prompt + 1}: ${fmt(t.myopiaGap)} nats (with prompt), ${fmt(t.myopiaGapNoPrompt)} (without)`);

@@ -91,3 +91,18 @@ describe('the HTML report reads the experiment the same way as the page', async 
     expect(body.indexOf('<td>recipe</td>')).toBeLessThan(body.indexOf('<td>P2</td>'));
   });
 });
+
+describe('the experiment CLI prints the same readings', async () => {
+  const { printExperimentSummary } = await import('../server/cli-experiment.js');
+  const { constructedExperiment } = await import('./helpers/constructed-experiment.js');
+  it('prints prompts best first with the "not a share" reason, and one sentence per pair', () => {
+    const lines: string[] = [];
+    printExperimentSummary(constructedExperiment(), (s) => lines.push(s));
+    const text = lines.join('\n');
+    expect(text.indexOf('  P1  n=8')).toBeLessThan(text.indexOf('  P3  n=8'));
+    expect(text.indexOf('  P3  n=8')).toBeLessThan(text.indexOf('  P2  n=8'));
+    expect(lines.filter((l) => l.includes('pi is not a share: the prompt raises the loss'))).toHaveLength(3);
+    expect(text).toContain("P1 lowers the loss more than P2 by 0.250 nats/token [0.120, 0.380]; this holds after Holm's correction for 3 comparisons");
+    expect(text).toContain('No difference shown between P1 and recipe');
+  });
+});
