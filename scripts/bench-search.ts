@@ -42,6 +42,10 @@ export interface SearchBench {
   costShareOfGrid: number;
   cellsShareOfGrid: number;
   msPerCellOverPlainForward: number;
+  /** CPU time (user + system, every thread of the process) per cell and per plain forward: less moved by other work on a shared host. */
+  cpuMsPerCell: number;
+  plainForwardCpuMs: number;
+  cpuMsPerCellOverPlainForward: number;
   winner: number;
   winnerLabel: string;
   /** The full grid of racing cells, ranked by the mean objective over all inputs. */
@@ -72,13 +76,17 @@ export async function benchSearch(o: { model: string; threads: number; graphCach
   const manager = new SearchManager({ store, registry, engine, experiments });
   let d;
   let searchMs: number;
+  let searchCpuMs: number;
   try {
     const model = registry.list()[0];
     await engine.task('race', { modelDir: model.md.dir, prompts: ['Warm-up: '], inputs: ['The engine loads the model.'], natural: true, shifted: false }).promise;
     const t0 = performance.now();
+    const c0 = process.cpuUsage();
     const row = await manager.create({ model: model.id, variants: { template: BENCH_TEMPLATE }, inputs: { texts: inputs }, options: { explainInputs: 0, continuations: 0 } });
     await manager.idle();
     searchMs = performance.now() - t0;
+    const cu = process.cpuUsage(c0);
+    searchCpuMs = (cu.user + cu.system) / 1000;
     d = manager.detail(row.id)!;
     if (d.status !== 'done') throw new Error(`search ended ${d.status}: ${d.error}`);
   } finally {
@@ -99,12 +107,17 @@ export async function benchSearch(o: { model: string; threads: number; graphCach
     const seq = [tok.bosId, ...Array.from({ length: p + n }, (_, k) => tok.encode(' the')[0] + (k % 7))];
     await m.run({ tokens: [seq] });
     const plain: number[] = [];
+    const plainCpu: number[] = [];
     for (let r = 0; r < 7; r++) {
       const t = performance.now();
+      const c = process.cpuUsage();
       await m.run({ tokens: [seq] });
       plain.push(performance.now() - t);
+      const cu = process.cpuUsage(c);
+      plainCpu.push((cu.user + cu.system) / 1000);
     }
     const plainForwardMs = median(plain);
+    const plainForwardCpuMs = median(plainCpu);
     const full: number[] = [];
     for (let k = 0; k < 3; k++) {
       clearRunCaches();
@@ -138,6 +151,9 @@ export async function benchSearch(o: { model: string; threads: number; graphCach
       costShareOfGrid: searchMs / (gridCells * analysisMsPerCell),
       cellsShareOfGrid: d.cells / gridCells,
       msPerCellOverPlainForward: searchMs / d.cells / plainForwardMs,
+      cpuMsPerCell: searchCpuMs / d.cells,
+      plainForwardCpuMs,
+      cpuMsPerCellOverPlainForward: searchCpuMs / d.cells / plainForwardCpuMs,
       winner,
       winnerLabel: variants[winner].label,
       gridBest,
@@ -147,7 +163,7 @@ export async function benchSearch(o: { model: string; threads: number; graphCach
       stopReason: d.stopReason,
     };
     console.log(
-      `  cells ${out.cells} of ${gridCells} (${(100 * out.cellsShareOfGrid).toFixed(1)}% [target <= 50%]); ${out.msPerCell.toFixed(1)} ms per cell = ${out.msPerCellOverPlainForward.toFixed(2)} plain forwards [target <= 1.5]; ` +
+      `  cells ${out.cells} of ${gridCells} (${(100 * out.cellsShareOfGrid).toFixed(1)}% [target <= 50%]); ${out.msPerCell.toFixed(1)} ms per cell = ${out.msPerCellOverPlainForward.toFixed(2)} plain forwards [target <= 1.5] (CPU time: ${out.cpuMsPerCell.toFixed(1)} ms per cell = ${out.cpuMsPerCellOverPlainForward.toFixed(2)} plain forwards); ` +
         `the search costs ${(100 * out.costShareOfGrid).toFixed(2)}% of the grid as experiment cells [target < 2%]; grid ranks the winner #${out.winnerRankInGrid}${out.winnerWithinGridInterval ? ' (within the interval of the grid best)' : ''}`,
     );
     return out;

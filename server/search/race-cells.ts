@@ -46,8 +46,22 @@ function padRows(rows: number[][], pad: number): number[][] {
   return rows.map((r) => (r.length === T ? r : [...r, ...Array(T - r.length).fill(pad)]));
 }
 
-function chunks<T>(xs: T[], size: number): T[][] {
-  return range(0, Math.ceil(xs.length / size)).map((k) => xs.slice(k * size, (k + 1) * size));
+/** A padded row costs its longest member: rows longer than this times a chunk's shortest start a new chunk. */
+const MAX_PAD_RATIO = 1.25;
+
+/**
+ * Input indices in chunks of at most `size` rows, shortest first, a chunk closed when the next input is much longer
+ * than its first (so that right padding wastes little).
+ */
+function lengthChunks(lens: number[], size: number): number[][] {
+  const order = range(0, lens.length).sort((a, b) => lens[a] - lens[b] || a - b);
+  const out: number[][] = [];
+  for (const i of order) {
+    const last = out[out.length - 1];
+    if (last && last.length < size && lens[i] <= MAX_PAD_RATIO * lens[last[0]]) last.push(i);
+    else out.push([i]);
+  }
+  return out;
 }
 
 export async function raceCells(m: HookedModel, tok: TextTokenizer, args: RaceCellsArgs, isCancelled: () => boolean = () => false): Promise<RaceCellsResult> {
@@ -67,7 +81,8 @@ export async function raceCells(m: HookedModel, tok: TextTokenizer, args: RaceCe
     return tok.encode(text);
   });
   const inputIds = args.inputs.map((x) => tok.encode(x));
-  const nmaxAll = Math.max(...inputIds.map((x) => x.length));
+  const lens = inputIds.map((x) => x.length);
+  const nmaxAll = Math.max(...lens);
   promptIds.forEach((ids, k) => {
     inputIds.forEach((x, i) => {
       try {
@@ -105,9 +120,8 @@ export async function raceCells(m: HookedModel, tok: TextTokenizer, args: RaceCe
 
   // --- the baseline: [BOS] + X at positions 0..n (or 0, p+1..p+n for `shifted`), inputs batched
   const noPrompt = async (p: number | null): Promise<number[][]> => {
-    const out: number[][] = [];
-    const order = range(0, inputIds.length);
-    for (const part of chunks(order, rowsFor(1 + (p ?? 0) + nmaxAll, nmaxAll))) {
+    const out: number[][] = new Array(inputIds.length);
+    for (const part of lengthChunks(lens, rowsFor(1 + (p ?? 0) + nmaxAll, nmaxAll))) {
       const rows = part.map((i) => [bos, ...inputIds[i]]);
       const tokens = padRows(rows, bos);
       const T = tokens[0].length;
@@ -118,7 +132,7 @@ export async function raceCells(m: HookedModel, tok: TextTokenizer, args: RaceCe
       );
       const lp = await targetRows({ tokens, positionIds, logitRows: range(0, T - 1), targets });
       calls++;
-      part.forEach((i, b) => out.push(lossesOf(lp, b, T - 1, inputIds[i].length)));
+      part.forEach((i, b) => (out[i] = lossesOf(lp, b, T - 1, inputIds[i].length)));
       check();
     }
     return out;
@@ -150,8 +164,7 @@ export async function raceCells(m: HookedModel, tok: TextTokenizer, args: RaceCe
         last = batchItem(r.logits!, 0).data.slice();
         lse = rowLogSumExp(last);
       }
-      const order = range(0, inputIds.length);
-      for (const part of chunks(order, rowsFor(1 + p + nmaxAll, nmaxAll))) {
+      for (const part of lengthChunks(lens, rowsFor(1 + p + nmaxAll, nmaxAll))) {
         const tokens = padRows(
           part.map((i) => inputIds[i]),
           bos,
@@ -184,8 +197,7 @@ export async function raceCells(m: HookedModel, tok: TextTokenizer, args: RaceCe
       }
     } else {
       // No KV cache in the graph: [BOS] + P' + X whole, inputs of one prompt batched.
-      const order = range(0, inputIds.length);
-      for (const part of chunks(order, rowsFor(1 + p + nmaxAll, nmaxAll))) {
+      for (const part of lengthChunks(lens, rowsFor(1 + p + nmaxAll, nmaxAll))) {
         const tokens = padRows(
           part.map((i) => [bos, ...ids, ...inputIds[i]]),
           bos,

@@ -19,6 +19,7 @@ import {
 } from '../../shared/search.js';
 import { searchVariants } from '../../shared/search-variants.js';
 import { heldOutFigures, pickFinalists, replayRace, type RaceState } from '../../shared/stats/race.js';
+import { isRecurrentConfig } from '../engine/recurrent-model.js';
 import type { ExperimentManager } from '../experiments/experiment-manager.js';
 import { resolveExperimentInputs } from '../experiments/experiment-manager.js';
 import type { ModelRegistry, RegisteredModel } from '../model/registry.js';
@@ -121,6 +122,7 @@ export class SearchManager {
 
   /** Token counts of every variant and input against the model's context, before anything runs. */
   private async preflight(model: RegisteredModel, prompts: string[], inputs: ExperimentInput[]) {
+    if (isRecurrentConfig(model.md)) throw new InputError(`${model.id} is a recurrent model; prompt search runs on transformer graphs (its racing cells continue the prompt's keys/values)`, 'model');
     const info = await this.d.engine.info(model.md.dir);
     const count = async (texts: string[]) => {
       const out: number[] = [];
