@@ -66,6 +66,9 @@ beforeAll(async () => {
   fs.mkdirSync(AOF_DIR);
   redisPort = await freePort();
   redisProc = await startRedis(children, redisPort, redisArgs(true));
+  // A half-written weights file left by a worker that died mid-write (pid 2^22 + 1 is above Linux's default pid_max).
+  fs.mkdirSync(path.join(TMP, 'worker-1', 'graph-cache'), { recursive: true });
+  fs.writeFileSync(path.join(TMP, 'worker-1', 'graph-cache', `0123456789abcdef.weights.${2 ** 22 + 1}.1700000000000.tmp`), Buffer.alloc(1 << 20));
   const env = { PRECACHE_LENS_POOL_LOCK_MS: String(LOCK_MS) };
   workers = [1, 2].map((k) => startWorker(children, redisPort, DEFAULT_MODEL_DIR, path.join(TMP, `worker-${k}`), env));
   pool = await startServer({ redis: `redis://127.0.0.1:${redisPort}`, threads: 1, dataDir: path.join(TMP, 'server') });
@@ -78,6 +81,14 @@ afterAll(async () => {
   await pool?.close();
   fs.rmSync(TMP, { recursive: true, force: true });
 }, 60_000);
+
+describe('a worker starting', () => {
+  it('removes the temporary files a dead process left in its graph cache', () => {
+    const left = fs.readdirSync(path.join(TMP, 'worker-1', 'graph-cache')).filter((f) => f.endsWith('.tmp'));
+    expect(left).toEqual([]);
+    expect(workers[0].log()).toMatch(/removed .*\.tmp, left by an interrupted write/);
+  });
+});
 
 describe.each([
   { aof: true, name: 'with AOF persistence' },

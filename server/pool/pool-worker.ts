@@ -5,6 +5,7 @@ import path from 'node:path';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import { isCancelled } from '../../shared/errors.js';
 import { ModelRegistry } from '../model/registry.js';
+import { removeStaleTemps } from '../disk-space.js';
 import { EngineClient } from '../worker/engine-client.js';
 import { RemoteError } from '../worker/protocol.js';
 import { cancelKey, connect, poolTiming, queueName, redactRedisUrl, workerKey } from './config.js';
@@ -33,6 +34,8 @@ export async function startPoolWorker(o: PoolWorkerOptions) {
   const timing = poolTiming();
   const id = `${os.hostname()}-${process.pid}-${crypto.randomBytes(3).toString('hex')}`;
   const registry = new ModelRegistry(o.models, o.models.length === 0);
+  // Half-written graph files of a worker that died mid-write (a full disk, a kill) would fill the disk again.
+  for (const f of removeStaleTemps(o.cacheDir)) log(`worker: removed ${path.join(o.cacheDir, f)}, left by an interrupted write`);
   const engine = new EngineClient({ threads: o.threads, cacheDir: o.cacheDir });
   const models = await Promise.all(registry.list().map(async (m) => ({ dir: m.md.dir, name: m.id, hash: (await engine.info(m.md.dir)).modelHash })));
   const redis = connect(o.redis);
