@@ -79,3 +79,31 @@ export function niceTicks(lo: number, hi: number, count = 5): number[] {
   for (let v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9; v += step) out.push(Math.abs(v) < step * 1e-9 ? 0 : Number(v.toPrecision(12)));
   return out;
 }
+
+/** Whether an experiment's two models are a model and its myopic twin (`<m>-myopic`); only then is "myopic" the right word. */
+export function areTwinModels(models: readonly string[]): boolean {
+  return models.length === 2 && models[1] === `${models[0]}-myopic`;
+}
+
+/** How the page and the report name the comparison of an experiment's two models: twins, or two models on one tokenizer. */
+export function secondModelWords(models: readonly string[]) {
+  const [a, b] = models;
+  if (areTwinModels(models)) {
+    return {
+      models: `${a} and its myopic twin ${b}`,
+      title: 'Myopic twin',
+      note: "Myopia gap: mean loss of the myopic twin minus the model's, on the same inputs (paired), with and without the prompt.",
+      gapWith: 'gap with prompt',
+      gapWithout: 'gap without',
+      piDiff: 'π(myopic) − π(model)',
+    };
+  }
+  return {
+    models: models.join(' and '),
+    title: b ? `Second model: ${b}` : 'Second model',
+    note: `Loss gap: mean loss of ${b} minus ${a}'s, on the same inputs (paired), with and without the prompt.`,
+    gapWith: 'gap with prompt',
+    gapWithout: 'gap without',
+    piDiff: `π(${b}) − π(${a})`,
+  };
+}

@@ -106,3 +106,23 @@ describe('the experiment CLI prints the same readings', async () => {
     expect(text).toContain('No difference shown between P1 and recipe');
   });
 });
+
+describe('an experiment on two models says "myopic" only for twins', async () => {
+  const { areTwinModels, secondModelWords } = await import('../shared/experiment-reading.js');
+  const { experimentReport, renderExperimentHtml } = await import('../server/experiments/report.js');
+  const { constructedExperiment } = await import('./helpers/constructed-experiment.js');
+  it('names twins as twins and any other pair by its models', () => {
+    expect(areTwinModels(['precache-gpt2-8l', 'precache-gpt2-8l-myopic'])).toBe(true);
+    expect(areTwinModels(['precache-gpt2-8l', 'precache-rwkv-4l'])).toBe(false);
+    expect(secondModelWords(['precache-gpt2-8l', 'precache-gpt2-8l-myopic']).models).toBe('precache-gpt2-8l and its myopic twin precache-gpt2-8l-myopic');
+    expect(secondModelWords(['precache-gpt2-8l', 'precache-rwkv-4l']).piDiff).toBe('π(precache-rwkv-4l) − π(precache-gpt2-8l)');
+  });
+  it('the HTML report of a transformer-next-to-RNN experiment has no "myopic" in it', () => {
+    const d = { ...constructedExperiment(), models: ['precache-gpt2-8l', 'precache-rwkv-4l'], twins: [] };
+    const html = renderExperimentHtml(experimentReport(d));
+    expect(html).toContain('Second model: precache-rwkv-4l');
+    expect(html).not.toMatch(/myopi/i);
+    const twins = renderExperimentHtml(experimentReport({ ...d, models: ['precache-gpt2-8l', 'precache-gpt2-8l-myopic'] }));
+    expect(twins).toContain('<h2>Myopic twin</h2>');
+  });
+});

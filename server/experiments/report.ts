@@ -4,7 +4,7 @@ import { stringify } from 'csv-stringify/sync';
 import type { ExperimentDetail, Interval } from '../../shared/experiments.js';
 import { renderSvg, runColor, lineChart } from '../report/charts.js';
 import { esc } from '../report/html.js';
-import { experimentPiVerdict, pairReading, rankPrompts } from '../../shared/experiment-reading.js';
+import { experimentPiVerdict, pairReading, rankPrompts, secondModelWords } from '../../shared/experiment-reading.js';
 import { EXPERIMENT_SCHEMA_ID, type ExperimentReport } from './report-schema.js';
 
 const require = createRequire(import.meta.url);
@@ -164,7 +164,7 @@ export function renderExperimentHtml(rep: ExperimentReport): string {
   const parts: string[] = [];
   parts.push(`<h1>${esc(title)}</h1>`);
   parts.push(
-    `<p class="muted">${rep.prompts.length} prompts × ${rep.inputs.length} inputs on ${esc(rep.twins ? `${e.models[0]} and its myopic twin ${e.models[1]}` : e.models.join(' and '))}; status ${esc(e.status)} (${e.progress.done} of ${e.progress.total} cells done${e.progress.failed ? `, ${e.progress.failed} failed or cancelled` : ''}). 95% bootstrap intervals over inputs, ${e.statistics.resamples} resamples, seed ${e.statistics.seed}. Generated ${esc(rep.generatedAt)} by Precache Lens ${esc(rep.software.version)}; schema ${esc(rep.schema)}.</p>`,
+    `<p class="muted">${rep.prompts.length} prompts × ${rep.inputs.length} inputs on ${esc(secondModelWords(e.models).models)}; status ${esc(e.status)} (${e.progress.done} of ${e.progress.total} cells done${e.progress.failed ? `, ${e.progress.failed} failed or cancelled` : ''}). 95% bootstrap intervals over inputs, ${e.statistics.resamples} resamples, seed ${e.statistics.seed}. Generated ${esc(rep.generatedAt)} by Precache Lens ${esc(rep.software.version)}; schema ${esc(rep.schema)}.</p>`,
   );
   parts.push('<h2>Prompts</h2><table><thead><tr><th>#</th><th>label</th><th>text</th></tr></thead><tbody>');
   rep.prompts.forEach((p, k) => parts.push(`<tr><td>${k + 1}</td><td>${esc(p.label ?? `P${k + 1}`)}</td><td><pre>${esc(p.text)}</pre></td></tr>`));
@@ -199,8 +199,9 @@ export function renderExperimentHtml(rep: ExperimentReport): string {
     }
   });
   if (rep.twins) {
-    parts.push('<h2>Myopic twin</h2><p class="note">Myopia gap: mean loss of the myopic twin minus the model\'s, on the same inputs (paired).</p>');
-    parts.push('<table><thead><tr><th>prompt</th><th class="num">n</th><th class="num">gap with prompt</th><th class="num">gap without</th><th class="num">pi(myopic) − pi(model)</th></tr></thead><tbody>');
+    const words = secondModelWords(e.models);
+    parts.push(`<h2>${esc(words.title)}</h2><p class="note">${esc(words.note)}</p>`);
+    parts.push(`<table><thead><tr><th>prompt</th><th class="num">n</th><th class="num">${esc(words.gapWith)}</th><th class="num">${esc(words.gapWithout)}</th><th class="num">${esc(words.piDiff.replace(/π/g, 'pi'))}</th></tr></thead><tbody>`);
     for (const t of rep.twins) parts.push(`<tr><td>${esc(promptLabel(d, t.prompt))}</td><td class="num">${t.n}</td><td class="num">${fmtCi(t.myopiaGap)}</td><td class="num">${fmtCi(t.myopiaGapNoPrompt)}</td><td class="num">${fmtCi(t.precomputationShareDiff, 3)}</td></tr>`);
     parts.push('</tbody></table>');
     for (const t of rep.twins) {

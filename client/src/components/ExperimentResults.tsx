@@ -1,7 +1,7 @@
 // One experiment: live progress, the prompt x input matrix, forest plots of mean B and pi, D(k) bands, pairs and twins.
 import { useQueryClient } from '@tanstack/react-query';
 import type { ExperimentDetail, Interval } from '@shared/experiments.js';
-import { experimentPiVerdict, pairReading, rankPrompts } from '@shared/experiment-reading.js';
+import { experimentPiVerdict, pairReading, rankPrompts, secondModelWords } from '@shared/experiment-reading.js';
 import { experimentKeys, experimentsApi, useExperiment } from '../data/experiments';
 import { useWorkbench } from '../state/store';
 import { variantStyle } from '../theme';
@@ -168,7 +168,7 @@ export function ExperimentResults({ id }: { id: string }) {
       </button>
       <h2>{d.label ?? `Experiment ${d.id.slice(0, 8)}`}</h2>
       <p className="muted">
-        {d.prompts.length} prompts × {d.inputs.length} inputs on {d.twins ? `${d.models[0]} and its myopic twin ${d.models[1]}` : d.models.join(' and ')} · {d.statistics.resamples} resamples, seed {d.statistics.seed}
+        {d.prompts.length} prompts × {d.inputs.length} inputs on {secondModelWords(d.models).models} · {d.statistics.resamples} resamples, seed {d.statistics.seed}
       </p>
       <div className="experiment-status">
         <span data-testid="experiment-status" data-status={d.status}>
@@ -203,8 +203,8 @@ export function ExperimentResults({ id }: { id: string }) {
         <ModelSection key={m} d={d} model={m} />
       ))}
       {d.twins && (
-        <Card title="Myopic twin" subtitle="Myopia gap: mean loss of the myopic twin minus the model's on the same inputs (paired), with and without the prompt." testId="experiment-twins">
-          <TableScroll label="Myopic twin table">
+        <Card title={secondModelWords(d.models).title} subtitle={secondModelWords(d.models).note} testId="experiment-twins">
+          <TableScroll label={`${secondModelWords(d.models).title} table`}>
           <table className="experiment-table">
             <thead>
               <tr>
@@ -212,7 +212,7 @@ export function ExperimentResults({ id }: { id: string }) {
                 <th className="num">n</th>
                 <th className="num">gap with prompt</th>
                 <th className="num">gap without</th>
-                <th className="num">π(myopic) − π(model)</th>
+                <th className="num">{secondModelWords(d.models).piDiff}</th>
               </tr>
             </thead>
             <tbody>
