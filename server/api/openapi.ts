@@ -5,6 +5,7 @@ import { CompareModelsSchema } from './compare-models-routes.js';
 import { AttentionRequestSchema } from '../../shared/attention.js';
 import { TokenCountSchema } from '../../shared/token-count.js';
 import { CreateExperimentSchema } from '../../shared/experiments.js';
+import { CreateSearchSchema } from '../../shared/search.js';
 
 export function openApiDocument() {
   const json = (schema: z.ZodType) => ({ content: { 'application/json': { schema: z.toJSONSchema(schema) } } });
@@ -98,6 +99,21 @@ export function openApiDocument() {
       '/api/experiments/{id}/report.html': { get: { summary: 'Self-contained HTML experiment report with forest plots', parameters: id, responses: { 200: { description: 'text/html' }, 404: error } } },
       '/api/experiments/{id}/report.csv': {
         get: { summary: 'One CSV table of the experiment', parameters: [...id, { name: 'table', in: 'query', schema: { type: 'string', enum: ['cells', 'prompts', 'pairs'], default: 'cells' } }], responses: { 200: { description: 'text/csv' }, 400: error, 404: error } },
+      },
+      '/api/searches': {
+        post: { summary: 'Start a prompt search: race variants (a list, a template, ablations) over inputs, then measure and explain the finalists on held-out inputs (docs/search.md)', requestBody: json(CreateSearchSchema), responses: { 202: { description: '{id, status}' }, 400: error, 422: error } },
+        get: { summary: 'Searches, newest first', parameters: [{ name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 200, default: 50 } }, { name: 'offset', in: 'query', schema: { type: 'integer', minimum: 0, default: 0 } }], responses: { 200: { description: '{total, searches}' }, 400: error } },
+      },
+      '/api/searches/{id}': {
+        get: { summary: 'A search: status, progress, rounds, variants with intervals, finalists with held-out figures', parameters: id, responses: { 200: { description: 'search' }, 400: error, 404: error } },
+        delete: { summary: "Delete a search (and its finalists' experiment)", parameters: id, responses: { 204: { description: 'deleted' }, 400: error, 404: error } },
+      },
+      '/api/searches/{id}/cancel': { post: { summary: 'Cancel a running search (finished rounds are kept)', parameters: id, responses: { 202: { description: 'cancelled' }, 404: error, 409: error } } },
+      '/api/searches/{id}/events': { get: { summary: 'Server-Sent Events: status, progress {cells, maxCells, etaS}, round, phase', parameters: id, responses: { 200: { description: 'text/event-stream' }, 404: error } } },
+      '/api/searches/{id}/report.json': { get: { summary: 'Search report (schema schemas/search.v1.schema.json)', parameters: id, responses: { 200: { description: 'report (attachment)' }, 404: error } } },
+      '/api/searches/{id}/report.html': { get: { summary: 'Self-contained HTML search report', parameters: id, responses: { 200: { description: 'text/html' }, 404: error } } },
+      '/api/searches/{id}/report.csv': {
+        get: { summary: 'One CSV table of the search', parameters: [...id, { name: 'table', in: 'query', schema: { type: 'string', enum: ['variants', 'rounds', 'cells'], default: 'variants' } }], responses: { 200: { description: 'text/csv' }, 400: error, 404: error } },
       },
     },
   };

@@ -6,7 +6,7 @@ import { CreateSearchSchema, type SearchSummaryRow } from '../../shared/search.j
 import { HttpError } from '../http-error.js';
 import type { SearchManager } from '../search/search-manager.js';
 import { renderSearchHtml, SEARCH_CSV_TABLES, searchCsv, searchReport, type SearchCsvTable } from '../search/search-report.js';
-import { parse, wrap } from './http.js';
+import { InlineQuery, parse, sendReport, wrap } from './http.js';
 
 export interface SearchDeps {
   searches?: SearchManager | null;
@@ -134,8 +134,7 @@ export function searchRouter(d: SearchDeps): Router {
     '/searches/:id/report.json',
     wrap((req, res) => {
       const detail = requireDetail(req.params.id);
-      res.setHeader('content-disposition', `attachment; filename="search-${detail.id.slice(0, 8)}.json"`);
-      res.json(searchReport(detail));
+      sendReport(res, `${JSON.stringify(searchReport(detail), null, 1)}\n`, 'application/json', `search-${detail.id.slice(0, 8)}.json`);
     }),
   );
 
@@ -144,8 +143,7 @@ export function searchRouter(d: SearchDeps): Router {
     wrap((req, res) => {
       const detail = requireDetail(req.params.id);
       const { table } = parse(CsvQuerySchema, req.query);
-      res.setHeader('content-disposition', `attachment; filename="search-${detail.id.slice(0, 8)}-${table}.csv"`);
-      res.type('text/csv').send(searchCsv(detail, table as SearchCsvTable, manager().searches.cells(detail.id)));
+      sendReport(res, searchCsv(detail, table as SearchCsvTable, manager().searches.cells(detail.id)), 'text/csv; charset=utf-8', `search-${detail.id.slice(0, 8)}-${table}.csv`);
     }),
   );
 
@@ -153,7 +151,8 @@ export function searchRouter(d: SearchDeps): Router {
     '/searches/:id/report.html',
     wrap((req, res) => {
       const detail = requireDetail(req.params.id);
-      res.type('html').send(renderSearchHtml(searchReport(detail)));
+      const { inline } = parse(InlineQuery, req.query);
+      sendReport(res, renderSearchHtml(searchReport(detail)), 'text/html; charset=utf-8', `search-${detail.id.slice(0, 8)}.html`, inline === '1');
     }),
   );
 

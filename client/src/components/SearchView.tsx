@@ -203,7 +203,7 @@ function SearchResults({ id }: { id: string }) {
             Cancel search
           </button>
         )}
-        <a className="link" href={`/api/searches/${d.id}/report.html`}>
+        <a className="link" href={`/api/searches/${d.id}/report.html?inline=1`} target="_blank" rel="noreferrer">
           HTML report
         </a>{' '}
         <a className="link" href={`/api/searches/${d.id}/report.json`}>
