@@ -78,6 +78,7 @@ describe('the HTML report reads the experiment the same way as the page', async 
 
   it('marks every π as not a share when all prompts raise the loss', () => {
     expect(html.match(/class="note pi-caveat">not a share/g)).toHaveLength(3);
+    expect(html).toContain("pi is not a share for P1, P2, recipe");
   });
 
   it('has one sentence per pair, read with Holm over the 3 pairs', () => {
@@ -124,5 +125,14 @@ describe('an experiment on two models says "myopic" only for twins', async () =>
     expect(html).not.toMatch(/myopi/i);
     const twins = renderExperimentHtml(experimentReport({ ...d, models: ['precache-gpt2-8l', 'precache-gpt2-8l-myopic'] }));
     expect(twins).toContain('<h2>Myopic twin</h2>');
+  });
+});
+
+describe('the HTML report draws a labelled zero line in its forest plots', async () => {
+  const { experimentReport, renderExperimentHtml } = await import('../server/experiments/report.js');
+  const { constructedExperiment } = await import('./helpers/constructed-experiment.js');
+  it('labels 0 as "no effect" in both forest plots', () => {
+    const html = renderExperimentHtml(experimentReport(constructedExperiment()));
+    expect(html.match(/0 = no effect/g)?.length).toBe(2);
   });
 });

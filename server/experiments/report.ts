@@ -86,10 +86,15 @@ export function experimentCsv(d: ExperimentDetail, table: ExperimentCsvTable): s
 export function forestPlot(rows: { label: string; ci: Interval | null; color: string }[], xName: string, label: string): string {
   const shown = rows.filter((r) => r.ci);
   const cats = shown.map((r) => r.label);
+  // The axis spans every interval and 0 (no effect), with a little room, so no whisker is cut off.
+  const lo = Math.min(0, ...shown.map((r) => r.ci!.lo));
+  const hi = Math.max(0, ...shown.map((r) => r.ci!.hi));
+  const pad = (hi - lo || 1) * 0.04;
   return renderSvg(
     {
-      grid: { left: 160, right: 24, top: 12, bottom: 44 },
-      xAxis: { type: 'value', name: xName, nameLocation: 'middle', nameGap: 28, scale: true },
+      grid: { left: 160, right: 40, top: 24, bottom: 44 },
+      // 0 (no effect) always inside the axis, drawn and labelled, as on the page.
+      xAxis: { type: 'value', name: xName, nameLocation: 'middle', nameGap: 28, min: Number((lo - pad).toPrecision(3)), max: Number((hi + pad).toPrecision(3)), axisLabel: { showMinLabel: false, showMaxLabel: false } },
       yAxis: { type: 'category', data: cats, inverse: true, axisLabel: { width: 150, overflow: 'truncate' } },
       series: [
         {
@@ -111,7 +116,13 @@ export function forestPlot(rows: { label: string; ci: Interval | null; color: st
             };
           },
         },
-        { type: 'scatter', name: 'estimate', symbolSize: 9, data: shown.map((r, k) => ({ value: [r.ci!.mean, k], itemStyle: { color: r.color } })) },
+        {
+          type: 'scatter',
+          name: 'estimate',
+          symbolSize: 9,
+          data: shown.map((r, k) => ({ value: [r.ci!.mean, k], itemStyle: { color: r.color } })),
+          markLine: { silent: true, symbol: 'none', data: [{ xAxis: 0 }], lineStyle: { color: '#374151', type: 'dashed' }, label: { formatter: '0 = no effect', position: 'start', fontSize: 10 } },
+        },
       ],
     },
     720,
@@ -175,6 +186,8 @@ export function renderExperimentHtml(rep: ExperimentReport): string {
     parts.push(`<figure>${forestPlot(rows.map((s) => ({ label: promptLabel(d, s.prompt), ci: s.meanBenefit, color: runColor(s.prompt) })), 'mean B, nats/token', `Forest plot of mean prompt benefit B with 95% CIs, ${model}`)}</figure>`);
     parts.push(`<h2>Precomputation share pi per prompt${rep.experiment.models.length > 1 ? `: ${esc(model)}` : ''}</h2>`);
     parts.push(`<p class="note">pi over inputs is a ratio of means, sum D(1) / sum D(0), with inputs resampled as pairs.</p>`);
+    const notShare = rows.filter((s) => !experimentPiVerdict(s).ok).map((s) => promptLabel(d, s.prompt));
+    if (notShare.length) parts.push(`<p class="note pi-caveat">pi is not a share for ${esc(notShare.join(', '))}: the table below says why; read D(1) in nats instead.</p>`);
     parts.push(`<figure>${forestPlot(rows.map((s) => ({ label: promptLabel(d, s.prompt), ci: s.precomputationShare, color: runColor(s.prompt) })), 'pi = D(1)/D(0)', `Forest plot of the precomputation share pi with 95% CIs, ${model}`)}</figure>`);
     parts.push(`<figure>${depthBands(d, m)}</figure>`);
     parts.push('<table><thead><tr><th>prompt (best mean B first)</th><th class="num">n</th><th class="num">mean B [95% CI]</th><th class="num">mean B x2..xn</th><th class="num">pi</th></tr></thead><tbody>');
