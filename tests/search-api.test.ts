@@ -160,6 +160,23 @@ describe('bad requests name the field', () => {
   });
 });
 
+describe('budgets', () => {
+  it('a seconds budget stops the race between jobs; the search still finishes and says why it stopped', async () => {
+    const alts = (k: number) => Array.from({ length: 4 }, (_, j) => `word${k}${j}`).join('||');
+    const r = await call('POST', '/api/searches', {
+      variants: { template: `Notes: {{a|${alts(1)}}} and {{b|${alts(2)}}}.` },
+      inputs: { set: 'brown-fiction', count: 64 },
+      budget: { seconds: 1 },
+      options: { firstBatch: 2, halving: false, explainInputs: 0, continuations: 0 },
+    });
+    expect(r.status).toBe(202);
+    const d = await waitFor(r.json.id as string);
+    expect(d.status).toBe('done');
+    expect(d.stopReason).toBe('budget-seconds');
+    expect(d.cells).toBeLessThan(16 * d.raceInputs.length);
+  });
+});
+
 describe('cancel and delete', () => {
   it('a cancelled search keeps its rounds; delete removes it', async () => {
     const alts = (k: number) => Array.from({ length: 4 }, (_, j) => `word${k}${j}`).join('||');
