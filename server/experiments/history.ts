@@ -15,7 +15,7 @@ export function historyPage(store: RunStore, x: ExperimentManager, opts: { q?: s
     : '';
   const union = `
     SELECT 'run' AS kind, r.id AS id, r.created_at AS created_at FROM runs r
-      WHERE NOT EXISTS (SELECT 1 FROM experiment_cells c WHERE c.run_id = r.id) ${runWhere}
+      WHERE r.id NOT IN (SELECT run_id FROM experiment_cells WHERE run_id IS NOT NULL) ${runWhere}
     UNION ALL
     SELECT 'experiment' AS kind, e.id AS id, e.created_at AS created_at FROM experiments e ${expWhere}`;
   const params = q ? { q } : {};

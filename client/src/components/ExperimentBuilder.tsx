@@ -3,7 +3,7 @@ import { useState } from 'react';
 import { useQueryClient } from '@tanstack/react-query';
 import { ApiError } from '@shared/api.js';
 import type { CreateExperimentRequest } from '@shared/experiments.js';
-import { useChosenModel, useModels } from '../data/api';
+import { keys, useChosenModel, useModels } from '../data/api';
 import { experimentKeys, experimentsApi, parseTexts, splitTextBlocks, useInputSets } from '../data/experiments';
 import { useWorkbench } from '../state/store';
 import { Card } from './Card';
@@ -62,6 +62,7 @@ export function ExperimentBuilder() {
     try {
       const { id } = await experimentsApi.create(body);
       await qc.invalidateQueries({ queryKey: experimentKeys.list });
+      await qc.invalidateQueries({ queryKey: keys.allRuns }); // the history lists the new experiment
       open(id);
     } catch (e) {
       setError(e instanceof ApiError ? { field: e.field, message: e.message } : { message: (e as Error).message });

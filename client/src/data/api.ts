@@ -102,7 +102,9 @@ export function useHistory(q: string, limit: number) {
     queryFn: () => api.history({ q: q || undefined, limit }),
     placeholderData: keepPreviousData,
     staleTime: 0,
-    refetchInterval: 3000,
+    // Run changes in this app refresh it through the runs key; a running experiment's row is polled for its progress,
+    // and work started elsewhere (the CLI, a script) shows up within 15 s.
+    refetchInterval: (query) => (query.state.data?.entries.some((e) => e.kind === 'experiment' && e.experiment.status === 'running') ? 3000 : 15_000),
   });
 }
 
