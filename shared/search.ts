@@ -122,6 +122,12 @@ export interface SearchFinalist {
   heldOut: { meanBenefit: Interval | null; n: number; vsWinner: Interval | null };
   /** sum D_i(1) / sum D_i(0) over the explained held-out inputs (ratio of means, bootstrap interval). */
   precomputationShare: Interval | null;
+  /**
+   * Of the winner's lead over this finalist on the explained inputs (the difference of their D(0)), the part read
+   * from precomputation: sum_i (D_w,i(1) - D_k,i(1)) / sum_i (D_w,i(0) - D_k,i(0)), pairs resampled together; null for
+   * the winner itself or with fewer than two explained inputs.
+   */
+  leadPrecomputationShare: Interval | null;
   /** Mean D(k), k = 0..L, over the explained inputs. */
   depthCurve: Interval[] | null;
   /** Run ids of the full analyses (ordinary runs: they open in the workbench). */

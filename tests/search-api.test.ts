@@ -91,6 +91,13 @@ describe('a search over HTTP', () => {
     expect(x.prompts[0].text).toBe(GOOD);
     expect(d.finalists[0].depthCurve!.length).toBeGreaterThan(2);
     expect(d.finalists[0].precomputationShare).not.toBeNull();
+    // How much of the winner's lead over the runner-up is read from precomputation: computed from the same analyses.
+    expect(d.finalists[0].leadPrecomputationShare).toBeNull();
+    const cellsOf = (k: number) => x.cells.filter((c) => c.prompt === k).sort((a, b) => a.input - b.input);
+    const [w, o] = [cellsOf(0), cellsOf(1)];
+    const num = w.reduce((s, c, i) => s + c.depthCurve![1] - o[i].depthCurve![1], 0);
+    const den = w.reduce((s, c, i) => s + c.depthCurve![0] - o[i].depthCurve![0], 0);
+    expect(d.finalists[1].leadPrecomputationShare!.mean).toBeCloseTo(num / den, 10);
     expect(d.finalists[0].runIds).toHaveLength(2);
     expect(d.finalists[0].continuations).toHaveLength(2);
     expect(d.finalists[0].nextTokens.length).toBeGreaterThan(0);

@@ -18,7 +18,9 @@ import {
   type SearchVariantState,
 } from '../../shared/search.js';
 import { searchVariants } from '../../shared/search-variants.js';
+import { bootstrapRatioOfMeans } from '../../shared/stats/bootstrap.js';
 import { heldOutFigures, pickFinalists, replayRace, type RaceState } from '../../shared/stats/race.js';
+import type { ExperimentCell } from '../../shared/experiments.js';
 import { isRecurrentConfig } from '../engine/recurrent-model.js';
 import type { ExperimentManager } from '../experiments/experiment-manager.js';
 import { resolveExperimentInputs } from '../experiments/experiment-manager.js';
@@ -58,6 +60,25 @@ interface Live {
 }
 
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+
+/**
+ * The part of the winner's (prompt 0's) lead over finalist k read from precomputation, over the inputs where both
+ * were analysed: sum (D_w(1) - D_k(1)) / sum (D_w(0) - D_k(0)), a ratio of means as pi is (DESIGN "Over many inputs").
+ */
+function leadShare(cells: ExperimentCell[], k: number, seed: number) {
+  const curve = (p: number) => new Map(cells.filter((c) => c.prompt === p && c.model === 0 && c.status === 'done' && c.depthCurve).map((c) => [c.input, c.depthCurve!]));
+  const w = curve(0);
+  const o = curve(k);
+  const d0: number[] = [];
+  const d1: number[] = [];
+  for (const [input, cw] of w) {
+    const ck = o.get(input);
+    if (!ck || cw.length < 2 || ck.length < 2) continue;
+    d0.push(cw[0] - ck[0]);
+    d1.push(cw[1] - ck[1]);
+  }
+  return d0.length >= 2 ? bootstrapRatioOfMeans(d1, d0, { seed }) : null;
+}
 
 export class SearchManager {
   readonly searches: SearchStore;
@@ -271,6 +292,7 @@ export class SearchManager {
         variant: v,
         heldOut: { meanBenefit: null, n: 0, vsWinner: null },
         precomputationShare: summary?.precomputationShare ?? null,
+        leadPrecomputationShare: k === 0 || !x ? null : leadShare(x.cells, k, row.options.seed),
         depthCurve: summary?.depthCurve.length ? summary.depthCurve : null,
         runIds: (x?.cells ?? []).filter((c) => c.prompt === k && c.runId).map((c) => c.runId!),
         continuations: extras[k]?.continuations ?? [],
@@ -397,7 +419,7 @@ export class SearchManager {
     const stored = row.finalists;
     const finalists: SearchFinalist[] = heldComplete
       ? held.finalists.map((f, k) => ({
-          ...(stored?.[k] ?? { variant: f.variant, precomputationShare: null, depthCurve: null, runIds: [], continuations: [], nextTokens: [] }),
+          ...(stored?.[k] ?? { variant: f.variant, precomputationShare: null, leadPrecomputationShare: null, depthCurve: null, runIds: [], continuations: [], nextTokens: [] }),
           variant: f.variant,
           heldOut: { meanBenefit: f.mean, n: f.n, vsWinner: f.vsWinner },
         }))

@@ -61,6 +61,7 @@ export const SearchReportSchema = z
         variant: z.number().int(),
         heldOut: z.object({ meanBenefit: MaybeInterval, n: z.number().int(), vsWinner: MaybeInterval }).describe('from inputs the race never used'),
         precomputationShare: MaybeInterval.describe('sum D(1) / sum D(0) over the explained held-out inputs'),
+        leadPrecomputationShare: MaybeInterval.describe("of the winner's lead over this finalist: sum of D(1) differences / sum of D(0) differences"),
         depthCurve: z.array(IntervalSchema).nullable(),
         runIds: z.array(z.string()),
         continuations: z.array(z.string()),
@@ -122,11 +123,11 @@ function toCsv(columns: string[], rows: Cell[][]): string {
 export function searchCsv(d: SearchDetail, table: SearchCsvTable, cells: RaceCellRow[] = []): string {
   if (table === 'variants') {
     return toCsv(
-      ['variant', 'label', 'text', 'status', 'round_dropped', 'n', ...ivCols('estimate'), ...ivCols('vs_leader'), 'finalist_rank', ...ivCols('held_out_mean_benefit'), 'held_out_n', ...ivCols('precomputation_share')],
+      ['variant', 'label', 'text', 'status', 'round_dropped', 'n', ...ivCols('estimate'), ...ivCols('vs_leader'), 'finalist_rank', ...ivCols('held_out_mean_benefit'), 'held_out_n', ...ivCols('precomputation_share'), ...ivCols('lead_precomputation_share')],
       d.variants.map((v, k) => {
         const f = d.finalists.findIndex((x) => x.variant === k);
         const fin = f >= 0 ? d.finalists[f] : null;
-        return [k, v.label, v.text, v.status, v.roundDropped, v.n, ...iv(v.estimate), ...iv(v.vsLeader), f >= 0 ? f + 1 : null, ...iv(fin?.heldOut.meanBenefit ?? null), fin?.heldOut.n ?? null, ...iv(fin?.precomputationShare ?? null)];
+        return [k, v.label, v.text, v.status, v.roundDropped, v.n, ...iv(v.estimate), ...iv(v.vsLeader), f >= 0 ? f + 1 : null, ...iv(fin?.heldOut.meanBenefit ?? null), fin?.heldOut.n ?? null, ...iv(fin?.precomputationShare ?? null), ...iv(fin?.leadPrecomputationShare ?? null)];
       }),
     );
   }
@@ -157,7 +158,7 @@ export function renderSearchHtml(r: SearchReport): string {
   const finalistRows = r.finalists
     .map(
       (f, k) =>
-        `<tr><td>${k + 1}</td><td>${esc(r.variants[f.variant].label)}</td><td>${fmt(f.heldOut.meanBenefit)} (n=${f.heldOut.n})</td><td>${fmt(f.heldOut.vsWinner)}</td><td>${fmt(f.precomputationShare)}</td><td>${f.nextTokens.map((t) => `${esc(JSON.stringify(t.token))} ${(100 * t.prob).toFixed(1)}%`).join(', ')}</td><td>${f.continuations.map((c) => `<div>${esc(c)}</div>`).join('')}</td></tr>`,
+        `<tr><td>${k + 1}</td><td>${esc(r.variants[f.variant].label)}</td><td>${fmt(f.heldOut.meanBenefit)} (n=${f.heldOut.n})</td><td>${fmt(f.heldOut.vsWinner)}</td><td>${fmt(f.precomputationShare)}</td><td>${fmt(f.leadPrecomputationShare)}</td><td>${f.nextTokens.map((t) => `${esc(JSON.stringify(t.token))} ${(100 * t.prob).toFixed(1)}%`).join(', ')}</td><td>${f.continuations.map((c) => `<div>${esc(c)}</div>`).join('')}</td></tr>`,
     )
     .join('');
   const roundRows = r.rounds.map((x, k) => `<tr><td>${k + 1}</td><td>${x.inputs}</td><td>${x.live.length}</td><td>${x.leader + 1}</td><td>${x.dropped.map((v) => v + 1).join(', ') || '—'}</td></tr>`).join('');
@@ -167,7 +168,7 @@ export function renderSearchHtml(r: SearchReport): string {
 <h1>Prompt search ${esc(s.label ?? s.id.slice(0, 8))}</h1>
 <p>Model ${esc(s.model)}; objective ${esc(s.objective)}; ${r.variants.length} variants, ${r.inputs.length} inputs (${r.raceInputs.length} raced, ${r.heldOutInputs.length} held out); status ${esc(s.status)}${s.stopReason ? `, race stopped: ${esc(s.stopReason)}` : ''}. ${s.cells} racing cells of a ${s.gridCells}-cell grid.</p>
 <p>The finalists' figures come from the held-out inputs, which the race never used to select them.</p>
-<h2>Finalists</h2><table><thead><tr><th>#</th><th>variant</th><th>held-out mean benefit</th><th>vs winner</th><th>pi = D(1)/D(0)</th><th>top next tokens</th><th>continuations</th></tr></thead><tbody>${finalistRows}</tbody></table>
+<h2>Finalists</h2><table><thead><tr><th>#</th><th>variant</th><th>held-out mean benefit</th><th>vs winner</th><th>pi = D(1)/D(0)</th><th>share of the winner's lead over it read from precomputation</th><th>top next tokens</th><th>continuations</th></tr></thead><tbody>${finalistRows}</tbody></table>
 <p>Held-out lead of the winner over the runner-up: ${fmt(r.lead)} nats/token.</p>
 <h2>Rounds</h2><table><thead><tr><th>round</th><th>inputs</th><th>live</th><th>leader</th><th>dropped</th></tr></thead><tbody>${roundRows}</tbody></table>
 <h2>Variants</h2><table><thead><tr><th>#</th><th>label</th><th>prompt</th><th>status</th><th>n</th><th>race estimate</th><th>vs leader</th></tr></thead><tbody>${variantRows}</tbody></table>

@@ -324,6 +324,7 @@ function SearchFinalists({ d }: { d: SearchDetail }) {
             <th scope="col">Held-out mean benefit</th>
             <th scope="col">vs winner</th>
             <th scope="col">π (read from precomputation)</th>
+            <th scope="col">Winner’s lead over it read from precomputation</th>
             <th scope="col">Next tokens</th>
             <th scope="col">Continuations</th>
           </tr>
@@ -340,6 +341,7 @@ function SearchFinalists({ d }: { d: SearchDetail }) {
               </td>
               <td>{k === 0 ? '—' : fmt(f.heldOut.vsWinner)}</td>
               <td>{fmt(f.precomputationShare)}</td>
+              <td>{k === 0 ? '—' : fmt(f.leadPrecomputationShare)}</td>
               <td>{f.nextTokens.map((t) => `${JSON.stringify(t.token)} ${(100 * t.prob).toFixed(0)}%`).join(', ')}</td>
               <td>
                 {f.continuations.map((c, j) => (
