@@ -194,7 +194,7 @@ function SearchResults({ id }: { id: string }) {
         {d.status}
         {running ? ` · ${d.phase}` : ''} · {d.progress.cells} of at most {d.progress.maxCells} racing cells
         {running && d.progress.etaS !== null ? ` · about ${d.progress.etaS} s left` : ''}
-        {d.stopReason ? ` · race stopped: ${stopText(d.stopReason)}` : ''} · {d.rounds.length} rounds · grid {d.gridCells} cells
+        {d.stopReason ? ` · race stopped: ${stopText(d.stopReason)}` : ''} · {d.rounds.length} {d.rounds.length === 1 ? 'round' : 'rounds'} · grid {d.gridCells} cells
       </p>
       {d.error && <p className="muted">{d.error}</p>}
       <p className="actions">
