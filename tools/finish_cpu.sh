@@ -31,5 +31,5 @@ for n in vanilla myopic; do
     "$PY" tools/py/model_golden.py --weights "$SRC/$n.npz" --cfg "$SRC/cfg.json" --out "$dir/golden.json"
     npx tsx tools/check-model-hooks.ts "$dir" "$dir/golden.json"
   fi
-  npx tsx scripts/eval-model.ts --model "$dir" --corpus "$CORPUS" --skip-val --json "$dir/eval.json" "$@"
+  npx tsx scripts/eval-model.ts --model "$dir" --corpus "$CORPUS" --slice "${SLICE:-tests/fixtures/val-slice-8k.bin}" --skip-val --json "$dir/eval.json" "$@"
 done
