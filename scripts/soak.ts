@@ -41,7 +41,18 @@ const count = (m: Map<string, number>, k: string) => m.set(k, (m.get(k) ?? 0) + 
 
 function error(kind: string, detail: string) {
   count(errors, kind);
-  if (errorSamples.length < 20) errorSamples.push(`${kind}: ${detail}`);
+  if (errorSamples.length < 20) {
+    errorSamples.push(`${kind}: ${detail}`);
+    // At once, with the time: a long soak's first error is worth seeing before it ends.
+    console.error(`error at ${new Date().toISOString()}: ${kind}: ${detail}`);
+  }
+}
+
+/** An error with its cause: fetch says only "fetch failed", the socket error (ECONNRESET, "other side closed") is its cause. */
+function describe(e: unknown): string {
+  const err = e as Error & { cause?: { message?: string; code?: string } };
+  const cause = err.cause ? ` (cause: ${err.cause.code ? `${err.cause.code} ` : ''}${err.cause.message ?? String(err.cause)})` : '';
+  return `${err.message}${cause}`;
 }
 
 function freePort(): Promise<number> {
@@ -91,7 +102,7 @@ async function req(kind: string, method: string, p: string, body?: unknown, ok: 
     }
     return { status: r.status, json, text };
   } catch (e) {
-    error(kind, `${method} ${p} -> ${(e as Error).message}`);
+    error(kind, `${method} ${p} -> ${describe(e)}`);
     return null;
   }
 }
@@ -127,7 +138,7 @@ async function follow(kind: string, p: string, finalStatuses: string[]): Promise
     }
     return last;
   } catch (e) {
-    error(kind, `${p}: ${(e as Error).message}`);
+    error(kind, `${p}: ${describe(e)}`);
     return null;
   }
 }
