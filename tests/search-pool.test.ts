@@ -101,8 +101,13 @@ describe('a search in pool mode', () => {
     const e = await runSearch(embedded);
     expect(p.status).toBe('done');
     expect(e.status).toBe('done');
-    const ws = (await (await fetch(`${pool.base}/api/workers`)).json()) as WorkersResponse;
-    expect(ws.workers.reduce((s, w) => s + w.jobsDone, 0)).toBeGreaterThan(0);
+    // The worker reports its count in a heartbeat sent as each job ends; the server may see the job's result first.
+    const done = await until('the worker to report its jobs', async () => {
+      const ws = (await (await fetch(`${pool.base}/api/workers`)).json()) as WorkersResponse;
+      const n = ws.workers.reduce((s, w) => s + w.jobsDone, 0);
+      return n > 0 && n;
+    });
+    expect(done).toBeGreaterThan(0);
     const pc = pool.searches.searches.cells(p.id);
     const ec = new Map(embedded.searches.searches.cells(e.id).map((c) => [`${c.variant}:${c.input}`, c.lossWith]));
     expect(pc.length).toBe(ec.size);

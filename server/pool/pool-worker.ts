@@ -120,6 +120,7 @@ export async function startPoolWorker(o: PoolWorkerOptions) {
     const { runId } = job.data;
     if (await redis.exists(cancelKey(runId))) throw new UnrecoverableError(CANCELLED_REASON);
     current.set(runId, { modelHash: job.data.modelHash, since: new Date().toISOString() });
+    void beat();
     try {
       const result =
         job.name === 'race'
@@ -134,6 +135,7 @@ export async function startPoolWorker(o: PoolWorkerOptions) {
       current.delete(runId);
       finishedAt.push(Date.now());
       jobsDone++;
+      void beat();
     }
   };
 
