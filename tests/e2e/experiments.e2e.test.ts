@@ -38,6 +38,11 @@ describe('experiments in headless Chromium', () => {
     await expect.poll(() => page.getByTestId('experiment-status').getAttribute('data-status'), { timeout: 120_000, interval: 500 }).toBe('done');
     expect(await page.getByTestId('experiment-progress').textContent()).toContain('6/6 cells');
     expect(await page.getByTestId('matrix-cell').count()).toBe(6);
+    // "HTML report" opens in a tab: the report is served as an attachment unless ?inline=1.
+    const reportLink = page.getByRole('link', { name: 'HTML report' });
+    expect(await reportLink.getAttribute('href')).toBe(`/api/experiments/${id}/report.html?inline=1`);
+    const inline = await fetch(`${srv.base}/api/experiments/${id}/report.html?inline=1`);
+    expect(inline.headers.get('content-disposition') ?? '').not.toMatch(/attachment/);
     // The history lists the experiment next to the runs, and opens it.
     // (The sidebar's list refreshes every few seconds, so it may still say "running" for a moment.)
     await expect.poll(async () => (await page.getByTestId('history-experiment').count()) && (await page.getByTestId('history-experiment').first().textContent()), { timeout: 15_000, interval: 500 }).toContain('done');

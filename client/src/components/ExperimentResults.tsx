@@ -186,7 +186,7 @@ export function ExperimentResults({ id }: { id: string }) {
             Cancel
           </button>
         )}
-        <a className="btn small" href={`/api/experiments/${d.id}/report.html`} target="_blank" rel="noreferrer">
+        <a className="btn small" href={`/api/experiments/${d.id}/report.html?inline=1`} target="_blank" rel="noreferrer">
           HTML report
         </a>
         <a className="btn small" href={`/api/experiments/${d.id}/report.json`}>
