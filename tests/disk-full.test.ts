@@ -9,6 +9,7 @@ import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer } from './helpers/server.js';
 import { diskUsage } from '../server/disk-space.js';
+import { until as waitUntil } from './helpers/processes.js';
 
 const TMP = fs.mkdtempSync(path.join(os.tmpdir(), 'pl-disk-'));
 const MNT = path.join(TMP, 'data');
@@ -33,15 +34,7 @@ async function call(method: string, p: string, body?: unknown) {
   return { status: r.status, json: (text ? JSON.parse(text) : null) as Record<string, unknown> };
 }
 
-async function until<T>(what: string, f: () => Promise<T | null | undefined | false> | T | null | undefined | false, timeoutMs = 180_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await f();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+const until = <T>(what: string, f: () => Promise<T | null | undefined | false> | T | null | undefined | false) => waitUntil(what, f, 180_000);
 
 const ended = (id: string) =>
   until(`run ${id} to end`, async () => {

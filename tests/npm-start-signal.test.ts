@@ -2,29 +2,18 @@
 // running run marked interrupted, the port and the data-directory lock let go) and leaves no process behind.
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { lockDataDir } from '../server/data-lock.js';
+import { freePort, until as waitUntil } from './helpers/processes.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const TMP = fs.mkdtempSync(path.join(os.tmpdir(), 'pl-npm-start-'));
 const DATA = path.join(TMP, 'data');
 let npm: ChildProcess | null = null;
 let serverPid: number | null = null;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 function alive(pid: number): boolean {
   try {
@@ -35,15 +24,7 @@ function alive(pid: number): boolean {
   }
 }
 
-async function until<T>(what: string, f: () => Promise<T | null | undefined | false> | T | null | undefined | false, timeoutMs = 240_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await f();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+const until = <T>(what: string, f: () => Promise<T | null | undefined | false> | T | null | undefined | false, timeoutMs = 240_000) => waitUntil(what, f, timeoutMs);
 
 afterAll(async () => {
   // Whatever failed: the npm process and the server it started go (only these two, by their ids).

@@ -1,48 +1,18 @@
 // A prompt search in pool mode (serve --redis, a real redis-server and a worker process): racing cells are BullMQ jobs
 // that the worker runs, and they equal embedded mode's.
-import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WorkersResponse } from '../shared/pool.js';
 import type { SearchDetail } from '../shared/search.js';
 import { DEFAULT_MODEL_DIR } from '../server/model/registry.js';
+import { Children, freePort, startRedis, startWorker, until } from './helpers/processes.js';
 import { startServer } from './helpers/server.js';
 
-const ROOT = path.resolve(import.meta.dirname, '..');
 const TMP = fs.mkdtempSync(path.join(os.tmpdir(), 'pl-search-pool-'));
-const children = new Set<ChildProcess>();
+const children = new Children();
 let redisPort = 0;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-async function until<T>(what: string, f: () => Promise<T | null | undefined | false>, timeoutMs = 180_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await f();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 150));
-  }
-}
-
-function track(p: ChildProcess): ChildProcess {
-  children.add(p);
-  p.once('exit', () => children.delete(p));
-  return p;
-}
 
 type Srv = Awaited<ReturnType<typeof startServer>>;
 let pool: Srv;
@@ -50,20 +20,8 @@ let embedded: Srv;
 
 beforeAll(async () => {
   redisPort = await freePort();
-  track(spawn('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' }));
-  const probe = new Redis(redisPort, '127.0.0.1', { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
-  probe.on('error', () => {});
-  await until('redis-server', async () => {
-    try {
-      await probe.connect();
-      return (await probe.ping()) === 'PONG';
-    } catch {
-      probe.disconnect();
-      return false;
-    }
-  });
-  probe.disconnect();
-  track(spawn(process.execPath, [path.join(ROOT, 'bin/precache-lens.mjs'), 'worker', '--redis', `redis://127.0.0.1:${redisPort}`, '--model', DEFAULT_MODEL_DIR, '--threads', '1', '--data', path.join(TMP, 'worker')], { cwd: ROOT, stdio: 'ignore' }));
+  await startRedis(children, redisPort);
+  startWorker(children, redisPort, DEFAULT_MODEL_DIR, path.join(TMP, 'worker'));
   pool = await startServer({ redis: `redis://127.0.0.1:${redisPort}` });
   embedded = await startServer({ redis: null });
 }, 180_000);
@@ -74,7 +32,7 @@ afterAll(async () => {
     s?.experiments.close();
     await s?.close();
   }
-  for (const c of children) c.kill('SIGKILL');
+  await children.stopAll();
   fs.rmSync(TMP, { recursive: true, force: true });
 });
 
@@ -92,7 +50,7 @@ async function runSearch(srv: Srv): Promise<SearchDetail> {
   return until(`search ${id}`, async () => {
     const d = (await (await fetch(`${srv.base}/api/searches/${id}`)).json()) as SearchDetail;
     return d.status !== 'running' && d;
-  });
+  }, 240_000);
 }
 
 describe('a search in pool mode', () => {
