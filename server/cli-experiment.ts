@@ -19,6 +19,7 @@ import { RunManager } from './runs/run-manager.js';
 import { RunStore } from './store/run-store.js';
 import { EngineClient } from './worker/engine-client.js';
 import { experimentPiVerdict, pairReading, rankPrompts } from '../shared/experiment-reading.js';
+import { followUntilEnded } from './cli-follow.js';
 
 const int = (name: string, min = 0) => (v: string) => {
   const n = Number(v);
@@ -161,18 +162,8 @@ export async function runExperimentCommand(o: ExperimentCliOptions, log: (s: str
     const id = row.id;
     const start = manager.progress(id);
     bar?.start(start.total, start.done + start.failed);
-    await new Promise<void>((resolve) => {
-      const unsubscribe = manager.subscribe(id, (e) => {
-        if (e.type === 'progress') bar?.update(e.progress.done + e.progress.failed);
-        if (e.type === 'status') {
-          unsubscribe();
-          resolve();
-        }
-      });
-      if (!manager.isLive(id)) {
-        unsubscribe();
-        resolve();
-      }
+    await followUntilEnded(manager, id, (e) => {
+      if (e.type === 'progress') bar?.update(e.progress.done + e.progress.failed);
     });
     bar?.stop();
     const d = manager.detail(id)!;

@@ -22,6 +22,7 @@ import { renderSearchHtml, SEARCH_CSV_TABLES, searchCsv, searchReport } from './
 import type { SearchRow } from './search/search-store.js';
 import { RunStore } from './store/run-store.js';
 import { EngineClient } from './worker/engine-client.js';
+import { followUntilEnded } from './cli-follow.js';
 
 const int = (name: string, min = 0) => (v: string) => {
   const n = Number(v);
@@ -202,19 +203,9 @@ export async function runSearchCommand(o: SearchCliOptions, log: (s: string) => 
     const id = row.id;
     const start = manager.progress(id);
     bar?.start(start.maxCells, start.cells, { phase: row.phase });
-    await new Promise<void>((resolve) => {
-      const unsubscribe = manager.subscribe(id, (e) => {
-        if (e.type === 'progress') bar?.update(e.progress.cells);
-        if (e.type === 'phase') bar?.update({ phase: e.phase });
-        if (e.type === 'status') {
-          unsubscribe();
-          resolve();
-        }
-      });
-      if (!manager.isLive(id)) {
-        unsubscribe();
-        resolve();
-      }
+    await followUntilEnded(manager, id, (e) => {
+      if (e.type === 'progress') bar?.update(e.progress.cells);
+      if (e.type === 'phase') bar?.update({ phase: e.phase });
     });
     bar?.stop();
     const d = manager.detail(id)!;
