@@ -16,7 +16,7 @@ import torch
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from train_cpu import CURRICULUM, stage_at  # noqa: E402
-from train_v2 import REPEAT, Batches, repeat_rows  # noqa: E402
+from train_v2 import REPEAT, Batches, repeat_rows, source_weights  # noqa: E402
 
 
 def make_corpus(folder, vocab=2048, n=60000, seed=0):
@@ -30,7 +30,8 @@ def make_corpus(folder, vocab=2048, n=60000, seed=0):
     val.tofile(os.path.join(folder, "val", "a.bin"))
     files = {}
     for rel in ("train.bin", "val/a.bin"):
-        b = open(os.path.join(folder, rel), "rb").read()
+        with open(os.path.join(folder, rel), "rb") as f:
+            b = f.read()
         files[rel] = {"tokens": len(b) // 2, "bytes": len(b), "sha256": hashlib.sha256(b).hexdigest()}
     man = {"format": "precache-lens.corpus/1", "eot": vocab - 1, "files": files,
            "sources": [{"info": {"name": "a"}, "valFile": "val/a.bin", "trainRange": [0, n // 2]},
@@ -41,7 +42,8 @@ def make_corpus(folder, vocab=2048, n=60000, seed=0):
 
 def train(data, out, *extra):
     cmd = [sys.executable, os.path.join(HERE, "train_cpu.py"), "--data", data, "--out", out, "--tiny",
-           "--total-steps", "10", "--eval-every", "4", "--eval-windows", "2", "--threads", "1", *extra]
+           "--total-steps", "10", "--eval-every", "4", "--eval-windows", "2", "--threads", "1", "--source-shares", "",
+           *extra]
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return torch.load(os.path.join(out, "ckpt.pt"))
 
@@ -91,6 +93,55 @@ class TrainCpuTest(unittest.TestCase):
             train(d1, out, "--stop-after", "2")
             with self.assertRaises(subprocess.CalledProcessError):
                 train(d2, out)
+
+    def test_source_shares(self):
+        ranges = [("a", 0, 100), ("b", 100, 400), ("c", 400, 1000)]
+        self.assertEqual(source_weights(ranges).tolist(), [100.0, 300.0, 600.0])
+        w = source_weights(ranges, {"a": 0.5})
+        w = (w / w.sum()).tolist()
+        self.assertAlmostEqual(w[0], 0.5)
+        self.assertAlmostEqual(w[1], 0.5 * 300 / 900)
+        self.assertAlmostEqual(w[2], 0.5 * 600 / 900)
+        with self.assertRaises(ValueError):
+            source_weights(ranges, {"a": 0.7, "b": 0.6})
+        train = np.concatenate([np.full(1000, 1), np.full(3000, 2)]).astype(np.uint16)
+        b = Batches(train, [("a", 0, 1000), ("b", 1000, 4000)], 16, 4000, "cpu", 5, 0.0, 0.0)
+        x, _ = b()
+        self.assertAlmostEqual(float((x[:, 0] == 1).float().mean()), 0.25, delta=0.03)
+        b.shares = {"a": 0.75}
+        b.configure(16, 4000, 0.0, 0.0)
+        x, _ = b()
+        self.assertAlmostEqual(float((x[:, 0] == 1).float().mean()), 0.75, delta=0.03)
+
+    def test_sigterm_checkpoints_and_resumes_exactly(self):
+        import signal as sig
+        import time as t_
+        with tempfile.TemporaryDirectory() as t:
+            data = os.path.join(t, "corpus")
+            make_corpus(data)
+            a = train(data, os.path.join(t, "a"), "--total-steps", "150", "--eval-every", "1000")
+            out = os.path.join(t, "b")
+            cmd = [sys.executable, os.path.join(HERE, "train_cpu.py"), "--data", data, "--out", out, "--tiny",
+                   "--total-steps", "150", "--eval-every", "1000", "--eval-windows", "2", "--threads", "1",
+                   "--source-shares", ""]
+            p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            log = os.path.join(out, "log.jsonl")
+            def logged():
+                if not os.path.exists(log):
+                    return ""
+                with open(log) as f:
+                    return f.read()
+            while '"step": 25,' not in logged():
+                t_.sleep(0.05)
+            p.send_signal(sig.SIGTERM)
+            self.assertEqual(p.wait(60), 0)
+            c = torch.load(os.path.join(out, "ckpt.pt"))
+            self.assertGreater(c["state"]["step"], 0)
+            self.assertLess(c["state"]["step"], 150)
+            b = train(data, out, "--total-steps", "150", "--eval-every", "1000")
+            for n in ("vanilla", "myopic"):
+                for k, v in a["models"][n].items():
+                    self.assertTrue(torch.equal(v, b["models"][n][k]), f"{n}.{k} differs after a SIGTERM and a resume")
 
     def test_curriculum_stages(self):
         self.assertEqual(stage_at(0, CURRICULUM)[1], 128)

@@ -21,6 +21,7 @@ import argparse
 import json
 import math
 import os
+import signal
 import sys
 import time
 
@@ -169,11 +170,14 @@ def main():
     p.add_argument("--min-lr-frac", type=float, default=0.1)
     p.add_argument("--warmup", type=int, default=200)
     p.add_argument("--wd", type=float, default=0.1)
-    p.add_argument("--total-steps", type=int, default=4500, help="length of the learning-rate schedule")
+    p.add_argument("--total-steps", type=int, default=6000, help="length of the learning-rate schedule")
+    p.add_argument("--source-shares", default="sotu=0.3,brown=0.25,kjv=0.15,gcide=0.18,devil=0.02,fortunes=0.1",
+                   help="share of the windows drawn from each source ('' = by training tokens, as train_v2.py)")
     p.add_argument("--threads", type=int, default=1,
                    help="torch threads (measured: on a busy 2-core machine a second thread spins, 5x slower)")
     p.add_argument("--fp32", dest="bf16", action="store_false",
-                   help="no bfloat16 autocast (default: bf16 matmuls through oneDNN/AMX, fp32 weights and optimiser)")
+                   help="no bfloat16 autocast (default for gpt2: bf16 matmuls through oneDNN/AMX, fp32 weights and "
+                        "optimiser; rwkv always trains in fp32)")
     p.add_argument("--eval-every", type=int, default=250)
     p.add_argument("--log-every", type=int, default=25)
     p.add_argument("--eval-windows", type=int, default=8, help="held-out windows per source per evaluation")
@@ -204,13 +208,19 @@ def main():
         raise SystemExit(f"{a.data}: token id {int(train.max())} is not below the vocabulary size {vocab}")
     if a.bench:
         return bench(a, train, ranges, eot, vocab)
-    if a.arch == "rwkv" and a.bf16:
-        raise SystemExit("--arch rwkv needs --fp32: rwkv_model.py's parallel WKV form mixes dtypes under bf16 autocast")
+    if a.arch == "rwkv":
+        a.bf16 = False  # rwkv_model.py's parallel WKV form mixes dtypes under bf16 autocast in torch 1.13
 
     corpus_id = man["files"]["train.bin"]["sha256"]
     cfg, models, opts = build(a, vocab)
     first = stage_at(0, curriculum)
     batches = Batches(train, ranges, first[1], first[2], "cpu", a.seed, first[3], 0.5, eot=eot)
+    if a.source_shares:
+        batches.shares = {k: float(v) for k, v in (kv.split("=") for kv in a.source_shares.split(","))}
+        unknown = set(batches.shares) - {n for n, _, _ in ranges}
+        if unknown:
+            raise SystemExit(f"--source-shares: unknown sources {sorted(unknown)}")
+        batches.configure(first[1], first[2], first[3], 0.5)
     state = {"step": 0, "history": [], "best": {n: float("inf") for n in NAMES}, "tokens": 0, "train_s": 0.0}
     ckpt = os.path.join(a.out, "ckpt.pt")
     if os.path.exists(ckpt):
@@ -231,6 +241,8 @@ def main():
         log(a.out, {"event": "start", "arch": a.arch, "cfg": cfg, "params": count_params(models["vanilla"]), "vocab": vocab,
                     "train_tokens": int(len(train)), "threads": a.threads, "bf16": a.bf16, "torch": torch.__version__,
                     "curriculum": curriculum, "args": vars(a)})
+    w = batches.weights / batches.weights.sum()
+    log(a.out, {"event": "sources", "step": state["step"], "shares": {n: round(float(x), 4) for n, x in zip(batches.names, w)}})
     val_eval = {n: windows(v, a.ctx, a.eval_windows) for n, v in vals.items()}
 
     def save():
@@ -260,6 +272,15 @@ def main():
         with open(os.path.join(a.out, "history.json"), "w") as f:
             json.dump(state["history"], f)
 
+    # SIGTERM / SIGINT: finish the step, checkpoint, stop (a later run with the same command resumes from there).
+    stop = {"signal": None}
+
+    def on_signal(sig, _frame):
+        stop["signal"] = signal.Signals(sig).name
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+
     last_ckpt = time.time()
     while state["step"] < a.total_steps:
         st = stage_at(state["step"], curriculum)
@@ -284,6 +305,10 @@ def main():
             last_ckpt = time.time()
         if state["step"] == a.stop_after:
             log(a.out, {"event": "stopped", "step": state["step"]})
+            return
+        if stop["signal"]:
+            save()
+            log(a.out, {"event": "stopped", "step": state["step"], "signal": stop["signal"]})
             return
     log(a.out, {"event": "done", "step": state["step"], "tokens": state["tokens"], "train_s": round(state["train_s"], 1)})
 

@@ -108,6 +108,19 @@ def windows(tokens, ctx, limit=None):
     return t[: n * ctx].view(n, ctx), t[1: n * ctx + 1].view(n, ctx)
 
 
+def source_weights(ranges, shares=None):
+    """The probability of drawing each source: its share of the training tokens, or `shares` (name -> share) for the
+    sources it names, the rest of the mass split over the other sources by their tokens."""
+    tokens = [float(b - a) for _, a, b in ranges]
+    if not shares:
+        return torch.tensor(tokens)
+    named = sum(shares.get(n, 0.0) for n, _, _ in ranges)
+    if named > 1.0 + 1e-9:
+        raise ValueError(f"source shares add up to {named}, over 1")
+    rest = sum(t for (n, _, _), t in zip(ranges, tokens) if n not in shares)
+    return torch.tensor([shares[n] if n in shares else (1.0 - named) * t / rest for (n, _, _), t in zip(ranges, tokens)])
+
+
 class Batches:
     """Training windows: a source drawn with probability proportional to its training tokens, then a window of
     ctx+1 tokens at a uniform offset inside that source's contiguous stretch of train.bin (so a window never mixes
@@ -128,7 +141,7 @@ class Batches:
         self.names = [n for n, _, _ in ok]
         self.starts = torch.tensor([a for _, a, _ in ok])
         self.spans = torch.tensor([b - a - ctx - 1 for _, a, b in ok])
-        self.weights = torch.tensor([float(b - a) for _, a, b in ok])
+        self.weights = source_weights(ok, getattr(self, "shares", None))
         self.n_repeat = int(round(batch * repeat_share))
         self.n_random = int(round(self.n_repeat * repeat_random))
         self.arange = torch.arange(ctx + 1)
