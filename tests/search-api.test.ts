@@ -11,6 +11,7 @@ import { MAX_SEARCH_VARIANTS, type SearchDetail } from '../shared/search.js';
 import { SCHEMAS_DIR, schemaFileText } from '../scripts/write-schemas.js';
 import { searchJsonSchemas } from '../server/search/search-report.js';
 import { startServer } from './helpers/server.js';
+import { INPUTS, PASSAGE } from './helpers/lighthouse.js';
 
 let srv: Awaited<ReturnType<typeof startServer>>;
 beforeAll(async () => {
@@ -36,23 +37,7 @@ async function waitFor(id: string, until: (d: SearchDetail) => boolean = (d) => 
   }
 }
 
-// Inputs that repeat one passage's words: a prompt holding that passage helps every input (the model copies), a
-// prompt of unrelated symbols does not.
-const PASSAGE = 'The old lighthouse keeper climbed the winding stairs every evening to light the lamp for the ships.';
-const INPUTS = [
-  'The old lighthouse keeper climbed the winding stairs.',
-  'Every evening the keeper climbed the stairs to light the lamp.',
-  'The lamp in the old lighthouse was lit for the ships every evening.',
-  'The winding stairs of the lighthouse led to the lamp.',
-  'Ships saw the lamp that the old keeper lit every evening.',
-  'He climbed the winding stairs to the lamp for the ships.',
-  'The lighthouse keeper lit the lamp every evening for the ships.',
-  'Every evening, the old keeper climbed to light the lamp.',
-  'The ships watched for the lamp of the old lighthouse.',
-  'The keeper of the old lighthouse climbed the stairs.',
-  'The lamp was lit by the keeper every evening.',
-  'The old keeper climbed the winding stairs once more.',
-];
+// A prompt holding the inputs' passage (tests/helpers/lighthouse.ts), and prompts of unrelated symbols.
 const GOOD = `Story: ${PASSAGE}\n`;
 const BAD = ['%%% ### @@@ ~~~ ^^^', '0 1 0 1 0 1 0 1 0 1'];
 

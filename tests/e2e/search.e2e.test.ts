@@ -3,6 +3,7 @@
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { axeProblems, closeWorkbench, openWorkbench, shot, type TestServer } from './harness.js';
+import { INPUTS, PASSAGE } from '../helpers/lighthouse.js';
 
 let srv: TestServer;
 let dataDir: string;
@@ -18,21 +19,6 @@ afterAll(async () => {
   await closeWorkbench({ browser, srv, dataDir });
 });
 
-const PASSAGE = 'The old lighthouse keeper climbed the winding stairs every evening to light the lamp for the ships.';
-const INPUTS = [
-  'The old lighthouse keeper climbed the winding stairs.',
-  'Every evening the keeper climbed the stairs to light the lamp.',
-  'The lamp in the old lighthouse was lit for the ships every evening.',
-  'The winding stairs of the lighthouse led to the lamp.',
-  'Ships saw the lamp that the old keeper lit every evening.',
-  'He climbed the winding stairs to the lamp for the ships.',
-  'The lighthouse keeper lit the lamp every evening for the ships.',
-  'Every evening, the old keeper climbed to light the lamp.',
-  'The ships watched for the lamp of the old lighthouse.',
-  'The keeper of the old lighthouse climbed the stairs.',
-  'The lamp was lit by the keeper every evening.',
-  'The old keeper climbed the winding stairs once more.',
-];
 
 describe('the Search page in headless Chromium', () => {
   it('starts a search of four prompts, shows a variant dropped, and opens a finalist as a run and the finalists as an experiment', async () => {
