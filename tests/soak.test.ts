@@ -1,6 +1,6 @@
 // `npm run soak -- --minutes 1`: a minute of mixed traffic against a server of its own ends with zero errors, the
 // server stopped cleanly, and an RSS series printed. (Counts and memory are reported, never asserted as timings.)
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -8,7 +8,19 @@ import { afterAll, describe, expect, it } from 'vitest';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const TMP = fs.mkdtempSync(path.join(os.tmpdir(), 'pl-soak-test-'));
-afterAll(() => fs.rmSync(TMP, { recursive: true, force: true }));
+// The soak (npm, the soak script and the server it starts) runs in its own process group: whatever the test does,
+// the whole group goes at the end.
+let soak: ChildProcess | null = null;
+afterAll(() => {
+  if (soak?.pid && soak.exitCode === null && soak.signalCode === null) {
+    try {
+      process.kill(-soak.pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+  fs.rmSync(TMP, { recursive: true, force: true });
+});
 
 interface Summary {
   operations: Record<string, number>;
@@ -23,7 +35,8 @@ describe('npm run soak', () => {
     const out = path.join(TMP, 'soak.json');
     let log = '';
     const code = await new Promise<number | null>((resolve) => {
-      const p = spawn('npm', ['run', 'soak', '--', '--minutes', '1', '--clients', '3', '--sample-s', '15', '--json', out], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+      const p = spawn('npm', ['run', 'soak', '--', '--minutes', '1', '--clients', '3', '--sample-s', '15', '--json', out], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+      soak = p;
       p.stdout.on('data', (b: Buffer) => (log += b.toString()));
       p.stderr.on('data', (b: Buffer) => (log += b.toString()));
       p.on('exit', (c) => resolve(c));
