@@ -92,6 +92,35 @@ def wkv_parallel(r, k, v, logw, u, s0, myopic=False):
     return out, s_end
 
 
+def wkv_chunked(r, k, v, logw, u, s0, myopic=False, chunk=16):
+    """wkv_parallel's sums, chunk by chunk (O(T chunk K) memory instead of O(T^2 K)): within a chunk the explicit
+    decay matrix, between chunks the state. Same values and, with myopic, the same gradients (the earlier positions'
+    k, v enter both the in-chunk sums and the carried state detached; the current position's own term keeps its
+    gradient; the decays keep theirs). For training: at context 512 it is what makes the RWKV pair fit two cores."""
+    if torch.is_autocast_cpu_enabled():  # projections may run in bfloat16; the sums and decays stay in float32
+        with torch.autocast("cpu", enabled=False):
+            return wkv_chunked(r.float(), k.float(), v.float(), logw.float(), u.float(), s0.float(), myopic, chunk)
+    T = r.shape[2]
+    kk, vv = (k.detach(), v.detach()) if myopic else (k, v)
+    s = s0
+    outs = []
+    for c0 in range(0, T, chunk):
+        c1 = min(T, c0 + chunk)
+        n = c1 - c0
+        rc, kc, vc = r[:, :, c0:c1], kk[:, :, c0:c1], vv[:, :, c0:c1]
+        t = torch.arange(n, device=r.device)
+        diff = (t[:, None] - 1 - t[None, :]).clamp(min=0).to(r.dtype)
+        mask = (t[None, :] < t[:, None]).to(r.dtype)[None, :, :, None]
+        d = torch.exp(diff[None, :, :, None] * logw[:, None, None, :]) * mask  # [H,n,n,K], strictly earlier
+        past = ((rc.unsqueeze(3) * d.unsqueeze(0)) * kc.unsqueeze(2)).sum(-1)  # [B,H,n,n]
+        own = (rc * u.unsqueeze(1) * k[:, :, c0:c1]).sum(-1, keepdim=True) * v[:, :, c0:c1]
+        wt = torch.exp(t.to(r.dtype)[None, :, None] * logw[:, None, :])  # w^(i - c0) [H,n,K]
+        outs.append(torch.matmul(past, vc) + own + torch.matmul(rc * wt.unsqueeze(0), s))
+        to_end = torch.exp((n - 1 - t).to(r.dtype)[None, :, None] * logw[:, None, :])
+        s = torch.matmul((kc * to_end.unsqueeze(0)).transpose(-1, -2), vc) + torch.exp(n * logw).unsqueeze(-1) * s
+    return torch.cat(outs, 2), s
+
+
 class TimeMix(nn.Module):
     def __init__(self, cfg, layer):
         super().__init__()
@@ -196,7 +225,7 @@ class RWKV(nn.Module):
             r, k, v, g = blk.att.projections(a, att_prev, myopic)
             w_log = -torch.exp(blk.att.decay)
             if parallel and not hooks:
-                y, s_end = wkv_parallel(r, k, v, w_log, blk.att.bonus, s0, myopic)
+                y, s_end = wkv_chunked(r, k, v, w_log, blk.att.bonus, s0, myopic)
                 s_all = None
             else:
                 y, s_all = wkv_sequential(r, k, v, torch.exp(w_log), blk.att.bonus, s0)

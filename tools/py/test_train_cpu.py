@@ -162,6 +162,61 @@ class TrainCpuTest(unittest.TestCase):
         self.assertEqual(tuple(x.shape), (4, 64))
         self.assertEqual((b.n_repeat, b.n_random), (2, 1))
 
+    def test_synthetic_rows(self):
+        train = np.arange(20000, dtype=np.uint16) % 7000
+        plain = Batches(train, [("a", 0, 20000)], 128, 8, "cpu", 5, 0.5, 0.5, eot=8191)
+        again = Batches(train, [("a", 0, 20000)], 128, 8, "cpu", 5, 0.5, 0.5, eot=8191)
+        again.configure(128, 8, 0.5, 0.5, 0.0)
+        for _ in range(3):  # no synthetic rows: the same draws as before the option existed (checkpoints resume alike)
+            (x1, y1), (x2, y2) = plain(), again()
+            self.assertTrue(torch.equal(x1, x2) and torch.equal(y1, y2))
+        b = Batches(train, [("a", 0, 20000)], 128, 8, "cpu", 5, 0.25, 0.5, eot=8191)
+        b.configure(128, 8, 0.25, 0.5, 0.5)
+        lengths = set()
+        for _ in range(5):
+            x, y = b()
+            for r in range(4, 8):
+                self.assertEqual(int(x[r, 0]), 8191)
+                L = next(L for L in range(8, 65) if torch.equal(x[r, 1 + L:], x[r, 1:128 - L]))
+                lengths.add(L)
+                self.assertTrue(bool((y[r, :L + 1] == -100).all()), "the first copy and the wrap are not scored")
+                self.assertTrue(torch.equal(y[r, L + 1:], x[r, 2:129 - L]), "each later token is the one L places back")
+                self.assertTrue(bool((y[r, L + 1:] >= 0).all()), "every later copy is scored")
+        self.assertGreater(len(lengths), 5, "pattern lengths vary from row to row")
+
+
+class WkvChunkedTest(unittest.TestCase):
+    """The chunked WKV sums that training uses equal the one-shot parallel form (and so the sequential recurrence the
+    ONNX export is checked against): values and gradients, vanilla and myopic, a length that is not a multiple of the
+    chunk, a non-zero start state."""
+
+    def test_equals_parallel_form(self):
+        from rwkv_model import wkv_chunked, wkv_parallel, wkv_sequential
+        torch.manual_seed(0)
+        B, H, T, K = 2, 3, 37, 4
+        for myopic in (False, True):
+            leaves = [torch.randn(B, H, T, K, dtype=torch.float64, requires_grad=True) for _ in range(3)]
+            logw = (-torch.exp(torch.randn(H, K, dtype=torch.float64))).requires_grad_()
+            u = torch.randn(H, K, dtype=torch.float64, requires_grad=True)
+            s0 = torch.randn(B, H, K, K, dtype=torch.float64)
+            grads, outs = [], []
+            for fn in (wkv_parallel, lambda *a, **kw: wkv_chunked(*a, **kw, chunk=8)):
+                out, s_end = fn(*leaves, logw, u, s0, myopic=myopic)
+                g = torch.autograd.grad((out * torch.cos(out)).sum(), leaves + [logw, u])
+                outs.append((out.detach(), s_end.detach()))
+                grads.append(g)
+            torch.testing.assert_close(outs[1][0], outs[0][0], rtol=1e-10, atol=1e-10)
+            torch.testing.assert_close(outs[1][1], outs[0][1], rtol=1e-10, atol=1e-10)
+            for a, b in zip(grads[1], grads[0]):
+                torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-9)
+            if myopic:  # no gradient reaches an earlier position's k or v: the last position's loss moves only its own
+                out, _ = wkv_chunked(*leaves, logw, u, s0, myopic=True, chunk=8)
+                gk = torch.autograd.grad(out[:, :, -1].sum(), leaves[1])[0]
+                self.assertEqual(float(gk[:, :, :-1].abs().sum()), 0.0)
+        seq, _ = wkv_sequential(*(x.detach() for x in leaves), torch.exp(logw.detach()), u.detach(), s0)
+        out, _ = wkv_chunked(*(x.detach() for x in leaves), logw.detach(), u.detach(), s0, chunk=8)
+        torch.testing.assert_close(out, seq, rtol=1e-10, atol=1e-10)
+
 
 if __name__ == "__main__":
     unittest.main()

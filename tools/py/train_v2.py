@@ -126,7 +126,12 @@ class Batches:
     ctx+1 tokens at a uniform offset inside that source's contiguous stretch of train.bin (so a window never mixes
     sources, and holds consecutive text of one document or of neighbouring documents). A share of the rows gets a
     repeated span: a span of 16-96 tokens (at most a third of the window) copied to a later place in the same row, half of them natural text from
-    the row itself, half random ids (whose first copy is excluded from the loss: it cannot be predicted)."""
+    the row itself, half random ids (whose first copy is excluded from the loss: it cannot be predicted).
+    Optionally (synth_share > 0, the CPU trainer's induction curriculum) the last rows of the batch are replaced by
+    synthetic rows: <|endoftext|>, then one random pattern of 8-64 ids repeated to the end of the window, its first
+    copy excluded from the loss. The pattern length varies from row to row, so no fixed look-back offset predicts
+    the copies: only attending to the token after the previous occurrence of the current one (an induction head)
+    does. Rows without synthetic rows draw exactly the same random numbers as before."""
 
     def __init__(self, train, ranges, ctx, batch, device, seed, repeat_share, repeat_random, eot=EOT):
         self.device, self.eot, self.ranges = device, eot, ranges
@@ -134,9 +139,10 @@ class Batches:
         self.gen = torch.Generator().manual_seed(seed)
         self.configure(ctx, batch, repeat_share, repeat_random)
 
-    def configure(self, ctx, batch, repeat_share, repeat_random):
+    def configure(self, ctx, batch, repeat_share, repeat_random, synth_share=0.0):
         """Window length, rows and repeated-span share from now on (a curriculum changes them between stages)."""
         self.ctx, self.batch = ctx, batch
+        self.n_synth = int(round(batch * synth_share))
         ok = [(n, a, b) for n, a, b in self.ranges if b - a > ctx + 2]
         self.names = [n for n, _, _ in ok]
         self.starts = torch.tensor([a for _, a, _ in ok])
@@ -162,6 +168,12 @@ class Batches:
                 seq[r, p1:p1 + length] = torch.randint(0, self.eot, (length,), generator=g).to(self.device)
                 ignore[r, p1:p1 + length] = True
             seq[r, p2:p2 + length] = seq[r, p1:p1 + length]
+        for r in range(self.batch - self.n_synth, self.batch):
+            length = int(torch.randint(8, 65, (1,), generator=g))
+            pat = torch.randint(0, self.eot, (length,), generator=g).to(self.device)
+            seq[r, 0] = self.eot
+            seq[r, 1:] = pat.repeat(n // length + 1)[:n - 1]
+            ignore[r, :length + 2] = True  # the first copy, and the wrap onto the second (no earlier occurrence)
         x, y = seq[:, :-1], seq[:, 1:].clone()
         y[ignore[:, 1:]] = -100
         return x, y
