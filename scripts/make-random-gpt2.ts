@@ -1,11 +1,13 @@
 // Writes a random-weight GPT-2 model directory in Hugging Face layout, its ONNX graph built in TypeScript.
 //
 //   npx tsx scripts/make-random-gpt2.ts --out DIR [--layers 12 --d-model 768 --heads 12 --ctx 1024 --vocab 50257
-//        --seed 1 --std 0.02 --opset 14 --tokenizer-from models/precache-gpt2-8l]
+//        --seed 1 --std 0.02 --opset 14 --tokenizer-from DIR]
 //
 // DIR gets config.json (GPT-2 style), tokenizer.json + tokenizer_config.json copied from --tokenizer-from (default
-// the bundled model; its config.json supplies bos/eos ids and the default vocab size), onnx/model.onnx and
-// generator.json (the arguments, so a cache can tell whether it is stale).
+// the full GPT-2 tokenizer, generated into .cache/ by scripts/gpt2-tokenizer.ts), onnx/model.onnx and generator.json
+// (the arguments, so a cache can tell whether it is stale). The default vocab size and bos/eos ids come from the
+// tokenizer folder's config.json when it has one, else from the tokenizer itself (highest id in tokenizer.json + 1;
+// the ids of tokenizer_config.json's bos_token / eos_token).
 //
 // The graph has the op structure of a Hugging Face GPT2LMHeadModel torch.onnx export (eager attention):
 //   inputs input_ids / attention_mask / position_ids, int64 [batch_size, sequence_length]; output logits [B,T,V]
@@ -24,9 +26,10 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import onnxProto from 'onnx-proto';
 import { mulberry32 } from '../shared/random.js';
+import { fullGpt2TokenizerDir } from './gpt2-tokenizer.js';
 
 const { onnx } = onnxProto;
 type ModelProto = onnxProto.onnx.ModelProto;
@@ -34,8 +37,6 @@ type INodeProto = onnxProto.onnx.INodeProto;
 type ITensorProto = onnxProto.onnx.ITensorProto;
 const DT = onnx.TensorProto.DataType;
 
-const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-export const DEFAULT_TOKENIZER_DIR = path.join(REPO, 'models/precache-gpt2-8l');
 /** Bump when the graph or the weight order changes, so cached directories are regenerated. */
 export const GENERATOR_VERSION = 1;
 const FLOAT32_MIN = -3.4028234663852886e38; // torch.finfo(torch.float32).min, as HF GPT-2 masks with
@@ -486,7 +487,7 @@ export function buildGpt2Onnx(cfg: RandomGpt2Config, w: Gpt2Weights, go: GraphOp
 export interface WriteOptions extends Partial<RandomGpt2Config> {
   out: string;
   seed?: number;
-  /** Directory whose tokenizer.json / tokenizer_config.json / config.json (bos, eos, vocab) are used. */
+  /** Directory whose tokenizer.json / tokenizer_config.json (and config.json if any: bos, eos, vocab) are used; default the full GPT-2 tokenizer. */
   tokenizerFrom?: string;
   /** Fused attention / norms / KV cache in the graph (default: eager, no cache). */
   graph?: GraphOptions;
@@ -505,16 +506,53 @@ function readJsonObject(file: string): Record<string, unknown> {
   return JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
 }
 
+/**
+ * Vocabulary size and bos/eos ids as a tokenizer folder's own files give them: the highest id in tokenizer.json
+ * (model vocab and added tokens) + 1, and the ids of tokenizer_config.json's bos_token / eos_token (undefined where
+ * the config names none).
+ */
+export function tokenizerIds(dir: string): { vocabSize: number; bosTokenId?: number; eosTokenId?: number } {
+  const need = (f: string) => {
+    const file = path.join(dir, f);
+    if (!fs.existsSync(file)) throw new Error(`${file}: missing (--tokenizer-from needs tokenizer.json and tokenizer_config.json)`);
+    return readJsonObject(file);
+  };
+  const tok = need('tokenizer.json');
+  const cfg = need('tokenizer_config.json');
+  const model = tok.model as { vocab?: unknown } | undefined;
+  if (!model || typeof model.vocab !== 'object' || model.vocab === null || Array.isArray(model.vocab)) {
+    throw new Error(`${path.join(dir, 'tokenizer.json')}: no model.vocab object (expected a BPE tokenizer)`);
+  }
+  const ids = new Map<string, number>(Object.entries(model.vocab as Record<string, number>));
+  for (const t of (tok.added_tokens ?? []) as { id: number; content: string }[]) ids.set(t.content, t.id);
+  let max = -1;
+  for (const id of ids.values()) if (Number.isInteger(id) && id > max) max = id;
+  if (max < 0) throw new Error(`${path.join(dir, 'tokenizer.json')}: no token ids`);
+  const idOf = (key: string): number | undefined => {
+    const v = cfg[key];
+    const content = typeof v === 'string' ? v : (v as { content?: unknown } | null | undefined)?.content;
+    if (typeof content !== 'string') return undefined;
+    const id = ids.get(content);
+    if (id === undefined) throw new Error(`${path.join(dir, 'tokenizer_config.json')}: ${key} ${JSON.stringify(content)} is not a token of tokenizer.json`);
+    return id;
+  };
+  return { vocabSize: max + 1, bosTokenId: idOf('bos_token'), eosTokenId: idOf('eos_token') };
+}
+
 /** The full argument set a directory is generated from (defaults filled in), as stored in generator.json. */
 export function resolveOptions(o: WriteOptions): Required<Omit<WriteOptions, 'out' | 'graph'>> & { version: number; graph?: GraphOptions } {
-  const tokDir = path.resolve(o.tokenizerFrom ?? DEFAULT_TOKENIZER_DIR);
+  const tokDir = path.resolve(o.tokenizerFrom ?? fullGpt2TokenizerDir());
   let tokCfg: Record<string, unknown> = {};
   const cfgFile = path.join(tokDir, 'config.json');
   if (fs.existsSync(cfgFile)) tokCfg = readJsonObject(cfgFile);
   const int = (v: unknown) => (typeof v === 'number' && Number.isInteger(v) ? v : undefined);
-  const vocabSize = o.vocabSize ?? int(tokCfg.vocab_size) ?? 50257;
-  const bos = o.bosTokenId ?? int(tokCfg.bos_token_id) ?? 50256;
-  const eos = o.eosTokenId ?? int(tokCfg.eos_token_id) ?? bos;
+  // The tokenizer files are read only for what neither the options nor config.json give.
+  let fromTok: ReturnType<typeof tokenizerIds> | undefined;
+  const tokIds = () => (fromTok ??= tokenizerIds(tokDir));
+  const vocabSize = o.vocabSize ?? int(tokCfg.vocab_size) ?? tokIds().vocabSize;
+  const bos = o.bosTokenId ?? int(tokCfg.bos_token_id) ?? tokIds().bosTokenId;
+  if (bos === undefined) throw new Error(`${tokDir}: no bos token id (config.json bos_token_id or tokenizer_config.json bos_token)`);
+  const eos = o.eosTokenId ?? int(tokCfg.eos_token_id) ?? tokIds().eosTokenId ?? bos;
   if (bos >= vocabSize || eos >= vocabSize) throw new Error(`bos/eos id ${Math.max(bos, eos)} does not fit a vocabulary of ${vocabSize}`);
   return {
     version: GENERATOR_VERSION,
@@ -614,8 +652,8 @@ export function writeRandomGpt2(o: WriteOptions): WriteResult {
 // ---------------------------------------------------------------------------------------------- CLI
 
 const USAGE = `usage: npx tsx scripts/make-random-gpt2.ts --out DIR [--layers 12] [--d-model 768] [--heads 12] [--ctx 1024]
-       [--vocab N (default: the tokenizer dir's vocab_size)] [--seed 1] [--std 0.02] [--opset 14|17]
-       [--tokenizer-from DIR (default models/precache-gpt2-8l)] [--past (KV-cache inputs/outputs, as current exports have)] [--if-missing]`;
+       [--vocab N (default: the tokenizer dir's config.json vocab_size, else its tokenizer's size)] [--seed 1] [--std 0.02] [--opset 14|17]
+       [--tokenizer-from DIR (default the full GPT-2 tokenizer, generated into .cache/)] [--past (KV-cache inputs/outputs, as current exports have)] [--if-missing]`;
 
 function parseCli(argv: string[]): { opts: WriteOptions; ifMissing: boolean } {
   const map: Record<string, keyof WriteOptions> = {

@@ -6,6 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { brownText, dictdEntries, dictdNumber, devilText, fortuneCookies, gcideText, groupEntries, kjvChapters, type LoadedSource } from '../tools/corpus/sources.js';
 import { buildCorpus, EOT, formatInputs, inputPassage, isHeldOut, passages } from '../tools/corpus/build.js';
 import { readTokenFile } from '../scripts/lib/lm-eval.js';
+import { fullGpt2TokenizerDir } from '../scripts/gpt2-tokenizer.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pl-corpus-test-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -154,7 +155,7 @@ describe('held-out text in bytes (nats/byte on any tokenizer)', () => {
   it('counts the UTF-8 bytes of the text, a character split over byte-level tokens once, and a document break as 1 byte', async () => {
     const { Tokenizer } = await import('@huggingface/tokenizers');
     const { textBytes } = await import('../scripts/lib/lm-eval.js');
-    const json = JSON.parse(fs.readFileSync('models/precache-gpt2-8l/tokenizer.json', 'utf8'));
+    const json = JSON.parse(fs.readFileSync(path.join(fullGpt2TokenizerDir(), 'tokenizer.json'), 'utf8'));
     const tok = new Tokenizer(json, { clean_up_tokenization_spaces: false } as never);
     const enc = (s: string) => tok.encode(s, { add_special_tokens: false }).ids;
     const a = 'Café — naïve façade.';
