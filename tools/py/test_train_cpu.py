@@ -162,6 +162,16 @@ class TrainCpuTest(unittest.TestCase):
         self.assertEqual(tuple(x.shape), (4, 64))
         self.assertEqual((b.n_repeat, b.n_random), (2, 1))
 
+    def test_learning_rate_schedules(self):
+        from train_cpu import lr_at
+        self.assertAlmostEqual(lr_at(0, 100, 1.0, 10, 0.1), 0.1)
+        self.assertAlmostEqual(lr_at(100, 100, 1.0, 10, 0.1), 0.1)  # cosine from the warm-up's end to the floor
+        self.assertLess(lr_at(50, 100, 1.0, 10, 0.1), 1.0)
+        for step in (10, 40, 79):  # warm-up, stable, decay
+            self.assertEqual(lr_at(step, 100, 1.0, 10, 0.1, decay_from=80), 1.0)
+        self.assertAlmostEqual(lr_at(90, 100, 1.0, 10, 0.1, decay_from=80), 0.55)
+        self.assertAlmostEqual(lr_at(100, 100, 1.0, 10, 0.1, decay_from=80), 0.1)
+
     def test_synthetic_rows(self):
         train = np.arange(20000, dtype=np.uint16) % 7000
         plain = Batches(train, [("a", 0, 20000)], 128, 8, "cpu", 5, 0.5, 0.5, eot=8191)
@@ -177,11 +187,12 @@ class TrainCpuTest(unittest.TestCase):
             x, y = b()
             for r in range(4, 8):
                 self.assertEqual(int(x[r, 0]), 8191)
-                L = next(L for L in range(8, 65) if torch.equal(x[r, 1 + L:], x[r, 1:128 - L]))
+                L = next(L for L in range(2, 65) if torch.equal(x[r, 1 + L:], x[r, 1:128 - L]))
                 lengths.add(L)
                 self.assertTrue(bool((y[r, :L + 1] == -100).all()), "the first copy and the wrap are not scored")
                 self.assertTrue(torch.equal(y[r, L + 1:], x[r, 2:129 - L]), "each later token is the one L places back")
                 self.assertTrue(bool((y[r, L + 1:] >= 0).all()), "every later copy is scored")
+        self.assertIn(2, lengths, "every fourth synthetic row has period 2")
         self.assertGreater(len(lengths), 5, "pattern lengths vary from row to row")
 
 

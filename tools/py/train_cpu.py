@@ -46,10 +46,11 @@ from train_v2 import NAMES, Batches, evaluate, load_corpus, repeat_test, save_np
 CURRICULUM = [
     (0, 128, 16, 0.5, 0.0),
     (1855, 128, 16, 0.25, 0.5),
-    (2250, 256, 8, 0.25, 0.125),
-    (2850, 512, 4, 0.25, 0.25),
+    (3400, 256, 8, 0.25, 0.125),
+    (4200, 512, 4, 0.25, 0.25),
 ]
-TOTAL_STEPS = 3400
+TOTAL_STEPS = 5400
+DECAY_FROM = 4600
 
 
 def parse_curriculum(text):
@@ -74,10 +75,17 @@ def stage_at(step, curriculum):
     return cur
 
 
-def lr_at(step, total, peak, warmup, floor):
+def lr_at(step, total, peak, warmup, floor, decay_from=0):
+    """Linear warm-up, then cosine to `floor` at `total`; with decay_from, constant until that step and the cosine only
+    from there (warm-up, stable, decay: a run can be lengthened by moving both numbers, without a second warm-up)."""
     if step < warmup:
         return peak * (step + 1) / warmup
-    p = min(1.0, (step - warmup) / max(1, total - warmup))
+    if decay_from:
+        if step < decay_from:
+            return peak
+        p = min(1.0, (step - decay_from) / max(1, total - decay_from))
+    else:
+        p = min(1.0, (step - warmup) / max(1, total - warmup))
     return floor + 0.5 * (peak - floor) * (1 + math.cos(math.pi * p))
 
 
@@ -190,6 +198,9 @@ def main():
     p.add_argument("--warmup", type=int, default=200)
     p.add_argument("--wd", type=float, default=0.1)
     p.add_argument("--total-steps", type=int, default=TOTAL_STEPS, help="length of the learning-rate schedule")
+    p.add_argument("--decay-from", type=int, default=DECAY_FROM,
+                   help="constant learning rate until this step, cosine decay from there to --total-steps (0: cosine "
+                        "from the end of the warm-up)")
     p.add_argument("--curriculum", default="", help="stages as start:CTXxROWS:repeat:synthetic,... (default: CURRICULUM)")
     p.add_argument("--source-shares", default="sotu=0.3,brown=0.25,kjv=0.15,gcide=0.18,devil=0.02,fortunes=0.1",
                    help="share of the windows drawn from each source ('' = by training tokens, as train_v2.py)")
@@ -254,7 +265,8 @@ def main():
         batches.gen.set_state(c["batch_gen"])
         torch.set_rng_state(c["rng"])
         state = c["state"]
-        log(a.out, {"event": "resume", "step": state["step"], "tokens": state["tokens"]})
+        log(a.out, {"event": "resume", "step": state["step"], "tokens": state["tokens"], "curriculum": curriculum,
+                    "args": vars(a)})
     else:
         json.dump(cfg, open(os.path.join(a.out, "cfg.json"), "w"), indent=1)
         log(a.out, {"event": "start", "arch": a.arch, "cfg": cfg, "params": count_params(models["vanilla"]), "vocab": vocab,
@@ -311,7 +323,7 @@ def main():
         batches.stage = st
         t0 = time.time()
         x, y = batches()
-        lr = lr_at(state["step"], a.total_steps, a.lr, a.warmup, a.lr * a.min_lr_frac)
+        lr = lr_at(state["step"], a.total_steps, a.lr, a.warmup, a.lr * a.min_lr_frac, a.decay_from)
         state["last"] = {n: round(v, 4) for n, v in train_step(models, opts, x, y, lr, a.bf16).items()}
         state["train_s"] += time.time() - t0
         state["step"] += 1

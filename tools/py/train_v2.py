@@ -131,7 +131,7 @@ class Batches:
     synthetic rows: <|endoftext|>, then one random pattern of 8-64 ids repeated to the end of the window, its first
     copy excluded from the loss. The pattern length varies from row to row, so no fixed look-back offset predicts
     the copies: only attending to the token after the previous occurrence of the current one (an induction head)
-    does. Rows without synthetic rows draw exactly the same random numbers as before."""
+    does. Every fourth synthetic row has a pattern of 2 ids instead (a previous-token head predicts it). Rows without synthetic rows draw exactly the same random numbers as before."""
 
     def __init__(self, train, ranges, ctx, batch, device, seed, repeat_share, repeat_random, eot=EOT):
         self.device, self.eot, self.ranges = device, eot, ranges
@@ -168,8 +168,10 @@ class Batches:
                 seq[r, p1:p1 + length] = torch.randint(0, self.eot, (length,), generator=g).to(self.device)
                 ignore[r, p1:p1 + length] = True
             seq[r, p2:p2 + length] = seq[r, p1:p1 + length]
-        for r in range(self.batch - self.n_synth, self.batch):
-            length = int(torch.randint(8, 65, (1,), generator=g))
+        for k, r in enumerate(range(self.batch - self.n_synth, self.batch)):
+            # every fourth synthetic row has period 2: its next token is the previous one, which a previous-token
+            # head predicts alone (the first half of an induction circuit, learnt without the second half)
+            length = 2 if k % 4 == 0 else int(torch.randint(8, 65, (1,), generator=g))
             pat = torch.randint(0, self.eot, (length,), generator=g).to(self.device)
             seq[r, 0] = self.eot
             seq[r, 1:] = pat.repeat(n // length + 1)[:n - 1]
