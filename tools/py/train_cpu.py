@@ -90,6 +90,7 @@ def lr_at(step, total, peak, warmup, floor, decay_from=0):
 
 
 def log(out, rec):
+    rec = {**rec, "time": round(time.time(), 1)}  # wall clock, so that a card can state the wall time of the run
     line = json.dumps(rec)
     print(line, flush=True)
     with open(os.path.join(out, "log.jsonl"), "a") as f:
