@@ -97,8 +97,8 @@ def wkv_chunked(r, k, v, logw, u, s0, myopic=False, chunk=16):
     decay matrix, between chunks the state. Same values and, with myopic, the same gradients (the earlier positions'
     k, v enter both the in-chunk sums and the carried state detached; the current position's own term keeps its
     gradient; the decays keep theirs). For training: at context 512 it is what makes the RWKV pair fit two cores."""
-    if torch.is_autocast_cpu_enabled():  # projections may run in bfloat16; the sums and decays stay in float32
-        with torch.autocast("cpu", enabled=False):
+    if torch.is_autocast_cpu_enabled() or torch.is_autocast_enabled():  # bf16 projections; sums and decays in fp32
+        with torch.autocast(r.device.type, enabled=False):
             return wkv_chunked(r.float(), k.float(), v.float(), logw.float(), u.float(), s0.float(), myopic, chunk)
     T = r.shape[2]
     kk, vv = (k.detach(), v.detach()) if myopic else (k, v)

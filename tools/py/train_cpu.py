@@ -4,6 +4,8 @@ stopped and resumed any number of times.
   nice -n 10 python3 tools/py/train_cpu.py --data data/corpus8k --out ~/train/gpt2-8k          # start or resume
   python3 tools/py/train_cpu.py --data data/corpus8k --out /tmp/t --bench                       # time settings
   python3 tools/py/train_cpu.py --data data/corpus8k --out /tmp/t --tiny --total-steps 12 --ckpt-steps 5  # smoke
+  python3 tools/py/train_cpu.py --device cuda --n-layer 8 --n-embd 512 --rows-scale 8 --data data/corpus8k \
+      --out ~/train/gpt2-8k-gpu                                                                   # on a lent GPU
 
 Same recipe as tools/py/train_v2.py (the GPU trainer: windows of consecutive text of one source, a share of rows
 with a repeated span, twins in lockstep from identical weights with separate AdamW), resized for two cores, with a
@@ -131,6 +133,7 @@ def build(a, vocab):
         else:
             m = GPT2LMHeadModel(cfg)
             m.set_mode(myopic=(n == "myopic"), fast=True)
+        m.to(getattr(a, "device", "cpu"))
         m.train()
         models[n] = m
         decay = [q for q in m.parameters() if q.dim() >= 2]
@@ -142,14 +145,14 @@ def build(a, vocab):
     return cfg, models, opts
 
 
-def train_step(models, opts, x, y, lr, bf16):
+def train_step(models, opts, x, y, lr, bf16, device_type="cpu"):
     losses = {}
     for n in NAMES:
         o = opts[n]
         for g in o.param_groups:
             g["lr"] = lr
-        pos = torch.arange(x.size(1)).expand_as(x)
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        pos = torch.arange(x.size(1), device=x.device).expand_as(x)
+        with torch.autocast(device_type, dtype=torch.bfloat16, enabled=bf16):
             logits, _ = models[n](x, position_ids=pos)
         loss = F.cross_entropy(logits.float().reshape(-1, logits.size(-1)), y.reshape(-1), ignore_index=-100)
         o.zero_grad(set_to_none=True)
@@ -205,6 +208,9 @@ def main():
     p.add_argument("--curriculum", default="", help="stages as start:CTXxROWS:repeat:synthetic,... (default: CURRICULUM)")
     p.add_argument("--source-shares", default="sotu=0.3,brown=0.25,kjv=0.15,gcide=0.18,devil=0.02,fortunes=0.1",
                    help="share of the windows drawn from each source ('' = by training tokens, as train_v2.py)")
+    p.add_argument("--device", default="cpu", choices=("cpu", "cuda"),
+                   help="cuda: the same trainer on a GPU when one is lent, with a bigger configuration (tools/README-training.md)")
+    p.add_argument("--rows-scale", type=int, default=1, help="multiply every stage's rows per batch (bigger batches on a GPU)")
     p.add_argument("--threads", type=int, default=1,
                    help="torch threads (measured: on a busy 2-core machine a second thread spins, 5x slower)")
     p.add_argument("--fp32", dest="bf16", action="store_false",
@@ -227,9 +233,14 @@ def main():
     a.bench_dtypes = [d == "bf16" for d in a.bench_dtypes.split(",")]
     a.bench_shapes = [tuple(int(v) for v in s.split("x")) for s in a.bench_shapes.split(",")]
     curriculum = parse_curriculum(a.curriculum) if a.curriculum else CURRICULUM
+    if a.device == "cuda" and not torch.cuda.is_available():
+        raise SystemExit("--device cuda: torch sees no CUDA device")
+    if a.rows_scale < 1:
+        raise SystemExit("--rows-scale: at least 1")
     if a.tiny:
         a.n_layer, a.n_embd, a.n_head, a.ctx = 2, 64, 4, 128
         curriculum = parse_curriculum(a.curriculum) if a.curriculum else [(0, 32, 4, 0.5, 0.0), (4, 128, 4, 0.25, 0.25)]
+    curriculum = [(st[0], st[1], st[2] * a.rows_scale, *st[3:]) for st in curriculum]
     os.makedirs(a.out, exist_ok=True)
     torch.set_num_threads(a.threads)
 
@@ -244,7 +255,7 @@ def main():
     corpus_id = man["files"]["train.bin"]["sha256"]
     cfg, models, opts = build(a, vocab)
     first = stage_at(0, curriculum)
-    batches = Batches(train, ranges, first[1], first[2], "cpu", a.seed, first[3], 0.5, eot=eot)
+    batches = Batches(train, ranges, first[1], first[2], a.device, a.seed, first[3], 0.5, eot=eot)
     batches.configure(*first[1:4], 0.5, first[4])
     if a.source_shares:
         batches.shares = {k: float(v) for k, v in (kv.split("=") for kv in a.source_shares.split(","))}
@@ -255,7 +266,7 @@ def main():
     state = {"step": 0, "history": [], "best": {n: float("inf") for n in NAMES}, "tokens": 0, "train_s": 0.0}
     ckpt = os.path.join(a.out, "ckpt.pt")
     if os.path.exists(ckpt):
-        c = torch.load(ckpt)
+        c = torch.load(ckpt, map_location="cpu")  # load_state_dict moves tensors (and optimiser states) to the device
         if c["cfg"] != cfg:
             raise SystemExit(f"{ckpt}: trained with {c['cfg']}, asked for {cfg}; use another --out")
         if c.get("corpus") != corpus_id:
@@ -286,8 +297,8 @@ def main():
         rec = {"step": state["step"], "tokens": state["tokens"], "train_s": round(state["train_s"], 1),
                "stage_ctx": batches.ctx}
         for n in NAMES:
-            ev = evaluate(models[n], val_eval, "cpu")
-            rep = repeat_test(models[n], "cpu", eot, vocab)
+            ev = evaluate(models[n], val_eval, a.device)
+            rep = repeat_test(models[n], a.device, eot, vocab)
             rec[f"{n}_train"] = state.get("last", {}).get(n)
             rec[f"{n}_val"] = round(ev["loss"], 4)
             rec[f"{n}_val_sources"] = {k: round(v["loss"], 4) for k, v in ev["sources"].items()}
@@ -325,7 +336,7 @@ def main():
         t0 = time.time()
         x, y = batches()
         lr = lr_at(state["step"], a.total_steps, a.lr, a.warmup, a.lr * a.min_lr_frac, a.decay_from)
-        state["last"] = {n: round(v, 4) for n, v in train_step(models, opts, x, y, lr, a.bf16).items()}
+        state["last"] = {n: round(v, 4) for n, v in train_step(models, opts, x, y, lr, a.bf16, a.device).items()}
         state["train_s"] += time.time() - t0
         state["step"] += 1
         state["tokens"] += x.numel()
