@@ -95,6 +95,7 @@ function stagesOf(lines: Record<string, unknown>[], start: Record<string, unknow
 
 /** Training facts from train_cpu.py's log: tokens per model, seconds of training (both twins, lockstep), stops. */
 export function trainingFacts(logFile: string) {
+  if (!fs.existsSync(logFile)) throw new Error(`${logFile}: not found (train_cpu.py's --out folder holds it)`);
   const lines = fs.readFileSync(logFile, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
   const steps = lines.filter((l) => typeof l.step === 'number' && typeof l.tokens === 'number' && typeof l.train_s === 'number');
   const last = steps[steps.length - 1];
@@ -217,4 +218,9 @@ function main() {
   console.log(`wrote ${file}`);
 }
 
-main();
+try {
+  main();
+} catch (e) {
+  console.error(`model-card: ${(e as Error).message}`);
+  process.exit(1);
+}

@@ -1,0 +1,110 @@
+// tools/model-card.ts writes the bundled family's cards from the files that hold their figures. Fed constructed
+// inputs, the card must carry each figure as measured, derive the combined ones correctly (nats/byte over two sources
+// is summed loss over summed bytes, not a mean of ratios), mark which prompts match the inputs, collapse the stage
+// records a resume repeats, and keep the slice line tests/default-model.test.ts reads. Bad input names the file.
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const ROOT = path.resolve(__dirname, '..');
+const TMP = fs.mkdtempSync(path.join(os.tmpdir(), 'pl-model-card-'));
+afterAll(() => fs.rmSync(TMP, { recursive: true, force: true }));
+
+const src = (loss: number, predicted: number, bytes: number) => ({ loss, predicted, bytes, natsPerByte: (loss * predicted) / bytes, windows: 1 });
+const evalJson = (sotu: number, brown: number) => ({
+  graphBytes: 28337834, graphSha256: 'ab'.repeat(32),
+  engine: { runtime: 'onnxruntime-node 1.30.0', threads: 2, cpu: 'test cpu' },
+  slice: { file: 'tests/fixtures/val-slice-8k.bin', loss: 4.56789, predicted: 4096 },
+  repeat: { settings: '20 sequences of 50 ids', firstCopy: 9.5, secondCopy: 3.25, difference: 6.25 },
+  sources: { maxWindowsPerSource: 'all', natsPerByte: 1, overall: 4, perSource: { sotu: src(sotu, 1000, 4000), brown: src(brown, 3000, 9000) } },
+});
+const experiment = (model: string) => ({
+  experiment: { models: [model, `${model}-myopic`] },
+  prompts: [{ text: 'a' }, { text: 'b' }, { text: 'c' }, { text: 'd' }],
+  summary: [0, 1, 2, 3].flatMap((p) => [0, 1].map((m) => ({ prompt: p, model: m, n: 48, meanBenefit: { mean: 0.1 * (p + 1) * (m ? -1 : 1), lo: 0.05, hi: 0.5 } }))),
+  pairs: [{ a: 0, b: 1, model: 0, n: 48, meanBenefitDiff: { mean: 0.2, lo: 0.1, hi: 0.3, p: 0.0005, pHolm: 0.003 } }],
+  twins: [{ prompt: 0, n: 48, myopiaGap: { mean: 0.9, lo: 0.8, hi: 1.0 }, myopiaGapNoPrompt: { mean: 0.95, lo: 0.85, hi: 1.05 } }],
+});
+
+function fixture(name: string) {
+  const model = path.join(TMP, name);
+  fs.mkdirSync(model, { recursive: true });
+  fs.writeFileSync(path.join(model, 'config.json'), JSON.stringify({ n_layer: 6, n_embd: 256, n_head: 8, n_positions: 512, vocab_size: 8192 }));
+  fs.writeFileSync(path.join(model, 'eval.json'), JSON.stringify(evalJson(4.0, 5.0)));
+  const train = path.join(TMP, `${name}-train`);
+  fs.mkdirSync(train, { recursive: true });
+  const log = [
+    { event: 'start', params: 6970000, curriculum: [[0, 128, 16, 0.5], [2000, 256, 8, 0.25]] },
+    { step: 250, tokens: 512000, train_s: 1000, vanilla_repeat: [9.9, 9.6], myopic_repeat: [10.1, 9.9] },
+    { event: 'resume', step: 251 },
+    { event: 'stage', step: 251, ctx: 128, batch: 16, repeat_share: 0.5 },
+    { event: 'stage', step: 2000, ctx: 256, batch: 8, repeat_share: 0.25, synthetic_share: 0.125 },
+    { step: 3000, tokens: 6144000, train_s: 7200, vanilla_repeat: [9.5, 3.3], myopic_repeat: [9.8, 9.1] },
+  ];
+  fs.writeFileSync(path.join(train, 'log.jsonl'), log.map((l) => JSON.stringify(l)).join('\n') + '\n');
+  const exps = path.join(TMP, `${name}-exps`);
+  for (const set of ['sotu-1861-1945', 'kjv']) {
+    fs.mkdirSync(path.join(exps, set), { recursive: true });
+    fs.writeFileSync(path.join(exps, set, 'experiment.json'), JSON.stringify(experiment(name)));
+  }
+  const old = path.join(TMP, `${name}-old.json`);
+  fs.writeFileSync(old, JSON.stringify(evalJson(3.0, 6.0)));
+  return { model, train, exps, old };
+}
+
+function card(args: string[]): string {
+  execFileSync(process.execPath, [path.join(ROOT, 'node_modules/tsx/dist/cli.mjs'), path.join(ROOT, 'tools/model-card.ts'), ...args], { cwd: ROOT, stdio: 'pipe' });
+  return fs.readFileSync(path.join(args[args.indexOf('--model') + 1], 'README.md'), 'utf8');
+}
+
+describe('tools/model-card.ts', () => {
+  it('writes every figure from its source file, with the derived ones computed correctly', () => {
+    const f = fixture('fam-6l');
+    const text = card(['--model', f.model, '--arch', 'gpt2', '--train', f.train, '--experiments', f.exps, '--old', `old-8l=${f.old}`]);
+    // The slice line tests/default-model.test.ts parses.
+    expect(text).toMatch(/^Validation-slice loss \(tests\/fixtures\/val-slice-8k\.bin\): 4\.5679 nats\/token/m);
+    // State of the Union + Brown: (4*1000 + 5*3000) / (4000 + 9000) = 1.4615 nats/byte; the old model's 21000 / 13000 = 1.6154.
+    expect(text).toContain('| State of the Union + Brown | | 1.4615 | 1.6154 |');
+    expect(text).toContain('| State of the Union | 4.0000 | 1.0000 | 0.7500 |');
+    expect(text).toContain('a drop of **6.2500**');
+    expect(text).toContain('6,144,000 tokens per model (3,000 steps), 2.00 hours');
+    // The resume's repeated stage record is not a stage change.
+    expect(text.match(/^\| [0-9,]+ \| (128|256) \| /gm)).toEqual(['| 0 | 128 | ', '| 2,000 | 256 | ']);
+    // Matching prompts per input kind: P1 and P3 for State of the Union, P2 and P4 for King James.
+    const sotu = text.slice(text.indexOf('**State of the Union'), text.indexOf('**King James'));
+    expect(sotu).toContain('| P1 | +0.100 [0.050, 0.500] | yes |');
+    expect(sotu).toContain('| P2 | +0.200 [0.050, 0.500] | no |');
+    expect(sotu).toContain('| P1 − P2 | +0.200 [0.100, 0.300] | 5.0e-4 | 0.0030 |');
+    const kjv = text.slice(text.indexOf('**King James'));
+    expect(kjv).toContain('| P2 | +0.200 [0.050, 0.500] | yes |');
+    expect(kjv).toContain('| P1 | +0.900 [0.800, 1.000] | +0.950 [0.850, 1.050] |');
+    expect(text).toContain('Its myopic twin [`fam-6l-myopic`](../fam-6l-myopic/README.md)');
+  });
+
+  it('reads the myopic twin\'s own row of the experiments and links back to its model', () => {
+    const f = fixture('fam-6l');
+    const twinDir = path.join(TMP, 'fam-6l-myopic');
+    fs.cpSync(f.model, twinDir, { recursive: true });
+    const text = card(['--model', twinDir, '--arch', 'gpt2', '--train', f.train, '--experiments', f.exps]);
+    expect(text).toMatch(/^The myopic twin of \[`fam-6l`\]\(\.\.\/fam-6l\/README\.md\): a small GPT-2-layout transformer/m);
+    expect(text).toContain('| P1 | -0.100 [0.050, 0.500] | yes |');
+  });
+
+  it('names the missing file or the model an experiment lacks', () => {
+    const f = fixture('fam-x');
+    const run = (args: string[]) => {
+      try {
+        card(args);
+        return '';
+      } catch (e) {
+        return String((e as { stderr?: Buffer }).stderr);
+      }
+    };
+    expect(run(['--model', f.model, '--arch', 'gpt2', '--train', path.join(TMP, 'nowhere'), '--experiments', f.exps])).toContain(path.join(TMP, 'nowhere', 'log.jsonl'));
+    expect(run(['--model', f.model, '--arch', 'llama', '--train', f.train, '--experiments', f.exps])).toContain("--arch: gpt2 or rwkv, got 'llama'");
+    const other = fixture('fam-y');
+    expect(run(['--model', f.model, '--arch', 'gpt2', '--train', f.train, '--experiments', other.exps])).toContain('model fam-x is not in the experiment (fam-y, fam-y-myopic)');
+  });
+});
