@@ -9,7 +9,7 @@
 // --experiment: only the experiment bench (scripts/bench-experiment.ts): 4 prompts x N inputs as one experiment
 // against the same cells as separate analyses in this process.
 //
-// Models: (a) the default model (models/precache-gpt2-8l, or --model DIR); (b) a GPT-2-small-shaped random-weight
+// Models: (a) the default model (server/model/registry.ts DEFAULT_MODEL_DIR, or --model DIR); (b) a GPT-2-small-shaped random-weight
 // export with a KV cache (12 layers, d 768, 12 heads, ctx 1024, vocab 50257, 124M params), generated on demand by
 // scripts/make-random-gpt2.ts into .cache/bench-gpt2-small/ (git-ignored) and reused while its generator.json
 // matches. --skip-small leaves (b) out.
@@ -34,6 +34,7 @@ import { HookedModel } from '../server/engine/hooked-model.js';
 import { analyze } from '../server/analysis/analyze.js';
 import { clearRunCaches } from '../server/analysis/execute.js';
 import { settings } from '../server/settings.js';
+import { DEFAULT_MODEL_DIR } from '../server/model/registry.js';
 import { loadTokenizer, type TextTokenizer } from '../server/model/tokenizer.js';
 import { hookName } from '../shared/hooks.js';
 import { isUpToDate, type WriteOptions } from './make-random-gpt2.js';
@@ -66,7 +67,7 @@ interface Args {
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { json: null, skipSmall: false, threads: 2, reps: 5, analysisReps: 1, fullWarmup: false, model: path.join(REPO, 'models/precache-gpt2-8l'), long: false, experiment: false, experimentInputs: 50, search: false };
+  const a: Args = { json: null, skipSmall: false, threads: 2, reps: 5, analysisReps: 1, fullWarmup: false, model: DEFAULT_MODEL_DIR, long: false, experiment: false, experimentInputs: 50, search: false };
   const num = (flag: string, v: string | undefined) => {
     const n = Number(v);
     if (!Number.isInteger(n) || n < 1) throw new Error(`${flag} needs a positive integer, got ${v}`);

@@ -1,6 +1,8 @@
 // Evaluates a model directory through the project's ONNX engine (server/engine/hooked-model.ts), fp32 on CPU.
 //
-//   npx tsx scripts/eval-model.ts --model models/precache-gpt2-8l [--json models/precache-gpt2-8l/eval.json]
+//   npx tsx scripts/eval-model.ts [--model DIR] [--json DIR/eval.json]
+//
+// DIR defaults to the bundled default model (DEFAULT_MODEL_DIR in server/model/registry.ts).
 //
 // Measures (all numbers in nats/token, natural log):
 //   val      next-token loss / perplexity on data/val.bin (held-out split from tools/prepare-data.mjs), in
@@ -27,6 +29,7 @@ import path from 'node:path';
 import { createRequire } from 'node:module';
 import { HookedModel } from '../server/engine/hooked-model.js';
 import { openModelDir } from '../server/model/model-dir.js';
+import { DEFAULT_MODEL_DIR } from '../server/model/registry.js';
 import { loadTokenizer } from '../server/model/tokenizer.js';
 import { addCrossEntropy, generate, meanRange, readTokenFile, REPEAT, repeatRange, repeatRows, textBytes, unigramCrossEntropy, windowLoss, nextTokenWindows } from './lib/lm-eval.js';
 import { mulberry32 } from '../shared/random.js';
@@ -62,7 +65,7 @@ const r4 = (x: number) => Math.round(x * 1e4) / 1e4;
 
 async function main() {
   const args = parseArgs(process.argv.slice(2));
-  const dir = String(args.model ?? 'models/precache-gpt2-8l');
+  const dir = String(args.model ?? DEFAULT_MODEL_DIR);
   const threads = args.threads ? Number(args.threads) : os.availableParallelism();
   const batch = args.batch ? Number(args.batch) : 8;
   const corpus = args.corpus ? String(args.corpus) : undefined;

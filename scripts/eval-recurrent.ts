@@ -1,6 +1,6 @@
 // Held-out loss and the in-context repeat test of a recurrent (RWKV) model, through the recurrent engine, with the
 // windows and the repeat settings eval-model.ts uses for the GPT-2 cards.
-//   npx tsx scripts/eval-recurrent.ts --model models/precache-rwkv-4l [--val a.bin,b.bin] [--max-windows N] [--json out.json]
+//   npx tsx scripts/eval-recurrent.ts --model models/<bundled RWKV model> [--val a.bin,b.bin] [--max-windows N] [--json out.json]
 import fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import { RecurrentModel } from '../server/engine/recurrent-model.js';

@@ -13,7 +13,7 @@ import type { ExperimentRow } from './experiments/experiment-store.js';
 import { readTextsFile } from './experiments/input-files.js';
 import { EXPERIMENT_CSV_TABLES, experimentCsv, experimentReport, renderExperimentHtml } from './experiments/report.js';
 import { DEFAULT_DATA_DIR } from './main.js';
-import { DEFAULT_MODEL_DIR, ModelRegistry } from './model/registry.js';
+import { BUNDLED_IDS, DEFAULT_MODEL_DIR, ModelRegistry } from './model/registry.js';
 import { writeFileAtomic } from './report/batch.js';
 import { RunManager } from './runs/run-manager.js';
 import { RunStore } from './store/run-store.js';
@@ -191,7 +191,7 @@ export function addExperimentCommand(program: Command): void {
     .option('--seed <n>', 'seed of the draw from the set', int('--seed'))
     .option('--field <name>', 'the JSONL field or CSV column that holds the text', 'text')
     .option('--twin', "also run every cell on the model's myopic twin (<model>-myopic)")
-    .option('--with <dir>', 'or also run every cell on this model (same tokenizer), e.g. models/precache-rwkv-4l next to a transformer')
+    .option('--with <dir>', `or also run every cell on this model (same tokenizer), e.g. models/${BUNDLED_IDS.recurrent} next to a transformer`)
     .option('-m, --model <dir>', 'model directory', DEFAULT_MODEL_DIR)
     .requiredOption('--out <dir>', 'output directory for experiment.json/.html/-*.csv (and, by default, its run data)')
     .option('--data <dir>', 'data directory holding the cells as runs (default: <out>/data)')

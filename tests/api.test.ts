@@ -5,6 +5,7 @@ import type { AnalysisResult } from '../shared/analysis.js';
 import type { RunDetail } from '../shared/api.js';
 import { FIXTURES } from './helpers/golden.js';
 import { startServer } from './helpers/server.js';
+import { DEFAULT_ID } from './helpers/bundled.js';
 
 let srv: Awaited<ReturnType<typeof startServer>>;
 const MODEL = 'gpt2-opset14';
@@ -127,7 +128,7 @@ describe('analysis over HTTP', () => {
 
   it('a queued run can be cancelled, and so can a running one', async () => {
     // A long run on the default model fills the single slot; the one behind it waits in the queue.
-    const long = await srv.api.createRun({ model: 'precache-gpt2-8l', prompt: 'word '.repeat(120), input: 'and then the input text follows here.', options: { spans: 'tokens' } });
+    const long = await srv.api.createRun({ model: DEFAULT_ID, prompt: 'word '.repeat(120), input: 'and then the input text follows here.', options: { spans: 'tokens' } });
     const queued = await srv.api.createRun({ model: MODEL, prompt: 'Second. ', input: 'Run.' });
     await srv.api.cancelRun(queued.id);
     expect((await srv.api.run(queued.id)).status).toBe('cancelled');

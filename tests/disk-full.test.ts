@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer } from './helpers/server.js';
 import { diskUsage } from '../server/disk-space.js';
 import { until as waitUntil } from './helpers/processes.js';
+import { TWIN_ID } from './helpers/bundled.js';
 
 const TMP = fs.mkdtempSync(path.join(os.tmpdir(), 'pl-disk-'));
 const MNT = path.join(TMP, 'data');
@@ -138,7 +139,7 @@ describe('a server whose data directory fills up', () => {
 
   it('fails a run whose rewritten graph does not fit, before writing it, naming the directory and the size', async () => {
     const free = freeNow();
-    const r = await call('POST', '/api/runs', { ...SHORT, model: 'precache-gpt2-8l-myopic' });
+    const r = await call('POST', '/api/runs', { ...SHORT, model: TWIN_ID });
     expect(r.status).toBe(202);
     const run = await ended(r.json.id as string);
     expect(run.status).toBe('failed');

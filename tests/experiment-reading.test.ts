@@ -1,6 +1,7 @@
 // Plain readings of experiment statistics: the pair sentence (Holm-read), the "π is not a share" rule, ranking and ticks.
 import { describe, expect, it } from 'vitest';
 import { experimentPiVerdict, niceTicks, pairReading, rankPrompts } from '../shared/experiment-reading.js';
+import { DEFAULT_ID, TWIN_ID, RWKV_ID } from './helpers/bundled.js';
 
 const iv = (mean: number, lo: number, hi: number) => ({ mean, lo, hi });
 
@@ -113,17 +114,17 @@ describe('an experiment on two models says "myopic" only for twins', async () =>
   const { experimentReport, renderExperimentHtml } = await import('../server/experiments/report.js');
   const { constructedExperiment } = await import('./helpers/constructed-experiment.js');
   it('names twins as twins and any other pair by its models', () => {
-    expect(areTwinModels(['precache-gpt2-8l', 'precache-gpt2-8l-myopic'])).toBe(true);
-    expect(areTwinModels(['precache-gpt2-8l', 'precache-rwkv-4l'])).toBe(false);
-    expect(secondModelWords(['precache-gpt2-8l', 'precache-gpt2-8l-myopic']).models).toBe('precache-gpt2-8l and its myopic twin precache-gpt2-8l-myopic');
-    expect(secondModelWords(['precache-gpt2-8l', 'precache-rwkv-4l']).piDiff).toBe('π(precache-rwkv-4l) − π(precache-gpt2-8l)');
+    expect(areTwinModels([DEFAULT_ID, TWIN_ID])).toBe(true);
+    expect(areTwinModels([DEFAULT_ID, RWKV_ID])).toBe(false);
+    expect(secondModelWords([DEFAULT_ID, TWIN_ID]).models).toBe(`${DEFAULT_ID} and its myopic twin ${TWIN_ID}`);
+    expect(secondModelWords([DEFAULT_ID, RWKV_ID]).piDiff).toBe(`π(${RWKV_ID}) − π(${DEFAULT_ID})`);
   });
   it('the HTML report of a transformer-next-to-RNN experiment has no "myopic" in it', () => {
-    const d = { ...constructedExperiment(), models: ['precache-gpt2-8l', 'precache-rwkv-4l'], twins: [] };
+    const d = { ...constructedExperiment(), models: [DEFAULT_ID, RWKV_ID], twins: [] };
     const html = renderExperimentHtml(experimentReport(d));
-    expect(html).toContain('Second model: precache-rwkv-4l');
+    expect(html).toContain(`Second model: ${RWKV_ID}`);
     expect(html).not.toMatch(/myopi/i);
-    const twins = renderExperimentHtml(experimentReport({ ...d, models: ['precache-gpt2-8l', 'precache-gpt2-8l-myopic'] }));
+    const twins = renderExperimentHtml(experimentReport({ ...d, models: [DEFAULT_ID, TWIN_ID] }));
     expect(twins).toContain('<h2>Myopic twin</h2>');
   });
 });

@@ -9,6 +9,7 @@ import type { RunDetail } from '../shared/api.js';
 import { SCHEMAS_DIR, schemaFileText } from '../scripts/write-schemas.js';
 import { experimentJsonSchemas } from '../server/experiments/report-schema.js';
 import { startServer } from './helpers/server.js';
+import { DEFAULT_ID, TWIN_ID } from './helpers/bundled.js';
 
 let srv: Awaited<ReturnType<typeof startServer>>;
 beforeAll(async () => {
@@ -163,7 +164,7 @@ describe('experiment requests that cannot run', () => {
     expect(await bad({ prompts: [{ text: 'a' }], inputs: { set: 'no-such-set' } })).toMatchObject({ status: 422, field: 'inputs.set' });
     expect(await bad({ prompts: [{ text: 'a' }], inputs: { set: 'brown-press', count: 2000 } })).toMatchObject({ status: 422, field: 'inputs.count' });
     expect(await bad({ prompts: [{ text: 'a' }], inputs: { texts: ['x'] }, model: 'nope' })).toMatchObject({ status: 422, field: 'model' });
-    expect(await bad({ prompts: [{ text: 'a' }], inputs: { texts: ['x'] }, model: 'precache-gpt2-8l-myopic', twin: true })).toMatchObject({ status: 422, field: 'twin' });
+    expect(await bad({ prompts: [{ text: 'a' }], inputs: { texts: ['x'] }, model: TWIN_ID, twin: true })).toMatchObject({ status: 422, field: 'twin' });
     expect(await bad({ prompts: [{ text: 'a' }, { text: '{{unclosed' }], inputs: { texts: ['x'] } })).toMatchObject({ status: 422, field: 'prompts.1.text' });
     const long = await bad({ prompts: [{ text: 'a' }], inputs: { texts: ['fine', 'word '.repeat(400)] } });
     expect(long).toMatchObject({ status: 422, field: 'inputs.texts.1' });
@@ -191,7 +192,7 @@ describe('bundled input sets, twins, cancel and delete', () => {
     const r = await call('POST', '/api/experiments', { twin: true, prompts: [{ text: 'Fellow-Citizens of the Senate and House of Representatives: ' }], inputs: { set: 'sotu-1861-1945', count: 2, seed: 7 }, options: FAST });
     expect(r.status).toBe(202);
     const d = await waitFor(r.json.id as string);
-    expect(d.models).toEqual(['precache-gpt2-8l', 'precache-gpt2-8l-myopic']);
+    expect(d.models).toEqual([DEFAULT_ID, TWIN_ID]);
     expect(d.inputs.every((x) => x.source?.set === 'sotu-1861-1945')).toBe(true);
     expect(d.cells).toHaveLength(4);
     expect(d.summary.map((s) => s.model)).toEqual([0, 1]);

@@ -14,6 +14,7 @@ import { QueueFullError } from '../server/runs/run-manager.js';
 import { FIXTURES } from './helpers/golden.js';
 import { startServer } from './helpers/server.js';
 import { rawRequest } from './helpers/raw-request.js';
+import { DEFAULT_ID } from './helpers/bundled.js';
 
 const ROOT = path.resolve(FIXTURES, '../../..');
 const MODEL = 'gpt2-opset14';
@@ -197,7 +198,7 @@ describe('limits and access', () => {
     const held: { id: string }[] = [];
     try {
       // One long run on the bundled model holds the only slot, one more waits: the queue (1) is full.
-      const slow = s.registry.get('precache-gpt2-8l')!;
+      const slow = s.registry.get(DEFAULT_ID)!;
       const long = { prompt: 'The following is a speech to the Congress of the United States. '.repeat(6), input: 'Fellow citizens of the Senate and House of Representatives: '.repeat(4), options: {} };
       held.push(s.runs.submit(slow, long), s.runs.submit(slow, long));
       expect(() => s.runs.submit(slow, long)).toThrow(QueueFullError);
@@ -206,7 +207,7 @@ describe('limits and access', () => {
       expect(refused.status).toBe(429);
       expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
       expect(refused.json).toMatchObject({ field: 'queue' });
-      const twins = await rawRequest(s.base, 'POST', '/api/twins', json, JSON.stringify({ model: 'precache-gpt2-8l', prompt: 'a', input: 'b' }));
+      const twins = await rawRequest(s.base, 'POST', '/api/twins', json, JSON.stringify({ model: DEFAULT_ID, prompt: 'a', input: 'b' }));
       expect(twins.status).toBe(429);
       for (const r of held) s.runs.cancel(r.id);
       await s.runs.idle();

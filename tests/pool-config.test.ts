@@ -4,6 +4,7 @@ import { checkRedisUrl, poolTiming, queueName, redactRedisUrl, redisUrlFromEnv }
 import { decodeFailure, encodeFailure } from '../server/pool/protocol.js';
 import { InputError, isCancelled } from '../shared/errors.js';
 import { RemoteError } from '../server/worker/protocol.js';
+import { DEFAULT_ID } from './helpers/bundled.js';
 
 describe('pool settings', () => {
   it('accepts redis:// and rediss:// URLs and refuses others, naming where the URL came from', () => {
@@ -23,7 +24,7 @@ describe('pool settings', () => {
   it('names a queue by the model graph sha256 only', () => {
     const h = 'ab'.repeat(32);
     expect(queueName(h)).toBe(`precache-lens-analyze-${h}`);
-    expect(() => queueName('precache-gpt2-8l')).toThrow(/not a sha256/);
+    expect(() => queueName(DEFAULT_ID)).toThrow(/not a sha256/);
   });
 
   it('refuses a lock time that is not a number of milliseconds', () => {

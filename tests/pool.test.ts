@@ -15,6 +15,7 @@ import type { WorkersResponse } from '../shared/pool.js';
 import { RemoteError } from '../server/worker/protocol.js';
 import { DEFAULT_MODEL_DIR } from '../server/model/registry.js';
 import { startServer } from './helpers/server.js';
+import { DEFAULT_ID, TWIN_ID } from './helpers/bundled.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const TMP = fs.mkdtempSync(path.join(os.tmpdir(), 'pl-pool-'));
@@ -206,19 +207,19 @@ describe('a pool of two worker processes', () => {
     const hash = (await pool.engine.info(DEFAULT_MODEL_DIR)).modelHash;
     expect(w.workers.map((x) => x.models.map((m) => m.hash))).toEqual([[hash], [hash]]);
     const byId = new Map(w.models.map((m) => [m.id, m]));
-    expect(byId.get('precache-gpt2-8l')!.workers).toBe(2);
+    expect(byId.get(DEFAULT_ID)!.workers).toBe(2);
     // The workers were given only the default model: its myopic twin has none.
-    expect(byId.get('precache-gpt2-8l-myopic')!.workers).toBe(0);
+    expect(byId.get(TWIN_ID)!.workers).toBe(0);
     expect((await call(pool, 'GET', '/api/health')).json).toMatchObject({ ok: true, backend: { kind: 'pool', ok: true } });
   });
 
   it('keeps a run of a model no worker has queued, counts it as waiting, and removes its job when it is cancelled', async () => {
-    const r = await call(pool, 'POST', '/api/runs', { model: 'precache-gpt2-8l-myopic', prompt: 'Hello. ', input: 'Nobody runs this.', options: { spanKnockouts: false } });
+    const r = await call(pool, 'POST', '/api/runs', { model: TWIN_ID, prompt: 'Hello. ', input: 'Nobody runs this.', options: { spanKnockouts: false } });
     const id = r.json.id as string;
-    const hash = (await pool.engine.info(pool.registry.get('precache-gpt2-8l-myopic')!.md.dir)).modelHash;
+    const hash = (await pool.engine.info(pool.registry.get(TWIN_ID)!.md.dir)).modelHash;
     const queue = new Queue(queueName(hash), { connection: { host: '127.0.0.1', port: redisPort } });
     await until('its job in Redis', async () => (await queue.getJobState(id)) === 'waiting');
-    const m = (await workersSeen()).models.find((x) => x.id === 'precache-gpt2-8l-myopic')!;
+    const m = (await workersSeen()).models.find((x) => x.id === TWIN_ID)!;
     expect(m).toMatchObject({ workers: 0, waiting: 1, active: 0 });
     expect(pool.store.get(id)!.status).toBe('queued');
     expect((await call(pool, 'POST', `/api/runs/${id}/cancel`)).status).toBeLessThan(300);
@@ -241,7 +242,7 @@ describe('a pool of two worker processes', () => {
 
   it('fails a job with an input error once, without retrying it, and keeps the error field', async () => {
     const runId = crypto.randomUUID();
-    const started = pool.pool!.start(runId, { modelDir: DEFAULT_MODEL_DIR, modelId: 'precache-gpt2-8l', prompt: 'Hello. ', input: 'word '.repeat(400), options: {} }, {});
+    const started = pool.pool!.start(runId, { modelDir: DEFAULT_MODEL_DIR, modelId: DEFAULT_ID, prompt: 'Hello. ', input: 'word '.repeat(400), options: {} }, {});
     const err = await started.promise.then(() => null, (e: unknown) => e);
     expect(err).toBeInstanceOf(RemoteError);
     expect((err as RemoteError).isInputError).toBe(true);

@@ -1,11 +1,12 @@
 // A run read in plain words: the summary sentence, the note on a negative D(k), and what to try next.
 import { describe, expect, it } from 'vitest';
 import { negativeDepthNote, nextStep, runSummary } from '../shared/run-reading.js';
+import { DEFAULT_ID } from './helpers/bundled.js';
 
 describe('the summary sentence under a run', () => {
   it('gives the benefit in nats/token and as a share of the no-prompt loss, then π once it is a share', () => {
-    const s = runSummary({ model: 'precache-gpt2-8l', meanBenefit: 0.9, meanLossNoPrompt: 6.9, depth: { depthCurve: [0.8, 0.456, 0], precomputationShare: 0.57 } });
-    expect(s).toBe("The prompt lowers precache-gpt2-8l's loss on the input by 0.90 nats/token (13 % of its loss without the prompt); 57 % of the benefit from the second input token on needs computation done at the prompt's columns (π).");
+    const s = runSummary({ model: DEFAULT_ID, meanBenefit: 0.9, meanLossNoPrompt: 6.9, depth: { depthCurve: [0.8, 0.456, 0], precomputationShare: 0.57 } });
+    expect(s).toBe(`The prompt lowers ${DEFAULT_ID}'s loss on the input by 0.90 nats/token (13 % of its loss without the prompt); 57 % of the benefit from the second input token on needs computation done at the prompt's columns (π).`);
   });
   it('says "raises" for a prompt that hurts, and leaves π out', () => {
     expect(runSummary({ model: 'm', meanBenefit: -0.3, meanLossNoPrompt: 3, depth: { depthCurve: [-0.3, -0.1, 0], precomputationShare: 0.33 } })).toBe("The prompt raises m's loss on the input by 0.30 nats/token (10 % of its loss without the prompt).");

@@ -12,6 +12,7 @@ import { SCHEMAS_DIR, schemaFileText } from '../scripts/write-schemas.js';
 import { searchJsonSchemas } from '../server/search/search-report.js';
 import { startServer } from './helpers/server.js';
 import { INPUTS, PASSAGE } from './helpers/lighthouse.js';
+import { RWKV_ID } from './helpers/bundled.js';
 
 let srv: Awaited<ReturnType<typeof startServer>>;
 beforeAll(async () => {
@@ -136,7 +137,7 @@ describe('bad requests name the field', () => {
     ['too few inputs', { variants: { prompts: ['a', 'b'] }, inputs: { texts: ['x', 'y', 'z'] } }, 422, 'inputs', '4'],
     ['a budget that cannot pay for one round', { variants: { prompts: ['a', 'b'] }, inputs: { texts: INPUTS }, budget: { cells: 3 } }, 422, 'budget.cells', 'at least'],
     ['an input longer than the context', { variants: { prompts: ['a', 'b'] }, inputs: { texts: [...INPUTS.slice(0, 5), 'word '.repeat(2000)] } }, 422, 'inputs.texts.5', 'context'],
-    ['a recurrent model', { model: 'precache-rwkv-4l', variants: { prompts: ['a', 'b'] }, inputs: { texts: INPUTS } }, 422, 'model', 'recurrent'],
+    ['a recurrent model', { model: RWKV_ID, variants: { prompts: ['a', 'b'] }, inputs: { texts: INPUTS } }, 422, 'model', 'recurrent'],
     ['an unknown field', { variants: { prompts: ['a', 'b'] }, inputs: { texts: INPUTS }, speed: 'max' }, 400, 'speed', 'unknown'],
     ['an unknown objective', { variants: { prompts: ['a', 'b'] }, inputs: { texts: INPUTS }, objective: 'vibes' }, 400, 'objective', ''],
   ])('%s', async (_name, body, status, field, text) => {

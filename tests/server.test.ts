@@ -3,6 +3,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_MODEL, FIXTURES } from './helpers/golden.js';
 import { startServer } from './helpers/server.js';
+import { DEFAULT_ID } from './helpers/bundled.js';
 
 let srv: Awaited<ReturnType<typeof startServer>>;
 beforeAll(async () => {
@@ -24,7 +25,7 @@ describe('HTTP server basics', () => {
     const body = (await r.json()) as { default: string; models: { id: string; bundled: boolean; config: { nLayer: number; nCtx: number }; modelHash: string }[] };
     expect(body.default).toBe('gpt2-opset14');
     const ids = body.models.map((m) => m.id);
-    expect(ids).toContain('precache-gpt2-8l');
+    expect(ids).toContain(DEFAULT_ID);
     const fx = body.models.find((m) => m.id === 'gpt2-opset14')!;
     expect(fx.config).toMatchObject({ nLayer: 3, nHead: 4, dModel: 64, nCtx: 64, vocabSize: 257 });
     expect(fx.modelHash).toMatch(/^[0-9a-f]{64}$/);

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AnalysisResult, StagedResult } from '../shared/analysis.js';
 import type { RunDetail } from '../shared/api.js';
 import { startServer } from './helpers/server.js';
+import { DEFAULT_ID, TWIN_ID } from './helpers/bundled.js';
 
 let srv: Awaited<ReturnType<typeof startServer>>;
 beforeAll(async () => {
@@ -112,7 +113,7 @@ describe('a twins comparison exports like any other comparison', () => {
     const json = await post('/api/compare/report.json');
     expect(json.status).toBe(200);
     const rep = (await json.json()) as { runs: { metrics: AnalysisResult }[]; tokens: unknown[] };
-    expect(rep.runs.map((x) => x.metrics.model.id)).toEqual(['precache-gpt2-8l', 'precache-gpt2-8l-myopic']);
+    expect(rep.runs.map((x) => x.metrics.model.id)).toEqual([DEFAULT_ID, TWIN_ID]);
     expect(rep.runs[0].metrics.model.hash).not.toBe(rep.runs[1].metrics.model.hash);
     expect(rep.tokens.length).toBe(rep.runs[0].metrics.n);
 
@@ -123,7 +124,7 @@ describe('a twins comparison exports like any other comparison', () => {
     const html = await post('/api/compare/report.html');
     expect(html.status).toBe(200);
     const page = await html.text();
-    expect(page).toContain('precache-gpt2-8l-myopic');
+    expect(page).toContain(TWIN_ID);
     expect(page).toMatch(/<svg/);
   });
 });

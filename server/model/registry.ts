@@ -7,18 +7,38 @@ import { settings } from '../settings.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 /**
- * The default model and its myopic twin, an RWKV (recurrent) pair on the same tokenizer to put next to them, and a
- * real pretrained model on its own tokenizer: llama2.c's stories260K (children's stories), converted by
- * tools/py/stories260k_convert.py.
+ * The bundled models by role: the default model and its myopic twin, an RWKV (recurrent) pair on the same tokenizer
+ * to put next to them, and a real pretrained model on its own tokenizer: llama2.c's stories260K (children's stories),
+ * converted by tools/py/stories260k_convert.py. Folder names under models/; a model's registry id is its folder's
+ * name (openModelDir's `name`). Renaming a bundled model is a change of this list only: code and tests refer to the
+ * roles (BUNDLED, BUNDLED_IDS), never to the folder names.
  */
-export const BUNDLED_MODELS = [
-  path.join(ROOT, 'models/precache-gpt2-8l'),
-  path.join(ROOT, 'models/precache-gpt2-8l-myopic'),
-  path.join(ROOT, 'models/precache-rwkv-4l'),
-  path.join(ROOT, 'models/precache-rwkv-4l-myopic'),
-  path.join(ROOT, 'models/precache-stories-260k'),
-];
-export const DEFAULT_MODEL_DIR = BUNDLED_MODELS[0];
+const BUNDLED_NAMES = {
+  /** The default model: a GPT-2-style transformer (what a request that names no model runs on). */
+  default: 'precache-gpt2-8l',
+  /** The default model's myopic twin: named `<default>-myopic` (ModelRegistry.twinOf finds twins by that name). */
+  defaultTwin: 'precache-gpt2-8l-myopic',
+  /** The bundled recurrent (RWKV) model, on the default model's tokenizer. */
+  recurrent: 'precache-rwkv-4l',
+  /** The recurrent model's myopic twin, named `<recurrent>-myopic`. */
+  recurrentTwin: 'precache-rwkv-4l-myopic',
+  /** llama2.c's stories260K, on its own 512-token tokenizer. */
+  stories: 'precache-stories-260k',
+} as const;
+
+export type BundledRole = keyof typeof BUNDLED_NAMES;
+
+const mapRoles = <T>(f: (name: string) => T) =>
+  Object.fromEntries(Object.entries(BUNDLED_NAMES).map(([role, name]) => [role, f(name)])) as { readonly [R in BundledRole]: T };
+
+/** The bundled models' registry ids (their folder names), by role. */
+export const BUNDLED_IDS = mapRoles((name) => name);
+/** The bundled models' directories (absolute), by role. */
+export const BUNDLED = mapRoles((name) => path.join(ROOT, 'models', name));
+/** The bundled model directories, in the order the registry lists them (the default model first). */
+export const BUNDLED_MODELS = (Object.keys(BUNDLED_NAMES) as BundledRole[]).map((role) => BUNDLED[role]);
+export const DEFAULT_MODEL_DIR = BUNDLED.default;
+export const DEFAULT_MODEL_ID = BUNDLED_IDS.default;
 
 export interface RegisteredModel {
   id: string;

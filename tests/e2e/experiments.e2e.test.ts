@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ExperimentDetail } from '../../shared/experiments.js';
 import { constructedExperiment } from '../helpers/constructed-experiment.js';
 import { shot, closeWorkbench, openWorkbench, publishScreenshot, type TestServer, axeProblems } from './harness.js';
+import { DEFAULT_ID, TWIN_ID, RWKV_ID, STORIES_ID } from '../helpers/bundled.js';
 
 let srv: TestServer;
 let dataDir: string;
@@ -167,21 +168,21 @@ describe('experiments in headless Chromium', () => {
   it('picks its own model and a second model that reads the same tokens, and describes input sets for users', async () => {
     await page.goto(`${srv.base}/#/experiments`);
     await page.getByTestId('experiment-builder').waitFor();
-    expect(await page.getByTestId('experiment-model').inputValue()).toBe('precache-gpt2-8l');
+    expect(await page.getByTestId('experiment-model').inputValue()).toBe(DEFAULT_ID);
     const seconds = await page.getByTestId('experiment-second').locator('option').allTextContents();
-    expect(seconds).toContain('precache-gpt2-8l-myopic (its myopic twin)');
-    expect(seconds).toContain('precache-rwkv-4l');
+    expect(seconds).toContain(`${TWIN_ID} (its myopic twin)`);
+    expect(seconds).toContain(RWKV_ID);
     expect(seconds.some((o) => o.includes('stories'))).toBe(false);
-    await page.getByTestId('experiment-second').selectOption('precache-rwkv-4l');
+    await page.getByTestId('experiment-second').selectOption(RWKV_ID);
     await page.getByTestId('experiment-prompts').fill('A: ');
     await page.getByTestId('experiment-source-set').check();
     expect(await page.getByTestId('experiment-start').textContent()).toContain('× 2 cells');
     const about = (await page.getByTestId('experiment-set-description').locator('p').first().textContent()) ?? '';
     expect(about).toContain('never saw them');
     expect(about).not.toMatch(/tools\/|\.mjs|\.ts\b/);
-    await page.getByTestId('experiment-model').selectOption('precache-stories-260k');
+    await page.getByTestId('experiment-model').selectOption(STORIES_ID);
     expect(await page.getByTestId('experiment-second').locator('option').count()).toBe(1);
-    expect(await page.getByTestId('experiment-builder').textContent()).toContain('no other model reads precache-stories-260k');
+    expect(await page.getByTestId('experiment-builder').textContent()).toContain(`no other model reads ${STORIES_ID}`);
     expect(await axeProblems(page)).toEqual([]);
   });
 });

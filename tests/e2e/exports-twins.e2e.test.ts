@@ -7,6 +7,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunDetail } from '../../shared/api.js';
 import { inkedPixels, publishScreenshot, runAndWait, shot, closeWorkbench, openWorkbench, type TestServer } from './harness.js';
+import { DEFAULT_ID, TWIN_ID } from '../helpers/bundled.js';
 
 const PROMPT = 'Recipe: {{dish|apple pie}}.\nIngredients: apples, sugar.\n';
 const TWIN_PROMPT = 'Recipe: {{dish|apple pie}}.\nIngredients: apples, sugar, flour, butter.\n';
@@ -44,7 +45,7 @@ afterAll(async () => {
 describe('exports and the myopic twin in headless Chromium', () => {
   it('runs a short analysis on the default model', async () => {
     await page.goto(srv.base);
-    await expect.poll(() => page.locator('#model').inputValue()).toBe('precache-gpt2-8l');
+    await expect.poll(() => page.locator('#model').inputValue()).toBe(DEFAULT_ID);
     await page.getByTestId('prompt-input').fill(PROMPT);
     await page.getByTestId('input-input').fill(INPUT);
     await page.getByTestId('label-input').fill('exports');
@@ -150,8 +151,8 @@ describe('exports and the myopic twin in headless Chromium', () => {
     await expect.poll(() => page.getByTestId('twins-compare').getAttribute('data-ready'), { timeout: 150_000, interval: 250 }).toBe('true');
     expect(await page.locator('[data-testid=twins-progress] [data-status=done]').count()).toBe(2);
 
-    expect(await page.getByTestId('twins-col-vanilla').textContent()).toContain('precache-gpt2-8l');
-    expect(await page.getByTestId('twins-col-myopic').textContent()).toContain('precache-gpt2-8l-myopic');
+    expect(await page.getByTestId('twins-col-vanilla').textContent()).toContain(DEFAULT_ID);
+    expect(await page.getByTestId('twins-col-myopic').textContent()).toContain(TWIN_ID);
     expect(await page.getByTestId('twins-explainer').textContent()).toContain('stop-gradients');
     expect(await page.locator('[data-testid=twins-table] tbody tr').count()).toBe(5);
     for (const id of ['twins-depth-chart', 'twins-readmap-chart-vanilla', 'twins-readmap-chart-myopic', 'twins-readshare-chart']) {
@@ -160,7 +161,7 @@ describe('exports and the myopic twin in headless Chromium', () => {
     }
     const va = (await (await fetch(`${srv.base}/api/runs/${twins.vanilla}`)).json()) as RunDetail;
     const my = (await (await fetch(`${srv.base}/api/runs/${twins.myopic}`)).json()) as RunDetail;
-    expect([va.modelId, my.modelId]).toEqual(['precache-gpt2-8l', 'precache-gpt2-8l-myopic']);
+    expect([va.modelId, my.modelId]).toEqual([DEFAULT_ID, TWIN_ID]);
     expect(va.prompt).toBe(TWIN_PROMPT);
 
     await page.locator('.main').evaluate((m) => m.scrollTo(0, 0));
@@ -176,8 +177,8 @@ describe('exports and the myopic twin in headless Chromium', () => {
     await page.getByTestId('twins-compare').waitFor({ timeout: 15_000 });
     await expect.poll(() => page.getByTestId('twins-compare').getAttribute('data-ready'), { timeout: 15_000 }).toBe('true');
     expect(page.url()).toContain(`#/twins/${twins.vanilla},${twins.myopic}`);
-    expect(await page.getByTestId('twins-readmap-vanilla').textContent()).toContain('precache-gpt2-8l');
-    expect(await page.getByTestId('twins-readmap-myopic').textContent()).toContain('precache-gpt2-8l-myopic');
+    expect(await page.getByTestId('twins-readmap-vanilla').textContent()).toContain(DEFAULT_ID);
+    expect(await page.getByTestId('twins-readmap-myopic').textContent()).toContain(TWIN_ID);
     for (const id of ['twins-readmap-chart-vanilla', 'twins-readmap-chart-myopic']) {
       await page.getByTestId(id).scrollIntoViewIfNeeded();
       await expect.poll(() => inkedPixels(page, id)).toBeGreaterThan(300);

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunDetail } from '../../shared/api.js';
 import { piVerdict } from '../../shared/format.js';
 import { inkedPixels, publishScreenshot, runAndWait, shot, SHOTS, closeWorkbench, openWorkbench, type TestServer, axeProblems, RECIPE_INPUT as INPUT, RECIPE_PROMPT_A as PROMPT_A, RECIPE_PROMPT_B as PROMPT_B } from './harness.js';
+import { DEFAULT_ID } from '../helpers/bundled.js';
 
 let srv: TestServer;
 let dataDir: string;
@@ -42,7 +43,7 @@ describe('a run shows what produced it (issue 15, point 1)', () => {
     ids.a = await runAndWait(page, () => page.getByTestId('run-button').click());
     expect(await page.getByTestId('run-prompt').textContent()).toBe(PROMPT_A);
     expect(await page.getByTestId('run-input').textContent()).toBe(INPUT);
-    expect(await page.getByTestId('run-inputs').textContent()).toContain('precache-gpt2-8l');
+    expect(await page.getByTestId('run-inputs').textContent()).toContain(DEFAULT_ID);
     expect(await page.getByTestId('draft-matches').isVisible()).toBe(true);
 
     // Another draft in the editor, then the run reopened from the history and from a link: still A's texts.

@@ -3,6 +3,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunDetail } from '../../shared/api.js';
 import { closeWorkbench, openWorkbench, type TestServer } from './harness.js';
+import { DEFAULT_ID, RWKV_ID } from '../helpers/bundled.js';
 
 let srv: TestServer;
 let dataDir: string;
@@ -21,11 +22,11 @@ afterAll(async () => {
 describe('RWKV in headless Chromium', () => {
   it('runs the default transformer next to the bundled RWKV and shows both side by side, then the RNN run with its state changes', async () => {
     await page.goto(srv.base);
-    await expect.poll(() => page.locator('#model').inputValue()).toBe('precache-gpt2-8l');
+    await expect.poll(() => page.locator('#model').inputValue()).toBe(DEFAULT_ID);
     await page.getByTestId('prompt-input').fill('Fellow-Citizens of the Senate and House of Representatives: ');
     await page.getByTestId('input-input').fill('The state of the Union is strong.');
     const button = page.getByTestId('side-by-side-button');
-    await expect.poll(() => button.textContent()).toContain('precache-rwkv-4l');
+    await expect.poll(() => button.textContent()).toContain(RWKV_ID);
     await button.click();
     await page.getByTestId('twins-compare').and(page.locator('[data-ready="true"]')).waitFor({ timeout: 240_000 });
     expect(await page.locator('.twins h2').first().textContent()).toBe('Transformer and RNN, side by side');
@@ -39,7 +40,7 @@ describe('RWKV in headless Chromium', () => {
     expect(await page.getByTestId('twins-readmap-none-myopic').textContent()).toContain('state-reset curve');
     const ids = /#\/twins\/([0-9a-f-]+),([0-9a-f-]+)/.exec(page.url())!;
     const rnn = (await (await fetch(`${srv.base}/api/runs/${ids[2]}`)).json()) as RunDetail;
-    expect(rnn.modelId).toBe('precache-rwkv-4l');
+    expect(rnn.modelId).toBe(RWKV_ID);
     await page.goto(`${srv.base}/#/run/${ids[2]}`);
     const table = page.getByTestId('state-change-table');
     await table.waitFor({ timeout: 60_000 });

@@ -4,6 +4,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunDetail } from '../../shared/api.js';
 import { axeProblems, closeWorkbench, openWorkbench, runAndWait, type TestServer } from './harness.js';
+import { DEFAULT_ID, RWKV_ID, STORIES_ID } from '../helpers/bundled.js';
 
 let srv: TestServer;
 let dataDir: string;
@@ -11,7 +12,7 @@ let browser: Browser;
 let page: Page;
 let pageErrors: string[] = [];
 
-const STORIES = 'precache-stories-260k';
+const STORIES = STORIES_ID;
 const PROMPT = 'Once upon a time, there was a little girl named Lily.';
 const INPUT = 'Lily loved to play with her ball in the park.';
 
@@ -28,7 +29,7 @@ describe('a metaspace tokenizer in headless Chromium', () => {
 
   it('shows the input strip with its spaces, and offers no "Run next to" a model on another tokenizer', async () => {
     await page.goto(srv.base);
-    await expect.poll(() => page.locator('#model').inputValue()).toBe('precache-gpt2-8l');
+    await expect.poll(() => page.locator('#model').inputValue()).toBe(DEFAULT_ID);
     // The GPT-2-tokenizer default is offered the RWKV model, which reads the same tokens.
     await expect.poll(() => page.getByTestId('side-by-side-button').count()).toBe(1);
     await page.locator('#model').selectOption(STORIES);
@@ -73,7 +74,7 @@ describe('a metaspace tokenizer in headless Chromium', () => {
     const res = await fetch(`${srv.base}/api/twins`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ model: STORIES, with: 'precache-rwkv-4l', prompt: PROMPT, input: INPUT }),
+      body: JSON.stringify({ model: STORIES, with: RWKV_ID, prompt: PROMPT, input: INPUT }),
     });
     expect(res.status).toBe(422);
     const err = (await res.json()) as { error: string; field?: string };
@@ -83,7 +84,7 @@ describe('a metaspace tokenizer in headless Chromium', () => {
     const exp = await fetch(`${srv.base}/api/experiments`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ model: 'precache-gpt2-8l', with: STORIES, prompts: [{ text: PROMPT }], inputs: { texts: [INPUT] } }),
+      body: JSON.stringify({ model: DEFAULT_ID, with: STORIES, prompts: [{ text: PROMPT }], inputs: { texts: [INPUT] } }),
     });
     expect(exp.status).toBe(422);
     const e2 = (await exp.json()) as { error: string; field?: string };

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunDetail } from '../../shared/api.js';
 import { startServer } from '../helpers/server.js';
 import { inkedPixels as inked, runAndWait as runAndWaitOn, shot as shotOf, closeWorkbench, openWorkbench, type TestServer, RECIPE_INPUT as INPUT, RECIPE_PROMPT_A as PROMPT_A, RECIPE_PROMPT_B as PROMPT_B } from './harness.js';
+import { DEFAULT_ID } from '../helpers/bundled.js';
 
 let srv: TestServer;
 let dataDir: string;
@@ -30,7 +31,7 @@ describe('web workbench in headless Chromium', () => {
   it('opens on the workspace with the default model and its facts', async () => {
     await page.goto(srv.base);
     await expect.poll(() => page.getByTestId('model-facts').textContent()).toContain('8 × 6');
-    expect(await page.locator('#model').inputValue()).toBe('precache-gpt2-8l');
+    expect(await page.locator('#model').inputValue()).toBe(DEFAULT_ID);
     expect(await page.getByTestId('model-facts').textContent()).toContain('256 tokens');
     expect(await page.getByTestId('intro').isVisible()).toBe(true);
   });

@@ -3,11 +3,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Tensor } from '../../server/engine/hooked-model.js';
+import { DEFAULT_MODEL_DIR } from '../../server/model/registry.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 
 export const FIXTURES = path.resolve(HERE, '../fixtures/models');
-export const DEFAULT_MODEL = path.resolve(HERE, '../../models/precache-gpt2-8l');
+/** The bundled default model's directory (server/model/registry.ts). */
+export const DEFAULT_MODEL = DEFAULT_MODEL_DIR;
 
 export type Nested = number | Nested[];
 export interface Golden {
