@@ -9,7 +9,13 @@ import type { RunDetail } from '../shared/api.js';
 import { SCHEMAS_DIR, schemaFileText } from '../scripts/write-schemas.js';
 import { experimentJsonSchemas } from '../server/experiments/report-schema.js';
 import { startServer } from './helpers/server.js';
-import { DEFAULT_ID, TWIN_ID } from './helpers/bundled.js';
+import { DEFAULT_DIR, DEFAULT_ID, TWIN_ID } from './helpers/bundled.js';
+import { overflowingText } from './helpers/context.js';
+import { openModelDir } from '../server/model/model-dir.js';
+
+/** The default model (what these experiments run on), read from its own folder. */
+const MD = openModelDir(DEFAULT_DIR);
+const { nLayer, nCtx } = MD.config;
 
 let srv: Awaited<ReturnType<typeof startServer>>;
 beforeAll(async () => {
@@ -53,7 +59,7 @@ describe('experiment over texts', () => {
     expect(d.status).toBe('done');
     expect(d.progress).toMatchObject({ done: 6, failed: 0, total: 6, etaS: 0 });
     expect(d.cells).toHaveLength(6);
-    expect(d.cells.every((c) => c.status === 'done' && c.runId && c.depthCurve!.length === 9)).toBe(true);
+    expect(d.cells.every((c) => c.status === 'done' && c.runId && c.depthCurve!.length === nLayer + 1)).toBe(true);
     expect(d.prompts[0]).toEqual({ label: 'speech', text: PROMPTS[0].text });
     expect(d.inputs.map((x) => x.text)).toEqual(INPUTS);
   });
@@ -67,11 +73,11 @@ describe('experiment over texts', () => {
       expect(s.meanBenefitRead!.mean).toBeCloseTo(mean(cells.map((c) => c.meanBenefitRead!)), 12);
       expect(s.meanBenefit!.lo).toBeLessThanOrEqual(s.meanBenefit!.mean);
       expect(s.meanBenefit!.hi).toBeGreaterThanOrEqual(s.meanBenefit!.mean);
-      expect(s.depthCurve).toHaveLength(9);
+      expect(s.depthCurve).toHaveLength(nLayer + 1);
       s.depthCurve.forEach((k, i) => expect(k.mean).toBeCloseTo(mean(cells.map((c) => c.depthCurve![i])), 12));
       const pi = cells.reduce((a, c) => a + c.depthCurve![1], 0) / cells.reduce((a, c) => a + c.depthCurve![0], 0);
       expect(s.precomputationShare!.mean).toBeCloseTo(pi, 12);
-      expect(s.readShares).toHaveLength(8);
+      expect(s.readShares).toHaveLength(nLayer);
     }
   });
 
@@ -166,9 +172,9 @@ describe('experiment requests that cannot run', () => {
     expect(await bad({ prompts: [{ text: 'a' }], inputs: { texts: ['x'] }, model: 'nope' })).toMatchObject({ status: 422, field: 'model' });
     expect(await bad({ prompts: [{ text: 'a' }], inputs: { texts: ['x'] }, model: TWIN_ID, twin: true })).toMatchObject({ status: 422, field: 'twin' });
     expect(await bad({ prompts: [{ text: 'a' }, { text: '{{unclosed' }], inputs: { texts: ['x'] } })).toMatchObject({ status: 422, field: 'prompts.1.text' });
-    const long = await bad({ prompts: [{ text: 'a' }], inputs: { texts: ['fine', 'word '.repeat(400)] } });
+    const long = await bad({ prompts: [{ text: 'a' }], inputs: { texts: ['fine', overflowingText(MD)] } });
     expect(long).toMatchObject({ status: 422, field: 'inputs.texts.1' });
-    expect(long.error).toMatch(/context of 256/);
+    expect(long.error).toContain(`context of ${nCtx}`);
   });
 
   it('answers 404 for an unknown experiment and 400 for a malformed id', async () => {

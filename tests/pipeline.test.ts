@@ -121,7 +121,7 @@ describe('staged results', () => {
 });
 
 describe('auto spans', () => {
-  // The bundled model: a GPT-2 tokenizer and a context of 256, room for a prompt of several sentences.
+  // The bundled model: a GPT-2-style byte-level BPE tokenizer and a context with room for a prompt of several sentences.
   const { m, tok } = open(DEFAULT_MODEL);
 
   it('cuts a short prompt into words', () => {

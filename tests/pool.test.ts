@@ -16,6 +16,8 @@ import { RemoteError } from '../server/worker/protocol.js';
 import { DEFAULT_MODEL_DIR } from '../server/model/registry.js';
 import { startServer } from './helpers/server.js';
 import { DEFAULT_ID, TWIN_ID } from './helpers/bundled.js';
+import { overflowingText } from './helpers/context.js';
+import { openModelDir } from '../server/model/model-dir.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const TMP = fs.mkdtempSync(path.join(os.tmpdir(), 'pl-pool-'));
@@ -242,11 +244,14 @@ describe('a pool of two worker processes', () => {
 
   it('fails a job with an input error once, without retrying it, and keeps the error field', async () => {
     const runId = crypto.randomUUID();
-    const started = pool.pool!.start(runId, { modelDir: DEFAULT_MODEL_DIR, modelId: DEFAULT_ID, prompt: 'Hello. ', input: 'word '.repeat(400), options: {} }, {});
+    // An input longer than the default model's context on its own tokenizer.
+    const md = openModelDir(DEFAULT_MODEL_DIR);
+    const started = pool.pool!.start(runId, { modelDir: DEFAULT_MODEL_DIR, modelId: DEFAULT_ID, prompt: 'Hello. ', input: overflowingText(md), options: {} }, {});
     const err = await started.promise.then(() => null, (e: unknown) => e);
     expect(err).toBeInstanceOf(RemoteError);
     expect((err as RemoteError).isInputError).toBe(true);
     expect((err as RemoteError).field).toBe('input');
+    expect((err as RemoteError).message).toContain(`context of ${md.config.nCtx}`);
     const queue = new Queue(queueName((await pool.engine.info(DEFAULT_MODEL_DIR)).modelHash), { connection: { host: '127.0.0.1', port: redisPort } });
     const job = await Job.fromId(queue, runId);
     expect(await job!.getState()).toBe('failed');

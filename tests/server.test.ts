@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_MODEL, FIXTURES } from './helpers/golden.js';
 import { startServer } from './helpers/server.js';
 import { DEFAULT_ID } from './helpers/bundled.js';
+import { openModelDir } from '../server/model/model-dir.js';
 
 let srv: Awaited<ReturnType<typeof startServer>>;
 beforeAll(async () => {
@@ -44,7 +45,9 @@ describe('HTTP server basics', () => {
   });
 
   it('answers /api/health while a long engine run is in progress', async () => {
-    const tokens = Array.from({ length: 16 }, (_, b) => Array.from({ length: 256 }, (_, i) => (i * 7 + b) % 50000));
+    // 16 sequences filling the default model's context, of ids within its vocabulary.
+    const { nCtx, vocabSize } = openModelDir(DEFAULT_MODEL).config;
+    const tokens = Array.from({ length: 16 }, (_, b) => Array.from({ length: nCtx }, (_, i) => (i * 7 + b) % vocabSize));
     let finished = false;
     const run = srv.engine.run(DEFAULT_MODEL, { tokens }).then((r) => {
       finished = true;
@@ -58,6 +61,6 @@ describe('HTTP server basics', () => {
     }
     expect(finished).toBe(false);
     const result = await run;
-    expect(result.logits!.dims).toEqual([16, 256, 50257]);
+    expect(result.logits!.dims).toEqual([16, nCtx, vocabSize]);
   });
 });

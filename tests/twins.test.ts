@@ -1,7 +1,8 @@
 // The myopic twin comparison over HTTP on the bundled models.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer } from './helpers/server.js';
-import { DEFAULT_ID, TWIN_ID } from './helpers/bundled.js';
+import { DEFAULT_ID, TWIN_DIR, TWIN_ID } from './helpers/bundled.js';
+import { openModelDir } from '../server/model/model-dir.js';
 
 let srv: Awaited<ReturnType<typeof startServer>>;
 beforeAll(async () => {
@@ -22,7 +23,7 @@ describe('myopic twin comparison', () => {
     expect(b.result!.summary.identityResidual).toBeLessThan(1e-4);
     const cmp = await srv.api.compare([a.id, b.id]);
     expect(cmp.models.map((m) => m.id)).toEqual([DEFAULT_ID, TWIN_ID]);
-    expect(cmp.runs[1].depthCurve).toHaveLength(9);
+    expect(cmp.runs[1].depthCurve).toHaveLength(openModelDir(TWIN_DIR).config.nLayer + 1);
     // The twins are different networks: their losses differ.
     expect(cmp.runs[0].summary.meanLossWithPrompt).not.toBeCloseTo(cmp.runs[1].summary.meanLossWithPrompt, 3);
   });

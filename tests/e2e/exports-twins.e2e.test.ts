@@ -7,7 +7,11 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunDetail } from '../../shared/api.js';
 import { inkedPixels, publishScreenshot, runAndWait, shot, closeWorkbench, openWorkbench, type TestServer } from './harness.js';
-import { DEFAULT_ID, TWIN_ID } from '../helpers/bundled.js';
+import { DEFAULT_DIR, DEFAULT_ID, TWIN_ID } from '../helpers/bundled.js';
+import { openModelDir } from '../../server/model/model-dir.js';
+
+/** The default model's head count, read from its config.json (not from the page or the run under test). */
+const N_HEAD = openModelDir(DEFAULT_DIR).config.nHead;
 
 const PROMPT = 'Recipe: {{dish|apple pie}}.\nIngredients: apples, sugar.\n';
 const TWIN_PROMPT = 'Recipe: {{dish|apple pie}}.\nIngredients: apples, sugar, flour, butter.\n';
@@ -89,16 +93,16 @@ describe('exports and the myopic twin in headless Chromium', () => {
     expect(await page.getByTestId('act-layer-0').getAttribute('aria-pressed')).toBe('true');
     expect(await page.getByTestId('act-layer-1').getAttribute('aria-pressed')).toBe('false');
 
-    // 6 heads × T × T float32s, T = BOS + prompt + input.
+    // nHead × T × T float32s, T = BOS + prompt + input.
     const T = 1 + run.result!.p + run.result!.n;
     const rows = page.getByTestId('activations-hook-row');
     await expect.poll(() => rows.count(), { timeout: 15_000 }).toBe(1);
     expect(await rows.first().getAttribute('data-hook')).toBe('blocks.0.attn.hook_pattern');
-    expect(Number(await rows.first().getAttribute('data-bytes'))).toBe(6 * T * T * 4);
-    expect(await rows.first().textContent()).toContain(`[1, 6, ${T}, ${T}]`);
+    expect(Number(await rows.first().getAttribute('data-bytes'))).toBe(N_HEAD * T * T * 4);
+    expect(await rows.first().textContent()).toContain(`[1, ${N_HEAD}, ${T}, ${T}]`);
     const total = page.getByTestId('activations-total');
     const totalBytes = Number(await total.getAttribute('data-bytes'));
-    expect(totalBytes).toBeGreaterThan(6 * T * T * 4);
+    expect(totalBytes).toBeGreaterThan(N_HEAD * T * T * 4);
     expect(await total.textContent()).toMatch(/limit 512\.0 MiB/);
     const py = (await page.getByTestId('activations-python').textContent()) ?? '';
     expect(py).toContain('from safetensors.numpy import load_file');
@@ -112,7 +116,7 @@ describe('exports and the myopic twin in headless Chromium', () => {
     const header = JSON.parse(file.body.subarray(8, 8 + n).toString('utf8')) as Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }>;
     expect(Object.keys(header)).toContain('blocks.0.attn.hook_pattern');
     expect(header['blocks.0.attn.hook_pattern'].dtype).toBe('F32');
-    expect(header['blocks.0.attn.hook_pattern'].shape).toEqual([1, 6, T, T]);
+    expect(header['blocks.0.attn.hook_pattern'].shape).toEqual([1, N_HEAD, T, T]);
     expect(file.body.length).toBe(totalBytes);
     // Each attention row sums to one: the file's data are the real pattern, little-endian float32.
     const [off] = header['blocks.0.attn.hook_pattern'].data_offsets;

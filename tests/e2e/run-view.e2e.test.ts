@@ -6,7 +6,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunDetail } from '../../shared/api.js';
 import { piVerdict } from '../../shared/format.js';
 import { inkedPixels, publishScreenshot, runAndWait, shot, SHOTS, closeWorkbench, openWorkbench, type TestServer, axeProblems, RECIPE_INPUT as INPUT, RECIPE_PROMPT_A as PROMPT_A, RECIPE_PROMPT_B as PROMPT_B } from './harness.js';
-import { DEFAULT_ID } from '../helpers/bundled.js';
+import { DEFAULT_DIR, DEFAULT_ID } from '../helpers/bundled.js';
+import { openModelDir } from '../../server/model/model-dir.js';
+import { loadTokenizer } from '../../server/model/tokenizer.js';
+
+/** The default model's shape, read from its config.json (not from the page under test). */
+const MD = openModelDir(DEFAULT_DIR);
+const CFG = MD.config;
+/** An input of one token on the default model's own tokenizer: the first of a few recipe words that is one token there. */
+const TOK = loadTokenizer(MD);
+const ONE_TOKEN_INPUT = [' Peel', ' Add', ' mix', ' the'].find((w) => TOK.encode(w).length === 1);
 
 let srv: TestServer;
 let dataDir: string;
@@ -38,7 +47,7 @@ describe('a run shows what produced it (issue 15, point 1)', () => {
     await page.goto(srv.base);
     await fillDraft(page, PROMPT_A, INPUT, 'variant A');
     // Live token counts under the editor (point 12), from the same tokenizer as the run.
-    await expect.poll(() => page.getByTestId('token-count').textContent(), { timeout: 30_000 }).toMatch(/\d+ tokens · BOS \+ prompt \+ input = \d+ of 256 tokens/);
+    await expect.poll(() => page.getByTestId('token-count').textContent(), { timeout: 30_000 }).toMatch(new RegExp(`\\d+ tokens · BOS \\+ prompt \\+ input = \\d+ of ${CFG.nCtx} tokens`));
     expect(await page.getByTestId('prompt-token-count').textContent()).toMatch(/^\d+ tokens/);
     ids.a = await runAndWait(page, () => page.getByTestId('run-button').click());
     expect(await page.getByTestId('run-prompt').textContent()).toBe(PROMPT_A);
@@ -111,7 +120,8 @@ describe('π is never shown without saying when it means nothing (point 4)', () 
 
   it('a one-token input (no knockout possible, D(0) = 0) shows π as undefined with the reason', async () => {
     await page.goto(srv.base);
-    await fillDraft(page, PROMPT_A, ' Peel', 'one token');
+    expect(ONE_TOKEN_INPUT, 'a one-token word on the default model\'s tokenizer').toBeDefined();
+    await fillDraft(page, PROMPT_A, ONE_TOKEN_INPUT!, 'one token');
     await runAndWait(page, () => page.getByTestId('run-button').click(), ids.b);
     expect(await page.getByTestId('stat-pi').textContent()).toContain('–');
     expect(await page.getByTestId('pi-warning').textContent()).toMatch(/no share.*D\(0\)/s);
@@ -130,10 +140,12 @@ describe('no silent changes (point 8)', () => {
     await page.getByTestId('run-button').click();
     await expect.poll(() => page.getByTestId('error-options.layerWindow').textContent()).toMatch(/layerWindow|window|wider|<=|64/i);
     expect(await page.getByTestId('window-input').inputValue()).toBe('99');
-    // Within zod's range but wider than this 8-layer model needs: the server's model check says so.
+    // Within zod's range but wider than this model needs (a radius of nLayer - 1 blocks every layer): the server's
+    // model check says so, naming the model's layer count.
+    expect(20).toBeGreaterThan(CFG.nLayer - 1);
     await page.getByTestId('window-input').fill('20');
     await page.getByTestId('run-button').click();
-    await expect.poll(() => page.getByTestId('error-options.layerWindow').textContent()).toMatch(/8 layers/);
+    await expect.poll(() => page.getByTestId('error-options.layerWindow').textContent()).toContain(`with ${CFG.nLayer} layers`);
     expect(await runCount()).toBe(before);
     await page.getByTestId('window-input').fill('1');
   });
@@ -204,10 +216,10 @@ describe('per-head attention pattern', () => {
     const grid = page.getByTestId('head-grid-chart');
     await grid.scrollIntoViewIfNeeded();
     await expect.poll(() => inkedPixels(page, 'head-grid-chart')).toBeGreaterThan(300);
-    // The grid's plot area: left 176, right 56, top 8, bottom 28 px; 6 heads x 8 layers. Click layer 1, head 2.
+    // The grid's plot area: left 176, right 56, top 8, bottom 28 px; nHead columns x nLayer rows. Click layer 1, head 2.
     const box = (await grid.boundingBox())!;
-    const x = box.x + 176 + ((box.width - 232) * 2.5) / 6;
-    const y = box.y + 8 + ((box.height - 36) * 1.5) / 8;
+    const x = box.x + 176 + ((box.width - 232) * 2.5) / CFG.nHead;
+    const y = box.y + 8 + ((box.height - 36) * 1.5) / CFG.nLayer;
     await page.mouse.click(x, y);
     const view = page.getByTestId('attention-view');
     await view.waitFor();

@@ -6,7 +6,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunDetail } from '../../shared/api.js';
 import { startServer } from '../helpers/server.js';
 import { inkedPixels as inked, runAndWait as runAndWaitOn, shot as shotOf, closeWorkbench, openWorkbench, type TestServer, RECIPE_INPUT as INPUT, RECIPE_PROMPT_A as PROMPT_A, RECIPE_PROMPT_B as PROMPT_B } from './harness.js';
-import { DEFAULT_ID } from '../helpers/bundled.js';
+import { DEFAULT_DIR, DEFAULT_ID } from '../helpers/bundled.js';
+import { overflowingText } from '../helpers/context.js';
+import { openModelDir } from '../../server/model/model-dir.js';
+
+/** The default model, read in the test process (its config.json and tokenizer), not from the page under test. */
+const MD = openModelDir(DEFAULT_DIR);
+const CFG = MD.config;
 
 let srv: TestServer;
 let dataDir: string;
@@ -30,9 +36,9 @@ afterAll(async () => {
 describe('web workbench in headless Chromium', () => {
   it('opens on the workspace with the default model and its facts', async () => {
     await page.goto(srv.base);
-    await expect.poll(() => page.getByTestId('model-facts').textContent()).toContain('8 × 6');
+    await expect.poll(() => page.getByTestId('model-facts').textContent()).toContain(`${CFG.nLayer} × ${CFG.nHead}`);
     expect(await page.locator('#model').inputValue()).toBe(DEFAULT_ID);
-    expect(await page.getByTestId('model-facts').textContent()).toContain('256 tokens');
+    expect(await page.getByTestId('model-facts').textContent()).toContain(`${CFG.nCtx} tokens`);
     expect(await page.getByTestId('intro').isVisible()).toBe(true);
   });
 
@@ -163,16 +169,16 @@ describe('web workbench in headless Chromium', () => {
     expect(report.run.prompt).toBe(PROMPT_A);
     expect(report.run.input).toBe(INPUT);
     expect(report.run.label).toBe('variant A');
-    expect(report.metrics.depthCurve).toHaveLength(9);
+    expect(report.metrics.depthCurve).toHaveLength(CFG.nLayer + 1);
     expect(report.metrics.layers[3].hooks.pattern).toBe('blocks.3.attn.hook_pattern');
     expect(report.metrics.spans.map((s) => s.label)).toEqual(['dish']);
     expect(await page.getByTestId('export-button-menu').count()).toBe(0);
   });
 
   it('shows a field error beside the input for an input longer than the model context', async () => {
-    await page.getByTestId('input-input').fill('word '.repeat(300));
+    await page.getByTestId('input-input').fill(overflowingText(MD));
     await page.getByTestId('run-button').click();
-    await expect.poll(() => page.getByTestId('error-input').textContent()).toContain('context of 256');
+    await expect.poll(() => page.getByTestId('error-input').textContent()).toContain(`context of ${CFG.nCtx}`);
     expect(await page.getByTestId('error-prompt').count()).toBe(0);
     await shot('field-error');
     await page.getByTestId('input-input').fill(INPUT);
