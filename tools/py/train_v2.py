@@ -131,7 +131,8 @@ class Batches:
     synthetic rows: <|endoftext|>, then one random pattern of 8-64 ids repeated to the end of the window, its first
     copy excluded from the loss. The pattern length varies from row to row, so no fixed look-back offset predicts
     the copies: only attending to the token after the previous occurrence of the current one (an induction head)
-    does. Every fourth synthetic row has a pattern of 2 ids instead (a previous-token head predicts it). Rows without synthetic rows draw exactly the same random numbers as before."""
+    does. Every fourth synthetic row has a pattern of 2 ids instead (a previous-token head predicts it). Batches
+    without synthetic rows draw exactly the same random numbers as before the option existed."""
 
     def __init__(self, train, ranges, ctx, batch, device, seed, repeat_share, repeat_random, eot=EOT):
         self.device, self.eot, self.ranges = device, eot, ranges
