@@ -48,11 +48,12 @@ from train_v2 import NAMES, Batches, evaluate, load_corpus, repeat_test, save_np
 CURRICULUM = [
     (0, 128, 16, 0.5, 0.0),
     (1855, 128, 16, 0.25, 0.5),
-    (3400, 256, 8, 0.25, 0.125),
-    (4200, 512, 4, 0.25, 0.25),
+    (3000, 128, 16, 0.25, 0.75),
+    (4000, 256, 8, 0.25, 0.25),
+    (4800, 512, 4, 0.25, 0.25),
 ]
-TOTAL_STEPS = 5400
-DECAY_FROM = 4600
+TOTAL_STEPS = 6000
+DECAY_FROM = 5200
 
 
 def parse_curriculum(text):
