@@ -38,10 +38,12 @@ function fixture(name: string) {
   const log = [
     { event: 'start', params: 6970000, curriculum: [[0, 128, 16, 0.5], [2000, 256, 8, 0.25]] },
     { step: 250, tokens: 512000, train_s: 1000, vanilla_repeat: [9.9, 9.6], myopic_repeat: [10.1, 9.9] },
-    { event: 'resume', step: 251 },
-    { event: 'stage', step: 251, ctx: 128, batch: 16, repeat_share: 0.5 },
-    { event: 'stage', step: 2000, ctx: 256, batch: 8, repeat_share: 0.25, synthetic_share: 0.125 },
-    { step: 3000, tokens: 6144000, train_s: 7200, vanilla_repeat: [9.5, 3.3], myopic_repeat: [9.8, 9.1] },
+    { event: 'resume', step: 251, time: 1000 },
+    { event: 'stage', step: 251, ctx: 128, batch: 16, repeat_share: 0.5, time: 1001 },
+    { event: 'stage', step: 2000, ctx: 256, batch: 8, repeat_share: 0.25, synthetic_share: 0.125, time: 4600 },
+    { event: 'stopped', step: 2500, time: 5500 },
+    { event: 'resume', step: 2500, time: 90000 },
+    { step: 3000, tokens: 6144000, train_s: 7200, vanilla_repeat: [9.5, 3.3], myopic_repeat: [9.8, 9.1], time: 92700 },
   ];
   fs.writeFileSync(path.join(train, 'log.jsonl'), log.map((l) => JSON.stringify(l)).join('\n') + '\n');
   const exps = path.join(TMP, `${name}-exps`);
@@ -70,6 +72,8 @@ describe('tools/model-card.ts', () => {
     expect(text).toContain('| State of the Union | 4.0000 | 1.0000 | 0.7500 |');
     expect(text).toContain('a drop of **6.2500**');
     expect(text).toContain('6,144,000 tokens per model (3,000 steps), 2.00 hours');
+    // Wall time: two stamped process spans, 4,500 s + 2,700 s, not the gap between them; the first records had no clock.
+    expect(text).toContain('wall time 2.00 hours from step 251 on (earlier log records carry no clock)');
     // The resume's repeated stage record is not a stage change.
     expect(text.match(/^\| [0-9,]+ \| (128|256) \| /gm)).toEqual(['| 0 | 128 | ', '| 2,000 | 256 | ']);
     // Matching prompts per input kind: P1 and P3 for State of the Union, P2 and P4 for King James.

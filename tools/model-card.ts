@@ -93,6 +93,33 @@ function stagesOf(lines: Record<string, unknown>[], start: Record<string, unknow
   return all;
 }
 
+/**
+ * Wall-clock seconds of the run from the log's clock (records written since train_cpu.py stamps them): each process's
+ * span from its start or resume record to its last record, summed; and the first step that the stamped spans cover
+ * (earlier records carry no clock).
+ */
+export function wallTime(lines: Record<string, unknown>[]): { seconds: number; fromStep: number } | null {
+  let seconds = 0;
+  let fromStep: number | null = null;
+  let spanStart: number | null = null;
+  let spanLast: number | null = null;
+  const close = () => {
+    if (spanStart !== null && spanLast !== null) seconds += spanLast - spanStart;
+    spanStart = spanLast = null;
+  };
+  for (const l of lines) {
+    if (l.event === 'start' || l.event === 'resume') close();
+    if (typeof l.time !== 'number') continue;
+    if (spanStart === null) {
+      spanStart = l.time;
+      if (fromStep === null) fromStep = typeof l.step === 'number' ? l.step : 0;
+    }
+    spanLast = l.time;
+  }
+  close();
+  return fromStep === null ? null : { seconds, fromStep };
+}
+
 /** Training facts from train_cpu.py's log: tokens per model, seconds of training (both twins, lockstep), stops. */
 export function trainingFacts(logFile: string) {
   if (!fs.existsSync(logFile)) throw new Error(`${logFile}: not found (train_cpu.py's --out folder holds it)`);
@@ -108,6 +135,7 @@ export function trainingFacts(logFile: string) {
     trainSeconds: last.train_s as number,
     params: (start?.params as number | undefined) ?? null,
     resumes: lines.filter((l) => l.event === 'resume').length,
+    wall: wallTime(lines),
     stages: stagesOf(lines, start),
     repeatCurve: evals.map((l) => ({ step: l.step as number, vanilla: l.vanilla_repeat as number[], myopic: l.myopic_repeat as number[] })),
   };
@@ -153,7 +181,8 @@ function main() {
 
   P('## Training\n');
   P(`${thousands(tr.tokens)} tokens per model (${thousands(tr.step)} steps), ${(tr.trainSeconds / 3600).toFixed(2)} hours of training for the lockstep pair ` +
-    `(${thousands((2 * tr.tokens) / tr.trainSeconds)} tokens/s over both twins, one torch thread, niced, on a shared 2-core machine; ${tr.resumes} resumes from checkpoints). ` +
+    `(${thousands((2 * tr.tokens) / tr.trainSeconds)} tokens/s over both twins, one torch thread, niced, on a shared 2-core machine; ${tr.resumes} resumes from checkpoints` +
+    `${tr.wall ? `; wall time ${(tr.wall.seconds / 3600).toFixed(2)} hours${tr.wall.fromStep > 0 ? ` from step ${thousands(tr.wall.fromStep)} on (earlier log records carry no clock)` : ''}, evaluations and checkpoints included` : ''}). ` +
     'Recipe, curriculum and measured settings: [tools/README-training.md](../../tools/README-training.md). Stage changes:\n');
   if (tr.stages.length) {
     P('| from step | window | rows | rows with a repeated span | synthetic rows |\n|---|---|---|---|---|');
