@@ -189,9 +189,17 @@ describe('web workbench in headless Chromium', () => {
     await page.setViewportSize({ width: 430, height: 900 });
     await page.goto(`${srv.base}/#/run/${runIds.a}`);
     await page.getByTestId('headline-numbers').waitFor();
-    const workspace = (await page.locator('.workspace').boundingBox())!;
-    const main = (await page.locator('.main').boundingBox())!;
-    const history = (await page.getByTestId('history').boundingBox())!;
+    // The page fills in after the headline (the editor takes the run's texts, notes come and go): measure the three
+    // boxes once two measurements 250 ms apart agree, so that the order checked is the settled layout's.
+    const boxes = async () => Promise.all([page.locator('.workspace').boundingBox(), page.locator('.main').boundingBox(), page.getByTestId('history').boundingBox()]);
+    let settled = await boxes();
+    await expect.poll(async () => {
+      const before = JSON.stringify(settled);
+      await page.waitForTimeout(250);
+      settled = await boxes();
+      return JSON.stringify(settled) === before;
+    }).toBe(true);
+    const [workspace, main, history] = settled.map((b) => b!);
     expect(main.y).toBeGreaterThanOrEqual(workspace.y + workspace.height - 1);
     expect(history.y).toBeGreaterThanOrEqual(main.y + main.height - 1);
     const docWidth = await page.evaluate(() => document.documentElement.scrollWidth);
