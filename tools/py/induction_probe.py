@@ -10,7 +10,7 @@ tools/README-training.md, "What the run showed about induction"):
 - copying: loss on the first, second and later copies of rows made of one random pattern repeated (as the trainer's
   synthetic rows), for several pattern lengths, next to ln(length) (what spreading the prediction evenly over the
   pattern's ids would cost); and the same for patterns drawn from the 500 most frequent training tokens.
-GPT-2 layout only (attention weights are read from the eager attention path).
+GPT-2 layout only.
 """
 import argparse
 import math
@@ -23,30 +23,21 @@ import torch.nn.functional as F
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from gpt2_model import Attention, GPT2LMHeadModel  # noqa: E402
+from export_fixtures import attention_internals  # noqa: E402
+from gpt2_model import GPT2LMHeadModel  # noqa: E402
 from train_v2 import REPEAT, load_corpus, repeat_rows  # noqa: E402
 
 
 def attention_maps(model, x):
-    """Runs the model on x [B,T] and returns each layer's attention weights [B,H,T,T]."""
-    maps = []
-    eager = Attention.eager_attention
-
-    def record(self, q, k, v, mask):
-        w = torch.matmul(q, k.transpose(-1, -2)) / math.sqrt(v.size(-1))
-        t = q.size(-2)
-        w = F.softmax(torch.where(self.bias[:, :, :t, :t], w, torch.tensor(float("-inf"))), dim=-1)
-        maps.append(w)
-        return torch.matmul(w, v)
-
-    Attention.eager_attention = record
-    try:
-        model.set_mode(myopic=False, fast=False)
-        with torch.no_grad():
-            model(x, position_ids=torch.arange(x.size(1)).expand_as(x))
-    finally:
-        Attention.eager_attention = eager
-    return maps
+    """Each layer's attention weights [B,H,T,T] for rows x [B,T]: the blocks' inputs from the model's trace, the
+    weights from export_fixtures.attention_internals (the same recomputation the golden files use)."""
+    per_row = []
+    with torch.no_grad():
+        for row in x:
+            trace = []
+            model(row[None], position_ids=torch.arange(row.numel())[None], trace=trace)
+            per_row.append([attention_internals(blk, tr["resid_pre"][0])[0] for blk, tr in zip(model.transformer.h, trace)])
+    return [torch.stack([maps[layer] for maps in per_row]) for layer in range(len(model.transformer.h))]
 
 
 def copy_losses(model, rows, length):

@@ -257,13 +257,12 @@ def main():
     cfg, models, opts = build(a, vocab)
     first = stage_at(0, curriculum)
     batches = Batches(train, ranges, first[1], first[2], a.device, a.seed, first[3], 0.5, eot=eot)
-    batches.configure(*first[1:4], 0.5, first[4])
     if a.source_shares:
         batches.shares = {k: float(v) for k, v in (kv.split("=") for kv in a.source_shares.split(","))}
         unknown = set(batches.shares) - {n for n, _, _ in ranges}
         if unknown:
             raise SystemExit(f"--source-shares: unknown sources {sorted(unknown)}")
-        batches.configure(*first[1:4], 0.5, first[4])
+    batches.configure(*first[1:4], 0.5, first[4])
     state = {"step": 0, "history": [], "best": {n: float("inf") for n in NAMES}, "tokens": 0, "train_s": 0.0}
     ckpt = os.path.join(a.out, "ckpt.pt")
     if os.path.exists(ckpt):
@@ -326,14 +325,14 @@ def main():
     signal.signal(signal.SIGINT, on_signal)
 
     last_ckpt = time.time()
+    stage = first  # what batches is configured for
     while state["step"] < a.total_steps:
         st = stage_at(state["step"], curriculum)
-        if getattr(batches, "stage", first) != st:
+        if st != stage:
             batches.configure(*st[1:4], 0.5, st[4])
-            if state["step"] > 0 or st != first:
-                log(a.out, {"event": "stage", "step": state["step"], "ctx": st[1], "batch": st[2], "repeat_share": st[3],
-                            "synthetic_share": st[4]})
-        batches.stage = st
+            log(a.out, {"event": "stage", "step": state["step"], "ctx": st[1], "batch": st[2], "repeat_share": st[3],
+                        "synthetic_share": st[4]})
+            stage = st
         t0 = time.time()
         x, y = batches()
         lr = lr_at(state["step"], a.total_steps, a.lr, a.warmup, a.lr * a.min_lr_frac, a.decay_from)
