@@ -1,4 +1,5 @@
-// Evaluates a model directory through the project's ONNX engine (server/engine/hooked-model.ts), fp32 on CPU.
+// Evaluates a model directory through the project's ONNX engine (server/engine/hooked-model.ts; an RWKV directory through
+// server/engine/recurrent-model.ts, every window from the zero state), fp32 on CPU.
 //
 //   npx tsx scripts/eval-model.ts [--model DIR] [--json DIR/eval.json]
 //
@@ -28,6 +29,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { HookedModel } from '../server/engine/hooked-model.js';
+import { isRecurrentConfig, RecurrentModel } from '../server/engine/recurrent-model.js';
 import { openModelDir } from '../server/model/model-dir.js';
 import { DEFAULT_MODEL_DIR } from '../server/model/registry.js';
 import { loadTokenizer } from '../server/model/tokenizer.js';
@@ -77,7 +79,8 @@ async function main() {
 
   const md = openModelDir(dir);
   const tok = loadTokenizer(md);
-  const model = HookedModel.load(dir, { threads });
+  // An RWKV directory runs on the recurrent engine: the same windows, each from the zero state.
+  const model = isRecurrentConfig(md) ? RecurrentModel.load(dir, { threads }) : HookedModel.load(dir, { threads });
   const ctx = args.ctx ? Number(args.ctx) : md.config.nCtx;
   if (!Number.isInteger(ctx) || ctx < 2 || ctx > md.config.nCtx) throw new Error(`--ctx must be an integer in [2, ${md.config.nCtx}]`);
   const V = md.config.vocabSize;

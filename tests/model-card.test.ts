@@ -96,6 +96,31 @@ describe('tools/model-card.ts', () => {
     expect(text).toContain('| P1 | -0.100 [0.050, 0.500] | yes |');
   });
 
+  it('names the models a continued run started from, and stops the training figures at the exported step', () => {
+    const f = fixture('fam-8l');
+    const logFile = path.join(f.train, 'log.jsonl');
+    const lines = fs.readFileSync(logFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    lines[0] = { ...lines[0], threads: 1, args: { eval_every: 100 }, init: { vanilla: '/x/old-8l/onnx/model.onnx', myopic: '/x/old-8l-myopic/onnx/model.onnx' } };
+    // A later step than the one exported: its tokens, repeat figures and stage must not reach the card.
+    lines.push({ event: 'stage', step: 3100, ctx: 256, batch: 8, repeat_share: 0, synthetic_share: 0, time: 93000 });
+    lines.push({ step: 3200, tokens: 9999999, train_s: 9000, vanilla_repeat: [1, 1], myopic_repeat: [1, 1], time: 93500 });
+    fs.writeFileSync(logFile, lines.map((l) => JSON.stringify(l)).join('\n') + '\n');
+    const weights = path.join(TMP, 'fam-8l-weights');
+    fs.mkdirSync(weights, { recursive: true });
+    fs.writeFileSync(path.join(weights, 'step.json'), JSON.stringify({ step: 3000, tokens: 6144000 }));
+    const text = card(['--model', f.model, '--arch', 'gpt2', '--train', f.train, '--experiments', f.exps, '--weights', weights]);
+    expect(text).toContain('continuing `old-8l` (the earlier bundled default model');
+    expect(text).toContain('continuing its own predecessor');
+    expect(text).not.toContain('from scratch');
+    expect(text).toContain('6,144,000 tokens per model (3,000 steps; the exported weights are those of this step');
+    expect(text).not.toContain('9,999,999');
+    expect(text).toContain('evaluation every 100 steps');
+    expect(text.match(/^\| [0-9,]+ \| (128|256) \| /gm)).toEqual(['| 0 | 128 | ', '| 2,000 | 256 | ']);
+    const twinDir = path.join(TMP, 'fam-8l-myopic');
+    fs.cpSync(f.model, twinDir, { recursive: true });
+    expect(card(['--model', twinDir, '--arch', 'gpt2', '--train', f.train, '--experiments', f.exps])).toContain('continuing `old-8l-myopic` (the earlier bundled myopic twin');
+  });
+
   it('names the missing file or the model an experiment lacks', () => {
     const f = fixture('fam-x');
     const run = (args: string[]) => {

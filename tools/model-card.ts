@@ -10,6 +10,8 @@
 //   --experiments DIR  tools/card-experiments.sh's output: <set>/experiment.json for sotu-1861-1945 and kjv
 //   --old NAME=FILE    eval-model.ts JSON of a model this one replaces (per-source nats/byte on the same held-out text);
 //                      repeatable
+//   --weights DIR      tools/py/ckpt_weights.py's output the model was exported from (its step.json: the step the
+//                      weights are from; the training table stops there)
 //   --out FILE         default DIR/README.md
 //
 // The card keeps the line "Validation-slice loss (tests/fixtures/val-slice-8k.bin): X nats/token" that
@@ -45,7 +47,7 @@ const SOURCE_NAMES: Record<string, string> = {
 };
 
 function parseArgs(argv: string[]) {
-  const a: { model?: string; arch?: string; train?: string; experiments?: string; old: [string, string][]; out?: string } = { old: [] };
+  const a: { model?: string; arch?: string; train?: string; experiments?: string; old: [string, string][]; out?: string; weights?: string } = { old: [] };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i];
     const v = argv[i + 1];
@@ -55,6 +57,7 @@ function parseArgs(argv: string[]) {
     else if (k === '--train') a.train = v;
     else if (k === '--experiments') a.experiments = v;
     else if (k === '--out') a.out = v;
+    else if (k === '--weights') a.weights = v;
     else if (k === '--old') {
       const eq = v.indexOf('=');
       if (eq < 1) throw new Error(`--old: expected NAME=FILE, got '${v}'`);
@@ -64,7 +67,7 @@ function parseArgs(argv: string[]) {
   }
   for (const k of ['model', 'arch', 'train', 'experiments'] as const) if (!a[k]) throw new Error(`--${k} is required`);
   if (a.arch !== 'gpt2' && a.arch !== 'rwkv') throw new Error(`--arch: gpt2 or rwkv, got '${a.arch}'`);
-  return a as Required<typeof a>;
+  return a as Required<Omit<typeof a, 'weights'>> & { weights?: string };
 }
 
 function readJson<T>(file: string): T {
@@ -121,15 +124,21 @@ export function wallTime(lines: Record<string, unknown>[]): { seconds: number; f
 }
 
 /** Training facts from train_cpu.py's log: tokens per model, seconds of training (both twins, lockstep), stops. */
-export function trainingFacts(logFile: string) {
+export function trainingFacts(logFile: string, upToStep = Infinity) {
   if (!fs.existsSync(logFile)) throw new Error(`${logFile}: not found (train_cpu.py's --out folder holds it)`);
-  const lines = fs.readFileSync(logFile, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+  const lines = fs.readFileSync(logFile, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>)
+    .filter((l) => typeof l.step !== 'number' || l.step <= upToStep);
   const steps = lines.filter((l) => typeof l.step === 'number' && typeof l.tokens === 'number' && typeof l.train_s === 'number');
   const last = steps[steps.length - 1];
   if (!last) throw new Error(`${logFile}: no step records`);
   const start = lines.find((l) => l.event === 'start');
   const evals = lines.filter((l) => Array.isArray(l.vanilla_repeat));
+  const args = (start?.args ?? {}) as Record<string, unknown>;
   return {
+    /** The models the run started from (train_cpu.py --init-from), by twin; null for a run from random weights. */
+    init: (start?.init as Record<string, string> | null | undefined) ?? null,
+    threads: (start?.threads as number | undefined) ?? 1,
+    evalEvery: (args.eval_every as number | undefined) ?? 250,
     step: last.step as number,
     tokens: last.tokens as number,
     trainSeconds: last.train_s as number,
@@ -148,7 +157,10 @@ function main() {
   const isMyopic = name.endsWith('-myopic');
   const cfg = readJson<Record<string, number>>(path.join(a.model, 'config.json'));
   const ev = readJson<EvalJson>(path.join(a.model, 'eval.json'));
-  const tr = trainingFacts(path.join(a.train, 'log.jsonl'));
+  const weightsStep = a.weights ? readJson<{ step: number }>(path.join(a.weights, 'step.json')).step : Infinity;
+  const tr = trainingFacts(path.join(a.train, 'log.jsonl'), weightsStep);
+  // A run that continued earlier models (--init-from): name them by their folders.
+  const initName = (n: 'vanilla' | 'myopic') => (tr.init ? path.basename(path.dirname(path.dirname(tr.init[n]))) : '');
   const exps = Object.keys(SETS).map((set) => ({ set, e: readJson<ExperimentJson>(path.join(a.experiments, set, 'experiment.json')) }));
   const olds = a.old.map(([n, file]) => ({ name: n, ev: readJson<EvalJson>(file) }));
   const out: string[] = [];
@@ -162,9 +174,14 @@ function main() {
   P(`# ${name}\n`);
   const kind = a.arch === 'gpt2' ? 'GPT-2-layout transformer' : 'RWKV-5 recurrent model';
   P(`${isMyopic ? `The myopic twin of [\`${twin}\`](../${twin}/README.md): a` : 'A'} small ${kind} (${layers} layers, d_model ${d}, ${heads} heads, ` +
-    `${tr.params ? `${(tr.params / 1e6).toFixed(2)} M parameters, ` : ''}${a.arch === 'gpt2' ? `${ctx}-token context, ` : ''}8,192-token byte-level BPE) trained from scratch by ` +
-    `this project on two CPU cores (\`tools/py/train_cpu.py\`, issue 21). ${isMyopic ? 'It was' : `Its myopic twin [\`${twin}\`](../${twin}/README.md) was`} trained in the same run, on the same batches, ` +
-    'from the same initial weights; the myopic model gets no gradient from a later position\'s loss into an earlier position\'s computation, so it ' +
+    `${tr.params ? `${(tr.params / 1e6).toFixed(2)} M parameters, ` : ''}${a.arch === 'gpt2' ? `${ctx}-token context, ` : ''}8,192-token byte-level BPE) trained by ` +
+    `this project on two CPU cores (\`tools/py/train_cpu.py\`, issue 21)` +
+    (tr.init
+      ? `, continuing \`${initName(isMyopic ? 'myopic' : 'vanilla')}\` (the earlier bundled ${isMyopic ? 'myopic twin' : 'default model'}, trained by this project on State of the Union and Brown text with GPT-2's 50,257-token vocabulary; ` +
+        'its card: `git show 0747144:models/' + initName(isMyopic ? 'myopic' : 'vanilla') + '/README.md`) with its vocabulary cut to this tokenizer\'s tokens (matched by token string, `--init-from`). ' +
+        `${isMyopic ? 'It was' : `Its myopic twin [\`${twin}\`](../${twin}/README.md) was`} trained in the same run, on the same batches, continuing its own predecessor (the two predecessors were trained in lockstep from the same initial weights); `
+      : ` from scratch. ${isMyopic ? 'It was' : `Its myopic twin [\`${twin}\`](../${twin}/README.md) was`} trained in the same run, on the same batches, from the same initial weights; `) +
+    'the myopic model gets no gradient from a later position\'s loss into an earlier position\'s computation, so it ' +
     'cannot learn to precompute for the future.\n');
 
   P('## Files\n');
@@ -180,8 +197,8 @@ function main() {
   }
 
   P('## Training\n');
-  P(`${thousands(tr.tokens)} tokens per model (${thousands(tr.step)} steps), ${(tr.trainSeconds / 3600).toFixed(2)} hours of training for the lockstep pair ` +
-    `(${thousands((2 * tr.tokens) / tr.trainSeconds)} tokens/s over both twins, one torch thread, niced, on a shared 2-core machine; ${tr.resumes} resumes from checkpoints` +
+  P(`${thousands(tr.tokens)} tokens per model (${thousands(tr.step)} steps${a.weights ? '; the exported weights are those of this step, the checkpoint\'s, written by `tools/py/ckpt_weights.py`' : ''})${tr.init ? ' in this run, after the predecessor\'s own training' : ''}, ${(tr.trainSeconds / 3600).toFixed(2)} hours of training for the lockstep pair ` +
+    `(${thousands((2 * tr.tokens) / tr.trainSeconds)} tokens/s over both twins, ${tr.threads === 1 ? 'one torch thread' : `${tr.threads} torch threads`}, niced, on a shared 2-core machine; ${tr.resumes} resumes from checkpoints` +
     `${tr.wall ? `; wall time ${(tr.wall.seconds / 3600).toFixed(2)} hours${tr.wall.fromStep > 0 ? ` from step ${thousands(tr.wall.fromStep)} on (earlier log records carry no clock)` : ''}, evaluations and checkpoints included` : ''}). ` +
     'Recipe, curriculum and measured settings: [tools/README-training.md](../../tools/README-training.md). Stage changes:\n');
   if (tr.stages.length) {
@@ -209,7 +226,7 @@ function main() {
 
   P('## Repeat test\n');
   P(`${ev.repeat.settings}: first copy ${f4(ev.repeat.firstCopy)}, second copy ${f4(ev.repeat.secondCopy)} nats/token, a drop of **${f4(ev.repeat.difference)}** (\`eval.json\` → \`repeat\`). ` +
-    'During training (held-out evaluation every 250 steps, PyTorch, first → second copy):\n');
+    `During training (held-out evaluation every ${tr.evalEvery} steps, PyTorch, first → second copy):\n`);
   const curve = tr.repeatCurve.filter((_, i, all) => i % Math.max(1, Math.floor(all.length / 8)) === 0 || i === all.length - 1);
   P('| step | vanilla | myopic |\n|---|---|---|');
   for (const c of curve) P(`| ${thousands(c.step)} | ${c.vanilla.map(f3).join(' → ')} | ${c.myopic.map(f3).join(' → ')} |`);

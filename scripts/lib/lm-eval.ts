@@ -2,7 +2,13 @@
 // fixed windows, unigram baseline, sampling with a seeded PRNG. Used by scripts/eval-model.ts and
 // tests/default-model.test.ts so that the model cards' numbers and the test's check are computed the same way.
 import fs from 'node:fs';
-import type { HookedModel, Tensor } from '../../server/engine/hooked-model.js';
+import type { Tensor } from '../../server/engine/hooked-model.js';
+
+/** What the measurements need of a model: a batch of token rows in, logits [B,T,V] out (HookedModel and
+ * RecurrentModel both fit). */
+export interface LogitsModel {
+  run(req: { tokens: number[][]; logits?: boolean }): Promise<{ logits?: Tensor | null }>;
+}
 import { mulberry32 } from '../../shared/random.js';
 
 /** Reads a token file: uint16 little-endian GPT-2 ids (data/{train,val}.bin, tests/fixtures/val-slice.bin). */
@@ -73,7 +79,7 @@ export interface WindowLoss {
 
 /** Mean next-token loss of `tokens` under nextTokenWindows(tokens, ctx) (optionally only the first maxWindows). */
 export async function windowLoss(
-  model: HookedModel,
+  model: LogitsModel,
   tokens: ArrayLike<number>,
   opts: { ctx: number; batch?: number; maxWindows?: number; onBatch?: (done: number, total: number) => void },
 ): Promise<WindowLoss> {
@@ -142,7 +148,7 @@ export function pickToken(row: Float32Array, opts: { temperature: number; topK: 
  * `stopId` if given, or when the context (ctx) is full.
  */
 export async function generate(
-  model: HookedModel,
+  model: LogitsModel,
   prompt: number[],
   opts: { steps: number; ctx: number; temperature: number; topK: number; seed: number; stopId?: number },
 ): Promise<number[]> {

@@ -120,7 +120,7 @@ class RwkvLM(torch.nn.Module):
         return self.rwkv(ids, parallel=True, myopic=self.myopic)
 
 
-def build(a, vocab):
+def build(a, vocab, init=None):
     if a.arch == "rwkv":
         cfg = dict(vocab_size=vocab, n_layer=a.n_layer, n_embd=a.n_embd, n_head=a.n_head, ctx=a.ctx)
     else:
@@ -134,6 +134,8 @@ def build(a, vocab):
         else:
             m = GPT2LMHeadModel(cfg)
             m.set_mode(myopic=(n == "myopic"), fast=True)
+        if init:  # (old ids, {twin: graph}): each twin continues its own earlier model
+            init_from_onnx(m, init[1][n], init[0])
         m.to(getattr(a, "device", "cpu"))
         m.train()
         models[n] = m
@@ -141,9 +143,50 @@ def build(a, vocab):
         nodecay = [q for q in m.parameters() if q.dim() < 2]
         opts[n] = torch.optim.AdamW([{"params": decay, "weight_decay": a.wd}, {"params": nodecay, "weight_decay": 0.0}],
                                     lr=a.lr, betas=(0.9, 0.95))
-    assert all(torch.equal(x, y) for x, y in zip(models["vanilla"].state_dict().values(),
-                                                  models["myopic"].state_dict().values())), "twins must start equal"
+    assert init or all(torch.equal(x, y) for x, y in zip(models["vanilla"].state_dict().values(),
+                                                          models["myopic"].state_dict().values())), "twins must start equal"
     return cfg, models, opts
+
+
+def token_map(new_tokenizer, old_tokenizer):
+    """For each id of the new tokenizer, the id of the same token string in the old one (SystemExit naming the first
+    token the old vocabulary lacks). Both are tokenizer.json files; added tokens such as <|endoftext|> count too."""
+    def vocab(path):
+        t = json.load(open(path))
+        v = dict(t["model"]["vocab"])
+        v.update({a["content"]: a["id"] for a in t.get("added_tokens", [])})
+        return v
+    new, old = vocab(new_tokenizer), vocab(old_tokenizer)
+    ids = np.empty(len(new), dtype=np.int64)
+    for tok, i in new.items():
+        if tok not in old:
+            raise SystemExit(f"--init-from: token {tok!r} (id {i}) of {new_tokenizer} is not in {old_tokenizer}")
+        ids[i] = old[tok]
+    return ids
+
+
+def init_from_onnx(model, graph, old_ids):
+    """Loads a GPT-2 model exported by train_gpt2.py (initializers named 'm.' + the state-dict names) into `model`,
+    keeping the embedding rows of `old_ids` (the new vocabulary's tokens in the old one's order) and the first
+    n_positions rows of the position table. Every tensor must be there with a compatible shape."""
+    import onnx
+    from onnx import numpy_helper
+    init = {i.name[2:] if i.name.startswith("m.") else i.name: numpy_helper.to_array(i) for i in onnx.load(graph).graph.initializer}
+    sd = model.state_dict()
+    out = {}
+    for k, v in sd.items():
+        src = init.get("transformer.wte.weight" if k == "lm_head.weight" else k)
+        if src is None:
+            raise SystemExit(f"--init-from {graph}: no initializer for {k}")
+        if k in ("transformer.wte.weight", "lm_head.weight"):
+            src = src[old_ids]
+        elif k == "transformer.wpe.weight":
+            src = src[: v.shape[0]]
+        if tuple(src.shape) != tuple(v.shape):
+            raise SystemExit(f"--init-from {graph}: {k} is {list(src.shape)} there, {list(v.shape)} here (set --n-layer, "
+                             f"--n-embd, --n-head, --ctx to the model's)")
+        out[k] = torch.from_numpy(np.array(src, dtype=np.float32))  # a writable copy
+    model.load_state_dict(out)
 
 
 def train_step(models, opts, x, y, lr, bf16, device_type="cpu"):
@@ -223,6 +266,12 @@ def main():
     p.add_argument("--ckpt-minutes", type=float, default=5.0)
     p.add_argument("--ckpt-steps", type=int, default=0, help="also checkpoint every N steps (tests)")
     p.add_argument("--stop-after", type=int, default=0, help="stop (after a checkpoint) at this step (tests)")
+    p.add_argument("--init-from", default="",
+                   help="GPT-2 only: start from a bundled model folder's ONNX graph (the myopic twin from <folder>-myopic) "
+                        "instead of random weights, its vocabulary cut to the corpus tokenizer's tokens (matched by "
+                        "token string); read at the start of a run, never on resume")
+    p.add_argument("--init-tokenizer", default="data/tok8k/tokenizer.json",
+                   help="the corpus's tokenizer.json, for --init-from's token matching")
     p.add_argument("--tiny", action="store_true", help="2 layers, d 64, context 128: a smoke run")
     p.add_argument("--bench", action="store_true", help="time threads x dtype x batch shapes and exit")
     p.add_argument("--bench-steps", type=int, default=4)
@@ -254,7 +303,21 @@ def main():
         return bench(a, train, ranges, eot, vocab)
 
     corpus_id = man["files"]["train.bin"]["sha256"]
-    cfg, models, opts = build(a, vocab)
+    ckpt = os.path.join(a.out, "ckpt.pt")
+    init = None
+    if a.init_from and not os.path.exists(ckpt):
+        if a.arch != "gpt2":
+            raise SystemExit("--init-from: GPT-2 models only")
+        src = os.path.abspath(a.init_from.rstrip("/"))
+        graphs = {n: os.path.join(src + ("-myopic" if n == "myopic" else ""), "onnx", "model.onnx") for n in NAMES}
+        for g in [*graphs.values(), os.path.join(src, "tokenizer.json"), a.init_tokenizer]:
+            if not os.path.exists(g):
+                raise SystemExit(f"--init-from: {g} not found")
+        old_ids = token_map(a.init_tokenizer, os.path.join(src, "tokenizer.json"))
+        if len(old_ids) != vocab:
+            raise SystemExit(f"--init-tokenizer {a.init_tokenizer}: {len(old_ids)} tokens, the corpus has {vocab}")
+        init = (old_ids, graphs)
+    cfg, models, opts = build(a, vocab, init)
     first = stage_at(0, curriculum)
     batches = Batches(train, ranges, first[1], first[2], a.device, a.seed, first[3], 0.5, eot=eot)
     if a.source_shares:
@@ -264,7 +327,6 @@ def main():
             raise SystemExit(f"--source-shares: unknown sources {sorted(unknown)}")
     batches.configure(*first[1:4], 0.5, first[4])
     state = {"step": 0, "history": [], "best": {n: float("inf") for n in NAMES}, "tokens": 0, "train_s": 0.0}
-    ckpt = os.path.join(a.out, "ckpt.pt")
     if os.path.exists(ckpt):
         c = torch.load(ckpt, map_location="cpu")  # load_state_dict moves tensors (and optimiser states) to the device
         if c["cfg"] != cfg:
@@ -283,7 +345,8 @@ def main():
         json.dump(cfg, open(os.path.join(a.out, "cfg.json"), "w"), indent=1)
         log(a.out, {"event": "start", "arch": a.arch, "cfg": cfg, "params": count_params(models["vanilla"]), "vocab": vocab,
                     "train_tokens": int(len(train)), "threads": a.threads, "bf16": a.bf16, "torch": torch.__version__,
-                    "curriculum": curriculum, "args": vars(a)})
+                    "curriculum": curriculum, "args": vars(a),
+                    "init": {n: g for n, g in init[1].items()} if init else None})
     w = batches.weights / batches.weights.sum()
     log(a.out, {"event": "sources", "step": state["step"], "shares": {n: round(float(x), 4) for n, x in zip(batches.names, w)}})
     val_eval = {n: windows(v, a.ctx, a.eval_windows) for n, v in vals.items()}
