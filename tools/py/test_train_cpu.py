@@ -70,6 +70,61 @@ class TrainCpuTest(unittest.TestCase):
             self.assertFalse(torch.equal(a["models"]["vanilla"]["transformer.h.0.attn.c_attn.weight"],
                                          a["models"]["myopic"]["transformer.h.0.attn.c_attn.weight"]))
 
+    def test_parallel_twins_equal_one_after_the_other(self):
+        with tempfile.TemporaryDirectory() as t:
+            data = os.path.join(t, "corpus")
+            make_corpus(data)
+            a = train(data, os.path.join(t, "a"))
+            b = train(data, os.path.join(t, "b"), "--parallel-twins")
+            for n in ("vanilla", "myopic"):
+                for k, v in a["models"][n].items():
+                    self.assertTrue(torch.equal(v, b["models"][n][k]), f"{n}.{k} differs with --parallel-twins")
+
+    def test_init_from_cuts_the_vocabulary_by_token_string(self):
+        from gpt2_model import GPT2LMHeadModel
+        from train_cpu import init_from_onnx, token_map
+        from train_gpt2 import export_onnx
+        with tempfile.TemporaryDirectory() as t:
+            cfg = dict(vocab_size=300, n_positions=64, n_embd=32, n_layer=2, n_head=4, layer_norm_epsilon=1e-5)
+            torch.manual_seed(0)
+            old = GPT2LMHeadModel(cfg).eval()
+            with torch.no_grad():  # distinct values everywhere (the exporter merges equal initializers, as a trained model has none)
+                for q in old.parameters():
+                    q.normal_(0, 0.1)
+            os.makedirs(os.path.join(t, "old"))
+            export_onnx(old, os.path.join(t, "old", "model.onnx"))
+            def tok(path, vocab, added):
+                with open(path, "w") as f:
+                    json.dump({"model": {"vocab": vocab}, "added_tokens": added}, f)
+            # The old vocabulary: 299 tokens and <|endoftext|> = 299; the new one keeps 99 of them in another order.
+            tok(os.path.join(t, "old.json"), {f"t{i}": i for i in range(299)}, [{"id": 299, "content": "<|endoftext|>"}])
+            keep = [(7 * i) % 299 for i in range(99)]
+            tok(os.path.join(t, "new.json"), {f"t{k}": i for i, k in enumerate(keep)}, [{"id": 99, "content": "<|endoftext|>"}])
+            ids = token_map(os.path.join(t, "new.json"), os.path.join(t, "old.json"))
+            self.assertEqual(list(ids), keep + [299])
+            new = GPT2LMHeadModel({**cfg, "vocab_size": 100, "n_positions": 32})
+            init_from_onnx(new, os.path.join(t, "old", "model.onnx"), ids)
+            sd_old, sd_new = old.state_dict(), new.state_dict()
+            self.assertTrue(torch.equal(sd_new["transformer.wte.weight"], sd_old["transformer.wte.weight"][ids]))
+            self.assertTrue(torch.equal(sd_new["lm_head.weight"], sd_new["transformer.wte.weight"]))
+            self.assertTrue(torch.equal(sd_new["transformer.wpe.weight"], sd_old["transformer.wpe.weight"][:32]))
+            self.assertTrue(torch.equal(sd_new["transformer.h.1.mlp.c_fc.weight"], sd_old["transformer.h.1.mlp.c_fc.weight"]))
+            # Same weights, same logits on the kept tokens.
+            x = torch.tensor([[3, 50, 98, 99]])
+            with torch.no_grad():
+                pos = torch.arange(4).unsqueeze(0)
+                lo = old(torch.tensor([[int(ids[i]) for i in x[0]]]), position_ids=pos)[0][..., ids]
+                ln = new(x, position_ids=pos)[0]
+            self.assertTrue(torch.allclose(lo, ln, atol=1e-5))
+            # A token the old vocabulary lacks, and a model of another shape, are refused by name.
+            tok(os.path.join(t, "bad.json"), {"t1": 0, "zz": 1}, [])
+            with self.assertRaises(SystemExit) as e:
+                token_map(os.path.join(t, "bad.json"), os.path.join(t, "old.json"))
+            self.assertIn("'zz'", str(e.exception))
+            with self.assertRaises(SystemExit) as e:
+                init_from_onnx(GPT2LMHeadModel({**cfg, "vocab_size": 100, "n_embd": 64}), os.path.join(t, "old", "model.onnx"), ids)
+            self.assertIn("--n-embd", str(e.exception))
+
     def test_rwkv_twins_resume_exactly(self):
         with tempfile.TemporaryDirectory() as t:
             data = os.path.join(t, "corpus")

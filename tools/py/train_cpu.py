@@ -152,7 +152,8 @@ def token_map(new_tokenizer, old_tokenizer):
     """For each id of the new tokenizer, the id of the same token string in the old one (SystemExit naming the first
     token the old vocabulary lacks). Both are tokenizer.json files; added tokens such as <|endoftext|> count too."""
     def vocab(path):
-        t = json.load(open(path))
+        with open(path) as f:
+            t = json.load(f)
         v = dict(t["model"]["vocab"])
         v.update({a["content"]: a["id"] for a in t.get("added_tokens", [])})
         return v
