@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { negativeDepthNote } from '../../shared/run-reading.js';
 import { constructedExperiment } from '../helpers/constructed-experiment.js';
 import { axeProblems, closeWorkbench, ROOT, openWorkbench, publishScreenshot, RECIPE_INPUT, RECIPE_PROMPT_A, RECIPE_PROMPT_B, shot, type TestServer } from './harness.js';
 
@@ -74,13 +75,21 @@ describe('at 390 px', () => {
     expect(widths.length).toBeGreaterThan(0);
     expect(Math.min(...widths)).toBeGreaterThanOrEqual(240);
     expect(await axeProblems(phone)).toEqual([]);
-    // The README's walkthrough quotes this very run (the bundled recipe example): its sentence and its D(k) note.
-    await phone.getByTestId('depth-negative-note').waitFor();
+    // The README's walkthrough quotes this very run (the bundled recipe example): its sentence, and what its depth
+    // curve does below 0 (the layers of the page's note, or that there is none).
+    await phone.getByTestId('card-depth').locator('canvas').first().waitFor();
     const summary = (await phone.getByTestId('run-summary').textContent())!.trim();
     const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8').replace(/\s*\n\s*/g, ' ');
     expect(readme).toContain(`"${summary}"`);
-    expect(await phone.getByTestId('depth-negative-note').textContent()).toContain('k = 3–6');
-    expect(readme).toContain('D(k) dips below 0 at k = 3–6');
+    const note = negativeDepthNote((await srv.api.run(ids.a!)).result!.depthCurve);
+    if (note) {
+      await phone.getByTestId('depth-negative-note').waitFor();
+      expect(await phone.getByTestId('depth-negative-note').textContent()).toBe(note);
+      expect(readme).toContain(`D(k) dips below 0 at k = ${/k = (\S+) \(/.exec(note)![1]}`);
+    } else {
+      expect(await phone.getByTestId('depth-negative-note').count()).toBe(0);
+      expect(readme).toContain('D(k) stays at or above 0 at every layer');
+    }
     await phone.getByTestId('run-results').evaluate((e) => e.scrollIntoView({ block: 'start' }));
     publishScreenshot(await shot(phone, 'phone-run'), 'phone.png');
   });
