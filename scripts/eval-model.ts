@@ -23,7 +23,8 @@
 //            so models with different tokenizers compare on the same held-out text.
 // Options: --threads N (ORT intra-op threads; default all cores), --batch B (windows per engine run, default 8),
 //          --val/--train/--slice paths, --skip-val (no full-split pass; slice, unigram, samples, repeat only),
-//          --ctx N (windows of N tokens instead of the model's context, e.g. 256 to compare with a 256-token model).
+//          --ctx N (windows of N tokens instead of the model's context, e.g. 256 to compare with a 256-token model),
+//          --sources a,b (with --corpus: only these sources, e.g. sotu,brown for a replaced model's comparison figures).
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -163,7 +164,11 @@ async function main() {
     let sum = 0;
     let n = 0;
     let bytesAll = 0;
+    const only = args.sources ? String(args.sources).split(',').map((x) => x.trim()).filter(Boolean) : null;
+    const known = manifest.sources.map((x) => x.info.name);
+    for (const n of only ?? []) if (!known.includes(n)) throw new Error(`--sources: ${n} is not a source of ${corpus} (${known.join(', ')})`);
     for (const src of manifest.sources) {
+      if (only && !only.includes(src.info.name)) continue;
       const file = path.join(corpus, src.valFile);
       const tokens = readTokenFile(file);
       const v = await windowLoss(model, tokens, { ctx, batch, maxWindows: perSource });
@@ -176,7 +181,7 @@ async function main() {
       bytesAll += bytes;
       console.log(`source  ${src.info.name.padEnd(9)} loss ${v.loss.toFixed(4)} nats/token, ${((v.loss * v.predicted) / bytes).toFixed(4)} nats/byte over ${v.predicted} tokens (${bytes} bytes, ${v.windows} windows), ${v.seconds.toFixed(1)} s`);
     }
-    result.sources = { ctx, maxWindowsPerSource: perSource ?? 'all', bytes: 'UTF-8 bytes of the predicted tokens\' text; a document break counts as 1 byte', perSource: sources, overall: r4(sum / n), overallExact: sum / n, natsPerByte: r4(sum / bytesAll), predicted: n, predictedBytes: bytesAll };
+    result.sources = { ctx, only: only ?? 'all', maxWindowsPerSource: perSource ?? 'all', bytes: 'UTF-8 bytes of the predicted tokens\' text; a document break counts as 1 byte', perSource: sources, overall: r4(sum / n), overallExact: sum / n, natsPerByte: r4(sum / bytesAll), predicted: n, predictedBytes: bytesAll };
     console.log(`sources overall ${(sum / n).toFixed(4)} nats/token, ${(sum / bytesAll).toFixed(4)} nats/byte over ${n} tokens`);
   }
 

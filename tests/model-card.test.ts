@@ -121,6 +121,21 @@ describe('tools/model-card.ts', () => {
     expect(card(['--model', twinDir, '--arch', 'gpt2', '--train', f.train, '--experiments', f.exps])).toContain('continuing `old-8l-myopic` (the earlier bundled myopic twin');
   });
 
+  it('writes an interim card without experiments only when asked to, with its note under the title', () => {
+    const f = fixture('fam-rnn');
+    const text = card(['--model', f.model, '--arch', 'rwkv', '--train', f.train, '--no-experiments', '--note', 'Interim: step 3,000.']);
+    expect(text).toMatch(/^# fam-rnn\n\n\*\*Interim: step 3,000\.\*\*$/m);
+    expect(text).toContain('None were run for this model');
+    expect(text).not.toContain('**State of the Union (held-out');
+    let err = '';
+    try {
+      card(['--model', f.model, '--arch', 'rwkv', '--train', f.train]);
+    } catch (e) {
+      err = String((e as { stderr?: Buffer }).stderr);
+    }
+    expect(err).toContain('--experiments is required (or --no-experiments)');
+  });
+
   it('names the missing file or the model an experiment lacks', () => {
     const f = fixture('fam-x');
     const run = (args: string[]) => {

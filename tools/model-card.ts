@@ -8,10 +8,12 @@
 //   --arch gpt2|rwkv   which trainer layout (the card's architecture section)
 //   --train DIR        train_cpu.py's --out folder: cfg.json and log.jsonl (tokens seen, training time, stages, stops)
 //   --experiments DIR  tools/card-experiments.sh's output: <set>/experiment.json for sotu-1861-1945 and kjv
+//   --no-experiments   instead: a card without the prompt experiments (an interim model), saying so
 //   --old NAME=FILE    eval-model.ts JSON of a model this one replaces (per-source nats/byte on the same held-out text);
 //                      repeatable
 //   --weights DIR      tools/py/ckpt_weights.py's output the model was exported from (its step.json: the step the
 //                      weights are from; the training table stops there)
+//   --note TEXT        a paragraph in bold under the title (what is interim about the model, say)
 //   --out FILE         default DIR/README.md
 //
 // The card keeps the line "Validation-slice loss (tests/fixtures/val-slice-8k.bin): X nats/token" that
@@ -47,7 +49,7 @@ const SOURCE_NAMES: Record<string, string> = {
 };
 
 function parseArgs(argv: string[]) {
-  const a: { model?: string; arch?: string; train?: string; experiments?: string; old: [string, string][]; out?: string; weights?: string } = { old: [] };
+  const a: { model?: string; arch?: string; train?: string; experiments?: string; old: [string, string][]; out?: string; weights?: string; note?: string } = { old: [] };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i];
     const v = argv[i + 1];
@@ -56,8 +58,13 @@ function parseArgs(argv: string[]) {
     else if (k === '--arch') a.arch = v;
     else if (k === '--train') a.train = v;
     else if (k === '--experiments') a.experiments = v;
+    else if (k === '--no-experiments') {
+      a.experiments = '';
+      continue;
+    }
     else if (k === '--out') a.out = v;
     else if (k === '--weights') a.weights = v;
+    else if (k === '--note') a.note = v;
     else if (k === '--old') {
       const eq = v.indexOf('=');
       if (eq < 1) throw new Error(`--old: expected NAME=FILE, got '${v}'`);
@@ -65,9 +72,10 @@ function parseArgs(argv: string[]) {
     } else throw new Error(`unknown option ${k}`);
     i++;
   }
-  for (const k of ['model', 'arch', 'train', 'experiments'] as const) if (!a[k]) throw new Error(`--${k} is required`);
+  for (const k of ['model', 'arch', 'train'] as const) if (!a[k]) throw new Error(`--${k} is required`);
+  if (a.experiments === undefined) throw new Error('--experiments is required (or --no-experiments)');
   if (a.arch !== 'gpt2' && a.arch !== 'rwkv') throw new Error(`--arch: gpt2 or rwkv, got '${a.arch}'`);
-  return a as Required<Omit<typeof a, 'weights'>> & { weights?: string };
+  return a as Required<Omit<typeof a, 'weights' | 'note'>> & { weights?: string; note?: string };
 }
 
 function readJson<T>(file: string): T {
@@ -161,7 +169,7 @@ function main() {
   const tr = trainingFacts(path.join(a.train, 'log.jsonl'), weightsStep);
   // A run that continued earlier models (--init-from): name them by their folders.
   const initName = (n: 'vanilla' | 'myopic') => (tr.init ? path.basename(path.dirname(path.dirname(tr.init[n]))) : '');
-  const exps = Object.keys(SETS).map((set) => ({ set, e: readJson<ExperimentJson>(path.join(a.experiments, set, 'experiment.json')) }));
+  const exps = !a.experiments ? [] : Object.keys(SETS).map((set) => ({ set, e: readJson<ExperimentJson>(path.join(a.experiments, set, 'experiment.json')) }));
   const olds = a.old.map(([n, file]) => ({ name: n, ev: readJson<EvalJson>(file) }));
   const out: string[] = [];
   const P = (s = '') => out.push(s);
@@ -172,6 +180,7 @@ function main() {
   const ctx = cfg.n_positions ?? cfg.max_position_embeddings ?? cfg.ctx_len;
   P('---\nlicense: mit\nlanguage:\n- en\nlibrary_name: onnx\npipeline_tag: text-generation\ntags:\n- ' + a.arch + '\n- onnx\n- interpretability\n- precache-lens\n---\n');
   P(`# ${name}\n`);
+  if (a.note) P(`**${a.note}**\n`);
   const kind = a.arch === 'gpt2' ? 'GPT-2-layout transformer' : 'RWKV-5 recurrent model';
   P(`${isMyopic ? `The myopic twin of [\`${twin}\`](../${twin}/README.md): a` : 'A'} small ${kind} (${layers} layers, d_model ${d}, ${heads} heads, ` +
     `${tr.params ? `${(tr.params / 1e6).toFixed(2)} M parameters, ` : ''}${a.arch === 'gpt2' ? `${ctx}-token context, ` : ''}8,192-token byte-level BPE) trained by ` +
@@ -233,7 +242,8 @@ function main() {
   P();
 
   P('## Prompt experiments\n');
-  P('`bash tools/card-experiments.sh DIR OUT --count 48` runs the project\'s `experiment` command with the myopic twin on held-out inputs of two kinds ' +
+  if (!exps.length) P('None were run for this model (an interim model: see the note under the title). `bash tools/card-experiments.sh DIR OUT --count 48` runs them.\n');
+  else P('`bash tools/card-experiments.sh DIR OUT --count 48` runs the project\'s `experiment` command with the myopic twin on held-out inputs of two kinds ' +
     '(bundled input sets `sotu-1861-1945` and `kjv`, never in the training text), with four prompts (`tools/card-prompts.txt`): P1 "The following is the ' +
     'annual message of the President of the United States to the Congress.", P2 "The following is a chapter of the King James Bible.", P3 the ' +
     'addresses\' salutation "Fellow-Citizens of the Senate and House of Representatives:", P4 the first two verses of Genesis 1 in the inputs\' ' +

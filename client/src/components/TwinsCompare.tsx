@@ -40,8 +40,8 @@ export function TwinsExplainer() {
         hints at <b>trained pre-caching</b>: prompt columns computing things for the text that follows.
       </p>
       <p className="muted">
-        It does not prove it: these are two different networks, the twin is a weaker model overall (validation loss 5.27 vs 4.65
-        nats/token), which shifts every number here, and one prompt is an anecdote &mdash; look for the same pattern over many prompts and
+        It does not prove it: these are two different networks, the twin is a weaker model overall (a higher held-out loss: the bundled
+        pair&rsquo;s model cards give both), which shifts every number here, and one prompt is an anecdote &mdash; look for the same pattern over many prompts and
         inputs.
       </p>
     </div>
