@@ -18,6 +18,7 @@ const evalJson = (sotu: number, brown: number) => ({
   engine: { runtime: 'onnxruntime-node 1.30.0', threads: 2, cpu: 'test cpu' },
   slice: { file: 'tests/fixtures/val-slice-8k.bin', loss: 4.56789, predicted: 4096 },
   repeat: { settings: '20 sequences of 50 ids', firstCopy: 9.5, secondCopy: 3.25, difference: 6.25 },
+  samples: { settings: 'BOS + prompt, 30 new tokens', items: [{ prompt: 'In the year', greedy: ' 1861, 1861 | x', sampled: ' the' }] },
   sources: { maxWindowsPerSource: 'all', natsPerByte: 1, overall: 4, perSource: { sotu: src(sotu, 1000, 4000), brown: src(brown, 3000, 9000) } },
 });
 const experiment = (model: string) => ({
@@ -71,6 +72,8 @@ describe('tools/model-card.ts', () => {
     expect(text).toContain('| State of the Union + Brown | | 1.4615 | 1.6154 |');
     expect(text).toContain('| State of the Union | 4.0000 | 1.0000 | 0.7500 |');
     expect(text).toContain('a drop of **6.2500**');
+    // Samples as the evaluation wrote them, a table cell's bar escaped.
+    expect(text).toContain('| "In the year" | " 1861, 1861 \\| x" | " the" |');
     expect(text).toContain('6,144,000 tokens per model (3,000 steps), 2.00 hours');
     // Wall time: two stamped process spans, 4,500 s + 2,700 s, not the gap between them; the first records had no clock.
     expect(text).toContain('wall time 2.00 hours from step 251 on (earlier log records carry no clock)');

@@ -29,6 +29,7 @@ interface EvalJson {
   engine: { runtime: string; threads: number; cpu: string };
   slice: { file: string; loss: number; predicted: number };
   repeat: { settings: string; firstCopy: number; secondCopy: number; difference: number };
+  samples?: { settings: string; items: { prompt: string; greedy: string; sampled: string }[] };
   sources?: { maxWindowsPerSource: number | string; perSource: Record<string, SourceRow>; natsPerByte: number; overall: number };
 }
 interface ExperimentJson {
@@ -240,6 +241,16 @@ function main() {
   P('| step | vanilla | myopic |\n|---|---|---|');
   for (const c of curve) P(`| ${thousands(c.step)} | ${c.vanilla.map(f3).join(' → ')} | ${c.myopic.map(f3).join(' → ')} |`);
   P();
+
+  if (ev.samples?.items.length) {
+    P('## Samples\n');
+    P(`From \`eval.json\` → \`samples\` (${ev.samples.settings}). A continuation that loops on what the model has just seen is a habit ` +
+      'of the synthetic repeated-pattern rows of the curriculum: with little context it copies; a prompt of a few sentences gives it something to read instead.\n');
+    P('| prompt | greedy | sampled |\n|---|---|---|');
+    const cell = (t: string) => JSON.stringify(t).replace(/\|/g, '\\|');
+    for (const it of ev.samples.items) P(`| ${cell(it.prompt)} | ${cell(it.greedy)} | ${cell(it.sampled)} |`);
+    P();
+  }
 
   P('## Prompt experiments\n');
   if (!exps.length) P('None were run for this model (an interim model: see the note under the title). `bash tools/card-experiments.sh DIR OUT --count 48` runs them.\n');
