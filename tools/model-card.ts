@@ -147,6 +147,11 @@ export function trainingFacts(logFile: string, upToStep = Infinity) {
     /** The models the run started from (train_cpu.py --init-from), by twin; null for a run from random weights. */
     init: (start?.init as Record<string, string> | null | undefined) ?? null,
     threads: (start?.threads as number | undefined) ?? 1,
+    /** The first step from which the twins ran at once on two threads (--parallel-twins), if any. */
+    parallelFrom: ((): number | null => {
+      const r = lines.find((l) => (l.event === 'start' || l.event === 'resume') && (l.args as Record<string, unknown> | undefined)?.parallel_twins);
+      return r ? ((r.step as number | undefined) ?? 0) : null;
+    })(),
     evalEvery: (args.eval_every as number | undefined) ?? 250,
     step: last.step as number,
     tokens: last.tokens as number,
@@ -208,7 +213,7 @@ function main() {
 
   P('## Training\n');
   P(`${thousands(tr.tokens)} tokens per model (${thousands(tr.step)} steps${a.weights ? '; the exported weights are those of this step, the checkpoint\'s, written by `tools/py/ckpt_weights.py`' : ''})${tr.init ? ' in this run, after the predecessor\'s own training' : ''}, ${(tr.trainSeconds / 3600).toFixed(2)} hours of training for the lockstep pair ` +
-    `(${thousands((2 * tr.tokens) / tr.trainSeconds)} tokens/s over both twins, ${tr.threads === 1 ? 'one torch thread' : `${tr.threads} torch threads`}, niced, on a shared 2-core machine; ${tr.resumes} resumes from checkpoints` +
+    `(${thousands((2 * tr.tokens) / tr.trainSeconds)} tokens/s over both twins, ${tr.parallelFrom === null ? (tr.threads === 1 ? 'one torch thread' : `${tr.threads} torch threads`) : `${tr.parallelFrom > 0 ? `one twin after the other until step ${thousands(tr.parallelFrom)}, then ` : ''}the twins at once on two threads (\`--parallel-twins\`)`}, niced, on a shared 2-core machine; ${tr.resumes} resumes from checkpoints` +
     `${tr.wall ? `; wall time ${(tr.wall.seconds / 3600).toFixed(2)} hours${tr.wall.fromStep > 0 ? ` from step ${thousands(tr.wall.fromStep)} on (earlier log records carry no clock)` : ''}, evaluations and checkpoints included` : ''}). ` +
     'Recipe, curriculum and measured settings: [tools/README-training.md](../../tools/README-training.md). Stage changes:\n');
   if (tr.stages.length) {

@@ -15,9 +15,9 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
  */
 const BUNDLED_NAMES = {
   /** The default model: a GPT-2-style transformer (what a request that names no model runs on). */
-  default: 'precache-gpt2-8l',
+  default: 'precache-gpt2-8l-8k',
   /** The default model's myopic twin: named `<default>-myopic` (ModelRegistry.twinOf finds twins by that name). */
-  defaultTwin: 'precache-gpt2-8l-myopic',
+  defaultTwin: 'precache-gpt2-8l-8k-myopic',
   /** The bundled recurrent (RWKV) model, on the default model's tokenizer. */
   recurrent: 'precache-rwkv-4l',
   /** The recurrent model's myopic twin, named `<recurrent>-myopic`. */
