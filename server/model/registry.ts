@@ -19,9 +19,9 @@ const BUNDLED_NAMES = {
   /** The default model's myopic twin: named `<default>-myopic` (ModelRegistry.twinOf finds twins by that name). */
   defaultTwin: 'precache-gpt2-8l-8k-myopic',
   /** The bundled recurrent (RWKV) model, on the default model's tokenizer. */
-  recurrent: 'precache-rwkv-4l',
+  recurrent: 'precache-rwkv-4l-8k',
   /** The recurrent model's myopic twin, named `<recurrent>-myopic`. */
-  recurrentTwin: 'precache-rwkv-4l-myopic',
+  recurrentTwin: 'precache-rwkv-4l-8k-myopic',
   /** llama2.c's stories260K, on its own 512-token tokenizer. */
   stories: 'precache-stories-260k',
 } as const;

@@ -215,7 +215,7 @@ describe('web workbench in headless Chromium', () => {
     await page.locator('#spans').selectOption('tokens');
     await page.getByTestId('run-button').click();
     await page.getByTestId('cancel-button').waitFor({ timeout: 10_000 });
-    expect(await page.getByTestId('progress-stage').textContent()).toMatch(/queued|tokeniz|forward|knockout|metrics/);
+    expect(await page.getByTestId('progress-stage').textContent()).toMatch(/queued|running|tokeniz|forward|knockout|metrics/);
     await page.getByTestId('cancel-button').click();
     await expect.poll(() => page.getByTestId('progress-stage').textContent(), { timeout: 60_000 }).toBe('cancelled');
     await expect.poll(() => page.getByTestId('run-results').getAttribute('data-status'), { timeout: 10_000 }).toBe('cancelled');
