@@ -6,6 +6,12 @@ stopped and resumed any number of times.
   python3 tools/py/train_cpu.py --data data/corpus8k --out /tmp/t --tiny --total-steps 12 --ckpt-steps 5  # smoke
   python3 tools/py/train_cpu.py --device cuda --n-layer 8 --n-embd 512 --rows-scale 8 --data data/corpus8k \
       --out ~/train/gpt2-8k-gpu                                                                   # on a lent GPU
+  python3 tools/py/train_cpu.py --data data/corpus8k --out ~/train/gpt2-8l8k --init-from OLD/precache-gpt2-8l \
+      --n-layer 8 --n-embd 192 --n-head 6 --ctx 256 --parallel-twins ...                          # continue a pair
+
+--init-from continues an earlier bundled GPT-2 pair (its vocabulary cut to the corpus tokenizer's tokens by token
+string; each twin from its own predecessor); --parallel-twins runs the two twins' steps at once on two threads
+(the bundled precache-gpt2-8l-8k was made so: tools/README-training.md).
 
 Same recipe as tools/py/train_v2.py (the GPU trainer: windows of consecutive text of one source, a share of rows
 with a repeated span, twins in lockstep from identical weights with separate AdamW), resized for two cores, with a
