@@ -34,8 +34,7 @@ import { isRecurrentConfig, RecurrentModel } from '../server/engine/recurrent-mo
 import { openModelDir } from '../server/model/model-dir.js';
 import { DEFAULT_MODEL_DIR } from '../server/model/registry.js';
 import { loadTokenizer } from '../server/model/tokenizer.js';
-import { addCrossEntropy, generate, meanRange, readTokenFile, REPEAT, repeatRange, repeatRows, textBytes, unigramCrossEntropy, windowLoss, nextTokenWindows } from './lib/lm-eval.js';
-import { mulberry32 } from '../shared/random.js';
+import { generate, readTokenFile, REPEAT, repeatRange, repeatTest, textBytes, unigramCrossEntropy, windowLoss, nextTokenWindows } from './lib/lm-eval.js';
 
 const require = createRequire(import.meta.url);
 
@@ -203,21 +202,10 @@ async function main() {
 
   // In-context repeat test.
   const t2 = performance.now();
-  const L = REPEAT.length;
   const range = repeatRange(tok.vocabSize);
-  const rows = repeatRows(tok.vocabSize, tok.bosId, mulberry32(REPEAT.seed));
-  const inputs = rows.map((r) => r.slice(0, -1));
-  const targets = rows.map((r) => r.slice(1));
-  const r = await model.run({ tokens: inputs, logits: true });
-  const sum = new Float64Array(2 * L);
-  const cnt = new Float64Array(2 * L);
-  addCrossEntropy(r.logits!, targets, sum, cnt);
-  const perPos = Array.from(sum, (x, i) => x / cnt[i]);
-  const first = meanRange(perPos, 0, L);
-  const second = meanRange(perPos, L, 2 * L);
-  const secondAfterFirst = meanRange(perPos, L + 1, 2 * L);
+  const { firstCopy: first, secondCopy: second, secondCopyExcludingItsFirstToken: secondAfterFirst } = await repeatTest(model, tok.vocabSize, tok.bosId);
   result.repeat = {
-    settings: `${REPEAT.sequences} sequences of ${L} ids uniform in [${range.lo}, ${range.hi}), mulberry32 seed ${REPEAT.seed}; input BOS + seq + seq`,
+    settings: `${REPEAT.sequences} sequences of ${REPEAT.length} ids uniform in [${range.lo}, ${range.hi}), mulberry32 seed ${REPEAT.seed}; input BOS + seq + seq`,
     firstCopy: r4(first),
     secondCopy: r4(second),
     secondCopyExcludingItsFirstToken: r4(secondAfterFirst),

@@ -106,6 +106,7 @@ describe('tools/model-card.ts', () => {
     lines[0] = { ...lines[0], threads: 1, args: { eval_every: 100 }, init: { vanilla: '/x/old-8l/onnx/model.onnx', myopic: '/x/old-8l-myopic/onnx/model.onnx' } };
     // A later step than the one exported: its tokens, repeat figures and stage must not reach the card.
     lines.splice(2, 0, { event: 'resume', step: 251, time: 1000, args: { parallel_twins: true } });
+    lines.push({ event: 'resume', step: 3000, time: 99000, args: {} });
     lines.push({ event: 'stage', step: 3100, ctx: 256, batch: 8, repeat_share: 0, synthetic_share: 0, time: 93000 });
     lines.push({ step: 3200, tokens: 9999999, train_s: 9000, vanilla_repeat: [1, 1], myopic_repeat: [1, 1], time: 93500 });
     fs.writeFileSync(logFile, lines.map((l) => JSON.stringify(l)).join('\n') + '\n');
@@ -118,6 +119,7 @@ describe('tools/model-card.ts', () => {
     expect(text).not.toContain('from scratch');
     expect(text).toContain('6,144,000 tokens per model (3,000 steps; the exported weights are those of this step');
     expect(text).not.toContain('9,999,999');
+    expect(text).toContain('3 resumes from checkpoints');
     expect(text).toContain('evaluation every 100 steps');
     expect(text).toContain('one twin after the other until step 251, then the twins at once on two threads (`--parallel-twins`)');
     expect(text.match(/^\| [0-9,]+ \| (128|256) \| /gm)).toEqual(['| 0 | 128 | ', '| 2,000 | 256 | ']);

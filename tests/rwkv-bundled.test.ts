@@ -6,9 +6,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { analyzeRecurrent } from '../server/analysis/recurrent-analyze.js';
 import { RecurrentModel } from '../server/engine/recurrent-model.js';
 import { BUNDLED_MODELS, ModelRegistry } from '../server/model/registry.js';
-import { DEFAULT_DIR, RWKV_DIR, RWKV_ID, RWKV_TWIN_DIR, RWKV_TWIN_ID } from './helpers/bundled.js';
 import { loadTokenizer } from '../server/model/tokenizer.js';
 import { targetLosses } from '../shared/metrics/loss.js';
+import { DEFAULT_DIR, RWKV_DIR, RWKV_ID, RWKV_TWIN_DIR, RWKV_TWIN_ID } from './helpers/bundled.js';
 
 const SLICE = path.resolve(__dirname, 'fixtures/val-slice-8k.bin');
 const CARD_LINE = /^Validation-slice loss \(tests\/fixtures\/val-slice-8k\.bin\):\s*\**\s*([0-9]+\.[0-9]+)\s*\**\s*nats\/token/m;

@@ -135,23 +135,23 @@ export function wallTime(lines: Record<string, unknown>[]): { seconds: number; f
 /** Training facts from train_cpu.py's log: tokens per model, seconds of training (both twins, lockstep), stops. */
 export function trainingFacts(logFile: string, upToStep = Infinity) {
   if (!fs.existsSync(logFile)) throw new Error(`${logFile}: not found (train_cpu.py's --out folder holds it)`);
-  const lines = fs.readFileSync(logFile, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>)
-    .filter((l) => typeof l.step !== 'number' || l.step <= upToStep);
+  const all = fs.readFileSync(logFile, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+  // Up to the exported step: the log ends at the first record past it, or at a resume from it (training went on).
+  const end = all.findIndex((l) => typeof l.step === 'number' && (l.step > upToStep || (l.event === 'resume' && l.step >= upToStep)));
+  const lines = end < 0 ? all : all.slice(0, end);
   const steps = lines.filter((l) => typeof l.step === 'number' && typeof l.tokens === 'number' && typeof l.train_s === 'number');
   const last = steps[steps.length - 1];
   if (!last) throw new Error(`${logFile}: no step records`);
   const start = lines.find((l) => l.event === 'start');
   const evals = lines.filter((l) => Array.isArray(l.vanilla_repeat));
   const args = (start?.args ?? {}) as Record<string, unknown>;
+  const parallel = lines.find((l) => (l.event === 'start' || l.event === 'resume') && (l.args as Record<string, unknown> | undefined)?.parallel_twins);
   return {
     /** The models the run started from (train_cpu.py --init-from), by twin; null for a run from random weights. */
     init: (start?.init as Record<string, string> | null | undefined) ?? null,
     threads: (start?.threads as number | undefined) ?? 1,
     /** The first step from which the twins ran at once on two threads (--parallel-twins), if any. */
-    parallelFrom: ((): number | null => {
-      const r = lines.find((l) => (l.event === 'start' || l.event === 'resume') && (l.args as Record<string, unknown> | undefined)?.parallel_twins);
-      return r ? ((r.step as number | undefined) ?? 0) : null;
-    })(),
+    parallelFrom: parallel ? ((parallel.step as number | undefined) ?? 0) : null,
     evalEvery: (args.eval_every as number | undefined) ?? 250,
     step: last.step as number,
     tokens: last.tokens as number,
@@ -173,8 +173,8 @@ function main() {
   const ev = readJson<EvalJson>(path.join(a.model, 'eval.json'));
   const weightsStep = a.weights ? readJson<{ step: number }>(path.join(a.weights, 'step.json')).step : Infinity;
   const tr = trainingFacts(path.join(a.train, 'log.jsonl'), weightsStep);
-  // A run that continued earlier models (--init-from): name them by their folders.
-  const initName = (n: 'vanilla' | 'myopic') => (tr.init ? path.basename(path.dirname(path.dirname(tr.init[n]))) : '');
+  // A run that continued earlier models (--init-from): this twin's predecessor, named by its folder (<dir>/onnx/model.onnx).
+  const predecessor = tr.init ? path.basename(path.dirname(path.dirname(tr.init[isMyopic ? 'myopic' : 'vanilla']))) : '';
   const exps = !a.experiments ? [] : Object.keys(SETS).map((set) => ({ set, e: readJson<ExperimentJson>(path.join(a.experiments, set, 'experiment.json')) }));
   const olds = a.old.map(([n, file]) => ({ name: n, ev: readJson<EvalJson>(file) }));
   const out: string[] = [];
@@ -192,8 +192,8 @@ function main() {
     `${tr.params ? `${(tr.params / 1e6).toFixed(2)} M parameters, ` : ''}${a.arch === 'gpt2' ? `${ctx}-token context, ` : ''}8,192-token byte-level BPE) trained by ` +
     `this project on two CPU cores (\`tools/py/train_cpu.py\`, issue 21)` +
     (tr.init
-      ? `, continuing \`${initName(isMyopic ? 'myopic' : 'vanilla')}\` (the earlier bundled ${isMyopic ? 'myopic twin' : 'default model'}, trained by this project on State of the Union and Brown text with GPT-2's 50,257-token vocabulary; ` +
-        'its card: `git show 0747144:models/' + initName(isMyopic ? 'myopic' : 'vanilla') + '/README.md`) with its vocabulary cut to this tokenizer\'s tokens (matched by token string, `--init-from`). ' +
+      ? `, continuing \`${predecessor}\` (the earlier bundled ${isMyopic ? 'myopic twin' : 'default model'}, trained by this project on State of the Union and Brown text with GPT-2's 50,257-token vocabulary; ` +
+        'its card: `git show 0747144:models/' + predecessor + '/README.md`) with its vocabulary cut to this tokenizer\'s tokens (matched by token string, `--init-from`). ' +
         `${isMyopic ? 'It was' : `Its myopic twin [\`${twin}\`](../${twin}/README.md) was`} trained in the same run, on the same batches, continuing its own predecessor (the two predecessors were trained in lockstep from the same initial weights); `
       : ` from scratch. ${isMyopic ? 'It was' : `Its myopic twin [\`${twin}\`](../${twin}/README.md) was`} trained in the same run, on the same batches, from the same initial weights; `) +
     'the myopic model gets no gradient from a later position\'s loss into an earlier position\'s computation, so it ' +

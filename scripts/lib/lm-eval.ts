@@ -218,3 +218,18 @@ export function repeatRows(vocabSize: number, bos: number, rand: () => number): 
     return [bos, ...seq, ...seq];
   });
 }
+
+/**
+ * The repeat test through a model: mean next-token loss on the first copy, on the second, and on the second without
+ * its first token (which no copy predicts), nats/token, over repeatRows(vocabSize, bos, mulberry32(REPEAT.seed)).
+ */
+export async function repeatTest(model: LogitsModel, vocabSize: number, bos: number): Promise<{ firstCopy: number; secondCopy: number; secondCopyExcludingItsFirstToken: number }> {
+  const L = REPEAT.length;
+  const rows = repeatRows(vocabSize, bos, mulberry32(REPEAT.seed));
+  const r = await model.run({ tokens: rows.map((row) => row.slice(0, -1)), logits: true });
+  const sum = new Float64Array(2 * L);
+  const cnt = new Float64Array(2 * L);
+  addCrossEntropy(r.logits!, rows.map((row) => row.slice(1)), sum, cnt);
+  const perPos = Array.from(sum, (x, i) => x / cnt[i]);
+  return { firstCopy: meanRange(perPos, 0, L), secondCopy: meanRange(perPos, L, 2 * L), secondCopyExcludingItsFirstToken: meanRange(perPos, L + 1, 2 * L) };
+}

@@ -365,7 +365,7 @@ def main():
         log(a.out, {"event": "start", "arch": a.arch, "cfg": cfg, "params": count_params(models["vanilla"]), "vocab": vocab,
                     "train_tokens": int(len(train)), "threads": a.threads, "bf16": a.bf16, "torch": torch.__version__,
                     "curriculum": curriculum, "args": vars(a),
-                    "init": {n: g for n, g in init[1].items()} if init else None})
+                    "init": init[1] if init else None})
     w = batches.weights / batches.weights.sum()
     log(a.out, {"event": "sources", "step": state["step"], "shares": {n: round(float(x), 4) for n, x in zip(batches.names, w)}})
     val_eval = {n: windows(v, a.ctx, a.eval_windows) for n, v in vals.items()}
