@@ -128,12 +128,40 @@ describe('tools/model-card.ts', () => {
     expect(card(['--model', twinDir, '--arch', 'gpt2', '--train', f.train, '--experiments', f.exps])).toContain('continuing `old-8l-myopic` (the earlier bundled myopic twin');
   });
 
+  it('names the commit of a bundled model a run continued on the same tokenizer, and refuses it for a run from scratch', () => {
+    const f = fixture('fam-again');
+    const logFile = path.join(f.train, 'log.jsonl');
+    const lines = fs.readFileSync(logFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const fromScratch = card(['--model', f.model, '--arch', 'rwkv', '--train', f.train, '--no-experiments']);
+    let err = '';
+    try {
+      card(['--model', f.model, '--arch', 'rwkv', '--train', f.train, '--no-experiments', '--continues', 'c63b5c6']);
+    } catch (e) {
+      err = String((e as { stderr?: Buffer }).stderr);
+    }
+    expect(err).toContain('--continues c63b5c6: ' + logFile + ' names no --init-from models');
+    expect(fromScratch).toContain('from scratch');
+    lines[0] = { ...lines[0], init: { vanilla: '/x/fam-again/onnx/model.onnx', myopic: '/x/fam-again-myopic/onnx/model.onnx' } };
+    fs.writeFileSync(logFile, lines.map((l) => JSON.stringify(l)).join('\n') + '\n');
+    const text = card(['--model', f.model, '--arch', 'rwkv', '--train', f.train, '--no-experiments', '--continues', 'c63b5c6']);
+    expect(text).toContain('continuing `fam-again` as bundled at commit c63b5c6 (its card, with its own training: `git show c63b5c6:models/fam-again/README.md`), on the same tokenizer');
+    expect(text).not.toContain('50,257');
+    expect(text).not.toContain('from scratch');
+    expect(() => card(['--model', f.model, '--arch', 'rwkv', '--train', f.train, '--no-experiments', '--continues', 'main'])).toThrow();
+  });
+
   it('writes an interim card without experiments only when asked to, with its note under the title', () => {
     const f = fixture('fam-rnn');
     const text = card(['--model', f.model, '--arch', 'rwkv', '--train', f.train, '--no-experiments', '--note', 'Interim: step 3,000.']);
     expect(text).toMatch(/^# fam-rnn\n\n\*\*Interim: step 3,000\.\*\*$/m);
     expect(text).toContain('None were run for this model');
     expect(text).not.toContain('**State of the Union (held-out');
+    expect(text).toContain('windows of the model\'s context (every window of each source)');
+    // An evaluation given --ctx (eval.json's sources.ctx) says so, and its command carries the flag.
+    const ev = JSON.parse(fs.readFileSync(path.join(f.model, 'eval.json'), 'utf8'));
+    fs.writeFileSync(path.join(f.model, 'eval.json'), JSON.stringify({ ...ev, sources: { ...ev.sources, ctx: 256 } }));
+    const at256 = card(['--model', f.model, '--arch', 'rwkv', '--train', f.train, '--no-experiments']);
+    expect(at256).toContain('--skip-val --ctx 256 --json DIR/eval.json`), windows of 256 tokens (the config\'s context is 512; the validation slice below is read at 512)');
     let err = '';
     try {
       card(['--model', f.model, '--arch', 'rwkv', '--train', f.train]);

@@ -29,7 +29,8 @@ describe('bundled RWKV model', () => {
     const stated = Number(CARD_LINE.exec(card)![1]);
     const b = fs.readFileSync(SLICE);
     const tokens = Array.from(new Uint16Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength)));
-    const W = 256;
+    // scripts/eval-model.ts's slice windows: the model's own context (config.json), non-overlapping, 4 to a run.
+    const W = m.md.config.nCtx;
     let sum = 0;
     let count = 0;
     for (let w = 0; w + W < tokens.length; w += W * 4) {

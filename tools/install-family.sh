@@ -6,9 +6,12 @@
 #
 #   bash tools/install-family.sh gpt2 ~/train/gpt2-8l8k precache-gpt2-8l-8k [--count 48] [--old NAME=EVAL.json ...]
 #   bash tools/install-family.sh rwkv ~/train/rwkv-4l8k precache-rwkv-4l-8k --no-experiments --note "Interim: ..."
+#   bash tools/install-family.sh gpt2 ~/train/gpt2-8l8k-c2 precache-gpt2-8l-8k --continues c63b5c6   # a continued pair
 #
 # --no-experiments skips the card experiments (an interim model's card says so); --note puts a bold line under each
-# card's title.
+# card's title; --continues COMMIT: the run continued the pair as bundled at that commit (model-card.ts); --eval-ctx N:
+# the held-out evaluation reads windows of N tokens instead of the config's context (an RWKV config says 1,024; 256
+# compares it with the GPT-2 pair on the same windows).
 # Work folders: runs/weights/<name>, runs/cpu/<name>{,-myopic}, runs/cards/<name> (git-ignored). Needs data/corpus8k
 # (tools/README-training.md) for the per-source evaluation.
 set -eu -o pipefail
@@ -20,19 +23,22 @@ COUNT=48
 OLD=()
 CARD=()
 EXPERIMENTS=1
+EVAL=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --count) COUNT=${2:?--count N}; shift 2 ;;
     --old) OLD+=(--old "${2:?--old NAME=FILE}"); shift 2 ;;
     --note) CARD+=(--note "${2:?--note TEXT}"); shift 2 ;;
+    --continues) CARD+=(--continues "${2:?--continues COMMIT}"); shift 2 ;;
     --no-experiments) EXPERIMENTS=0; shift ;;
+    --eval-ctx) EVAL+=(--ctx "${2:?--eval-ctx N}"); shift 2 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
 PY=${PYTHON:-/usr/bin/python3}
 W=runs/weights/$NAME
 "$PY" tools/py/ckpt_weights.py "$TRAIN" "$W"
-bash tools/finish_cpu.sh "$ARCH" "$W" "runs/cpu/$NAME"
+bash tools/finish_cpu.sh "$ARCH" "$W" "runs/cpu/$NAME" "${EVAL[@]}"
 [ "$EXPERIMENTS" = 1 ] && bash tools/card-experiments.sh "runs/cpu/$NAME" "runs/cards/$NAME" --count "$COUNT"
 for dir in "$NAME" "$NAME-myopic"; do
   rm -rf "models/$dir"

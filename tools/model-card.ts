@@ -14,6 +14,9 @@
 //   --weights DIR      tools/py/ckpt_weights.py's output the model was exported from (its step.json: the step the
 //                      weights are from; the training table stops there)
 //   --note TEXT        a paragraph in bold under the title (what is interim about the model, say)
+//   --continues REV    the run (--init-from) continued the model as bundled at commit REV, on this tokenizer: the
+//                      card names that commit, where the predecessor's own card tells its training (without it, a
+//                      continued run is described as continuing the 50,257-token pair of commit 0747144)
 //   --out FILE         default DIR/README.md
 //
 // The card keeps the line "Validation-slice loss (tests/fixtures/val-slice-8k.bin): X nats/token" that
@@ -30,7 +33,7 @@ interface EvalJson {
   slice: { file: string; loss: number; predicted: number };
   repeat: { settings: string; firstCopy: number; secondCopy: number; difference: number };
   samples?: { settings: string; items: { prompt: string; greedy: string; sampled: string }[] };
-  sources?: { maxWindowsPerSource: number | string; perSource: Record<string, SourceRow>; natsPerByte: number; overall: number };
+  sources?: { ctx?: number; maxWindowsPerSource: number | string; perSource: Record<string, SourceRow>; natsPerByte: number; overall: number };
 }
 interface ExperimentJson {
   experiment: { models: string[] };
@@ -50,22 +53,26 @@ const SOURCE_NAMES: Record<string, string> = {
 };
 
 function parseArgs(argv: string[]) {
-  const a: { model?: string; arch?: string; train?: string; experiments?: string; old: [string, string][]; out?: string; weights?: string; note?: string } = { old: [] };
+  const a: { model?: string; arch?: string; train?: string; experiments?: string; old: [string, string][]; out?: string; weights?: string; note?: string; continues?: string } = { old: [] };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i];
+    if (k === '--no-experiments') {
+      a.experiments = '';
+      continue;
+    }
     const v = argv[i + 1];
     if (v === undefined) throw new Error(`${k}: needs a value`);
     if (k === '--model') a.model = v;
     else if (k === '--arch') a.arch = v;
     else if (k === '--train') a.train = v;
     else if (k === '--experiments') a.experiments = v;
-    else if (k === '--no-experiments') {
-      a.experiments = '';
-      continue;
-    }
     else if (k === '--out') a.out = v;
     else if (k === '--weights') a.weights = v;
     else if (k === '--note') a.note = v;
+    else if (k === '--continues') {
+      if (!/^[0-9a-f]{7,40}$/.test(v)) throw new Error(`--continues: a commit id (7-40 hex digits), got '${v}'`);
+      a.continues = v;
+    }
     else if (k === '--old') {
       const eq = v.indexOf('=');
       if (eq < 1) throw new Error(`--old: expected NAME=FILE, got '${v}'`);
@@ -76,7 +83,7 @@ function parseArgs(argv: string[]) {
   for (const k of ['model', 'arch', 'train'] as const) if (!a[k]) throw new Error(`--${k} is required`);
   if (a.experiments === undefined) throw new Error('--experiments is required (or --no-experiments)');
   if (a.arch !== 'gpt2' && a.arch !== 'rwkv') throw new Error(`--arch: gpt2 or rwkv, got '${a.arch}'`);
-  return a as Required<Omit<typeof a, 'weights' | 'note'>> & { weights?: string; note?: string };
+  return a as Required<Omit<typeof a, 'weights' | 'note' | 'continues'>> & { weights?: string; note?: string; continues?: string };
 }
 
 function readJson<T>(file: string): T {
@@ -173,6 +180,7 @@ function main() {
   const ev = readJson<EvalJson>(path.join(a.model, 'eval.json'));
   const weightsStep = a.weights ? readJson<{ step: number }>(path.join(a.weights, 'step.json')).step : Infinity;
   const tr = trainingFacts(path.join(a.train, 'log.jsonl'), weightsStep);
+  if (a.continues && !tr.init) throw new Error(`--continues ${a.continues}: ${path.join(a.train, 'log.jsonl')} names no --init-from models`);
   // A run that continued earlier models (--init-from): this twin's predecessor, named by its folder (<dir>/onnx/model.onnx).
   const predecessor = tr.init ? path.basename(path.dirname(path.dirname(tr.init[isMyopic ? 'myopic' : 'vanilla']))) : '';
   const exps = !a.experiments ? [] : Object.keys(SETS).map((set) => ({ set, e: readJson<ExperimentJson>(path.join(a.experiments, set, 'experiment.json')) }));
@@ -191,7 +199,10 @@ function main() {
   P(`${isMyopic ? `The myopic twin of [\`${twin}\`](../${twin}/README.md): a` : 'A'} small ${kind} (${layers} layers, d_model ${d}, ${heads} heads, ` +
     `${tr.params ? `${(tr.params / 1e6).toFixed(2)} M parameters, ` : ''}${a.arch === 'gpt2' ? `${ctx}-token context, ` : ''}8,192-token byte-level BPE) trained by ` +
     `this project on two CPU cores (\`tools/py/train_cpu.py\`, issue 21)` +
-    (tr.init
+    (tr.init && a.continues
+      ? `, continuing \`${predecessor}\` as bundled at commit ${a.continues} (its card, with its own training: \`git show ${a.continues}:models/${predecessor}/README.md\`), on the same tokenizer (\`--init-from\`). ` +
+        `${isMyopic ? 'It was' : `Its myopic twin [\`${twin}\`](../${twin}/README.md) was`} trained in the same run, on the same batches, continuing its own predecessor; `
+      : tr.init
       ? `, continuing \`${predecessor}\` (the earlier bundled ${isMyopic ? 'myopic twin' : 'default model'}, trained by this project on State of the Union and Brown text with GPT-2's 50,257-token vocabulary; ` +
         'its card: `git show 0747144:models/' + predecessor + '/README.md`) with its vocabulary cut to this tokenizer\'s tokens (matched by token string, `--init-from`). ' +
         `${isMyopic ? 'It was' : `Its myopic twin [\`${twin}\`](../${twin}/README.md) was`} trained in the same run, on the same batches, continuing its own predecessor (the two predecessors were trained in lockstep from the same initial weights); `
@@ -223,8 +234,10 @@ function main() {
   }
 
   P('## Held-out loss\n');
-  P('Through the project\'s engine (`npx tsx scripts/eval-model.ts --model DIR --corpus data/corpus8k --slice tests/fixtures/val-slice-8k.bin --skip-val --json DIR/eval.json`), ' +
-    `windows of the model's context${ev.sources && ev.sources.maxWindowsPerSource !== 'all' ? ` (the first ${ev.sources.maxWindowsPerSource} windows of each source)` : ' (every window of each source)'}. ` +
+  // The windows' length: the config's context unless the evaluation was given --ctx (an RWKV config's 1,024, read at 256).
+  const evalCtx = ev.sources?.ctx !== undefined && ev.sources.ctx !== ctx ? ev.sources.ctx : undefined;
+  P(`Through the project's engine (\`npx tsx scripts/eval-model.ts --model DIR --corpus data/corpus8k --slice tests/fixtures/val-slice-8k.bin --skip-val${evalCtx ? ` --ctx ${evalCtx}` : ''} --json DIR/eval.json\`), ` +
+    `${evalCtx ? `windows of ${evalCtx} tokens (the config's context is ${ctx}; the validation slice below is read at ${ctx})` : 'windows of the model\'s context'}${ev.sources && ev.sources.maxWindowsPerSource !== 'all' ? ` (the first ${ev.sources.maxWindowsPerSource} windows of each source)` : ' (every window of each source)'}. ` +
     'Nats/byte divides the summed loss by the UTF-8 bytes of the predicted text, so models with other tokenizers compare on the same text.\n');
   if (ev.sources) {
     const head = ['source', 'nats/token', 'nats/byte', ...olds.map((o) => `${o.name} nats/byte`)];

@@ -125,6 +125,45 @@ class TrainCpuTest(unittest.TestCase):
                 init_from_onnx(GPT2LMHeadModel({**cfg, "vocab_size": 100, "n_embd": 64}), os.path.join(t, "old", "model.onnx"), ids)
             self.assertIn("--n-embd", str(e.exception))
 
+    def test_init_from_reads_an_rwkv_export_back(self):
+        """rwkv_export.py transforms the weights (transposed projections, w = exp(-exp(decay)), per-head shapes);
+        --init-from undoes that: the loaded model's logits equal the exported one's, and the graph exported again
+        from it has the same initializers."""
+        from onnx import numpy_helper
+        from rwkv_export import build_graph, export_dir
+        from train_cpu import RwkvLM, init_from_onnx
+        cfg = dict(vocab_size=100, n_layer=2, n_embd=32, n_head=2, ctx=64)
+        torch.manual_seed(0)
+        old = RwkvLM(cfg, myopic=False).eval()
+        with torch.no_grad():
+            for q in old.parameters():
+                q.add_(torch.randn_like(q) * 0.05)
+        with tempfile.TemporaryDirectory() as t:
+            export_dir(old.rwkv, t)
+            graph = os.path.join(t, "onnx", "model.onnx")
+            new = RwkvLM(cfg, myopic=False).eval()
+            keep = np.array([(3 * i) % 100 for i in range(100)])
+            init_from_onnx(new, graph, keep)
+            self.assertTrue(torch.equal(new.rwkv.emb.weight, old.rwkv.emb.weight[keep]))
+            for k, v in old.rwkv.state_dict().items():
+                if k != "emb.weight":
+                    self.assertTrue(torch.allclose(new.rwkv.state_dict()[k], v, atol=1e-5, rtol=1e-4), k)
+            x = torch.tensor([[5, 17, 42, 99, 0, 64]])
+            with torch.no_grad():
+                lo = old(torch.tensor([[int(keep[i]) for i in x[0]]]))[0][..., keep]
+                ln = new(x)[0]
+            self.assertTrue(torch.allclose(lo, ln, atol=1e-5))
+            init_from_onnx(new, graph, np.arange(100))
+            again = {i.name: numpy_helper.to_array(i) for i in build_graph(new.rwkv).graph.initializer}
+            import onnx
+            orig = {i.name: numpy_helper.to_array(i) for i in onnx.load(graph).graph.initializer}
+            self.assertEqual(set(orig), set(again))
+            for k in orig:
+                self.assertTrue(np.allclose(orig[k], again[k], atol=1e-6, rtol=1e-5), k)
+            with self.assertRaises(SystemExit) as e:
+                init_from_onnx(RwkvLM({**cfg, "n_layer": 3}, myopic=False), graph, np.arange(100))
+            self.assertIn("l2.ln1.w", str(e.exception))
+
     def test_rwkv_twins_resume_exactly(self):
         with tempfile.TemporaryDirectory() as t:
             data = os.path.join(t, "corpus")

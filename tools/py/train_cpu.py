@@ -173,19 +173,23 @@ def token_map(new_tokenizer, old_tokenizer):
 
 
 def init_from_onnx(model, graph, old_ids):
-    """Loads a GPT-2 model exported by train_gpt2.py (initializers named 'm.' + the state-dict names) into `model`,
-    keeping the embedding rows of `old_ids` (the new vocabulary's tokens in the old one's order) and the first
-    n_positions rows of the position table. Every tensor must be there with a compatible shape."""
+    """Loads a GPT-2 model exported by train_gpt2.py (initializers named 'm.' + the state-dict names), or an RWKV
+    model exported by rwkv_export.py (RwkvLM), into `model`, keeping the embedding rows of `old_ids` (the new
+    vocabulary's tokens in the old one's order) and the first n_positions rows of the position table. Every tensor
+    must be there with a compatible shape."""
     import onnx
     from onnx import numpy_helper
-    init = {i.name[2:] if i.name.startswith("m.") else i.name: numpy_helper.to_array(i) for i in onnx.load(graph).graph.initializer}
+    if isinstance(model, RwkvLM):
+        init, model = rwkv_state_from_onnx(graph, old_ids, model.rwkv.cfg.n_layer), model.rwkv
+    else:
+        init = {i.name[2:] if i.name.startswith("m.") else i.name: numpy_helper.to_array(i) for i in onnx.load(graph).graph.initializer}
     sd = model.state_dict()
     out = {}
     for k, v in sd.items():
         src = init.get("transformer.wte.weight" if k == "lm_head.weight" else k)
         if src is None:
             raise SystemExit(f"--init-from {graph}: no initializer for {k}")
-        if k in ("transformer.wte.weight", "lm_head.weight"):
+        if k in ("transformer.wte.weight", "lm_head.weight") and not isinstance(model, RWKV):
             src = src[old_ids]
         elif k == "transformer.wpe.weight":
             src = src[: v.shape[0]]
@@ -194,6 +198,40 @@ def init_from_onnx(model, graph, old_ids):
                              f"--n-embd, --n-head, --ctx to the model's)")
         out[k] = torch.from_numpy(np.array(src, dtype=np.float32))  # a writable copy
     model.load_state_dict(out)
+
+
+def rwkv_state_from_onnx(graph, old_ids, n_layer):
+    """The state dict of tools/py/rwkv_model.py's RWKV from a graph written by rwkv_export.py (the inverse of its
+    transformations: projection matrices transposed back, decay = log(-log w), per-head tensors flattened), keeping
+    the embedding rows of `old_ids`. SystemExit naming the first missing initializer."""
+    import onnx
+    from onnx import numpy_helper
+    init = {i.name: numpy_helper.to_array(i) for i in onnx.load(graph).graph.initializer}
+
+    def get(name):
+        if name not in init:
+            raise SystemExit(f"--init-from {graph}: no initializer {name} (not an rwkv_export.py graph?)")
+        return np.asarray(init[name], dtype=np.float64)
+
+    sd = {"emb.weight": get("emb.weight")[old_ids], "ln0.weight": get("ln0.w"), "ln0.bias": get("ln0.b"),
+          "ln_out.weight": get("ln_out.w"), "ln_out.bias": get("ln_out.b")}
+    for l in range(n_layer):
+        b, o = f"blocks.{l}.", f"l{l}."
+        for ln in ("ln1", "ln2"):
+            sd[b + ln + ".weight"], sd[b + ln + ".bias"] = get(o + ln + ".w"), get(o + ln + ".b")
+        for m in ("r", "k", "v", "g"):
+            sd[b + f"att.mix_{m}"] = get(o + f"att.mix_{m}")
+        for mod, w in (("receptance", "Wr"), ("key", "Wk"), ("value", "Wv"), ("gate", "Wg"), ("output", "Wo")):
+            sd[b + f"att.{mod}.weight"] = get(o + "att." + w).T
+        w = get(o + "w")[..., 0]
+        sd[b + "att.decay"] = np.log(-np.log(w))
+        sd[b + "att.bonus"] = get(o + "u")[..., 0]
+        sd[b + "att.ln_x.weight"], sd[b + "att.ln_x.bias"] = get(o + "gn.w").reshape(-1), get(o + "gn.b").reshape(-1)
+        for m in ("k", "r"):
+            sd[b + f"ffn.mix_{m}"] = get(o + f"ffn.mix_{m}")
+        for mod, w in (("key", "Wk"), ("receptance", "Wr"), ("value", "Wv")):
+            sd[b + f"ffn.{mod}.weight"] = get(o + "ffn." + w).T
+    return sd
 
 
 def train_step(models, opts, x, y, lr, bf16, device_type="cpu", pool=None):
@@ -325,8 +363,6 @@ def main():
     ckpt = os.path.join(a.out, "ckpt.pt")
     init = None
     if a.init_from and not os.path.exists(ckpt):
-        if a.arch != "gpt2":
-            raise SystemExit("--init-from: GPT-2 models only")
         src = os.path.abspath(a.init_from.rstrip("/"))
         graphs = {n: os.path.join(src + ("-myopic" if n == "myopic" else ""), "onnx", "model.onnx") for n in NAMES}
         for g in [*graphs.values(), os.path.join(src, "tokenizer.json"), a.init_tokenizer]:
