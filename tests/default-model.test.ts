@@ -23,14 +23,10 @@ import { HookedModel } from '../server/engine/hooked-model.js';
 import { openModelDir } from '../server/model/model-dir.js';
 import { loadTokenizer } from '../server/model/tokenizer.js';
 import { readTokenFile, repeatTest, windowLoss } from '../scripts/lib/lm-eval.js';
-import type { ExperimentDetail } from '../shared/experiments.js';
-
-/** The experiment command's experiment.json (server/experiments/report-schema.ts): the experiment's facts, then its
- * prompts, inputs, statistics and cells. */
-type ExperimentFile = Pick<ExperimentDetail, 'prompts' | 'inputs' | 'summary' | 'cells'> & { experiment: { models: string[] } };
 import { loadSotu } from '../tools/corpus/sources.js';
 import { isHeldOut } from '../tools/corpus/build.js';
 import { DEFAULT_DIR, DEFAULT_ID, TWIN_DIR, TWIN_ID } from './helpers/bundled.js';
+import { expectCardStatesCellMeans, readCardExperiment } from './helpers/card-experiment.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const SLICE = path.join(ROOT, 'tests/fixtures/val-slice-8k.bin');
@@ -127,21 +123,10 @@ describe('the default model reads its context and its twin cannot', () => {
 });
 
 describe.each(CARD_SETS)('the default model card\'s %s experiment', (set) => {
-  const file = path.join(DEFAULT_DIR, 'card', set, 'experiment.json');
-  const e = JSON.parse(fs.readFileSync(file, 'utf8')) as ExperimentFile;
+  const e = readCardExperiment(DEFAULT_DIR, set);
 
   it('states the mean benefits of the committed cells, over at least 40 inputs', () => {
-    expect(e.experiment.models).toEqual([DEFAULT_ID, TWIN_ID]);
-    const card = fs.readFileSync(path.join(DEFAULT_DIR, 'README.md'), 'utf8');
-    for (const s of e.summary.filter((x) => x.model === 0)) {
-      const cells = e.cells.filter((c) => c.model === 0 && c.prompt === s.prompt && c.status === 'done');
-      expect(cells.length).toBeGreaterThanOrEqual(40);
-      expect(s.n).toBe(cells.length);
-      const mean = cells.reduce((a, c) => a + c.meanBenefit!, 0) / cells.length;
-      expect(Math.abs(mean - s.meanBenefit!.mean)).toBeLessThan(1e-9);
-      const f = (x: number) => x.toFixed(3);
-      expect(card).toContain(`| P${s.prompt + 1} | ${s.meanBenefit!.mean >= 0 ? '+' : ''}${f(s.meanBenefit!.mean)} [${f(s.meanBenefit!.lo)}, ${f(s.meanBenefit!.hi)}] |`);
-    }
+    expectCardStatesCellMeans(DEFAULT_DIR, e, [DEFAULT_ID, TWIN_ID]);
   });
 
   it('has cells that the engine recomputes', async () => {
