@@ -161,7 +161,10 @@ describe('tools/model-card.ts', () => {
     const ev = JSON.parse(fs.readFileSync(path.join(f.model, 'eval.json'), 'utf8'));
     fs.writeFileSync(path.join(f.model, 'eval.json'), JSON.stringify({ ...ev, sources: { ...ev.sources, ctx: 256 } }));
     const at256 = card(['--model', f.model, '--arch', 'rwkv', '--train', f.train, '--no-experiments']);
-    expect(at256).toContain('--skip-val --ctx 256 --json DIR/eval.json`), windows of 256 tokens (the config\'s context is 512; the validation slice below is read at 512)');
+    expect(at256).toContain('--skip-val --ctx 256 --json DIR/eval.json`), windows of 256 tokens (every window of each source); the config\'s context is 512, at which the validation slice below is read.');
+    // Without --old, the loss table has three columns in every row.
+    expect(at256).toContain('| State of the Union | 4.0000 | 1.0000 |\n');
+    expect(at256).toContain('`tests/rwkv-bundled.test.ts` recomputes it');
     let err = '';
     try {
       card(['--model', f.model, '--arch', 'rwkv', '--train', f.train]);

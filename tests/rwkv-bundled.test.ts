@@ -1,5 +1,8 @@
 // The bundled RWKV pair: on the default model's tokenizer (so it runs next to it), its card's validation-slice loss
-// is what the recurrent engine measures, and an analysis keeps the reset identity.
+// and repeat test are what the recurrent engine measures, the model copies from its context (issue 21: a second copy
+// of a random sequence at least 2 nats/token cheaper than the first) and its myopic twin does not, its card's prompt
+// experiments state the committed cells' means and the engine recomputes sample cells, and an analysis keeps the
+// reset identity.
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -8,7 +11,9 @@ import { RecurrentModel } from '../server/engine/recurrent-model.js';
 import { BUNDLED_MODELS, ModelRegistry } from '../server/model/registry.js';
 import { loadTokenizer } from '../server/model/tokenizer.js';
 import { targetLosses } from '../shared/metrics/loss.js';
+import { repeatTest } from '../scripts/lib/lm-eval.js';
 import { DEFAULT_DIR, RWKV_DIR, RWKV_ID, RWKV_TWIN_DIR, RWKV_TWIN_ID } from './helpers/bundled.js';
+import { expectCardStatesCellMeans, readCardExperiment } from './helpers/card-experiment.js';
 
 const SLICE = path.resolve(__dirname, 'fixtures/val-slice-8k.bin');
 const CARD_LINE = /^Validation-slice loss \(tests\/fixtures\/val-slice-8k\.bin\):\s*\**\s*([0-9]+\.[0-9]+)\s*\**\s*nats\/token/m;
@@ -46,6 +51,18 @@ describe('bundled RWKV model', () => {
     expect(Math.abs(sum / count - stated)).toBeLessThan(0.01);
   }, 120_000);
 
+  it('copies from its context (repeat drop at least 2 nats/token, as its card states) and its myopic twin does not', async () => {
+    const tok = loadTokenizer(m.md);
+    const v = await repeatTest(m, tok.vocabSize, tok.bosId);
+    const t = await repeatTest(models[1], tok.vocabSize, tok.bosId);
+    const ev = JSON.parse(fs.readFileSync(path.join(RWKV_DIR, 'eval.json'), 'utf8')) as { repeat: { firstCopy: number; secondCopy: number; difference: number } };
+    expect(Math.abs(v.firstCopy - ev.repeat.firstCopy)).toBeLessThan(1e-3);
+    expect(Math.abs(v.secondCopy - ev.repeat.secondCopy)).toBeLessThan(1e-3);
+    expect(fs.readFileSync(path.join(RWKV_DIR, 'README.md'), 'utf8')).toContain(`a drop of **${ev.repeat.difference.toFixed(4)}**`);
+    expect(v.firstCopy - v.secondCopy).toBeGreaterThanOrEqual(2);
+    expect(t.firstCopy - t.secondCopy).toBeLessThan(1);
+  }, 120_000);
+
   it('finds the myopic RNN as the RWKV twin (so "Run on both twins" works for it)', () => {
     const reg = new ModelRegistry([], true);
     expect(reg.twinOf(RWKV_ID)?.id).toBe(RWKV_TWIN_ID);
@@ -56,4 +73,21 @@ describe('bundled RWKV model', () => {
     expect(r.summary.identityResidual).toBeLessThan(1e-4);
     expect(r.model.architecture).toBe('rwkv');
   }, 120_000);
+});
+
+describe.each(['sotu-1861-1945', 'kjv'])('the RWKV card\'s %s experiment', (set) => {
+  const e = readCardExperiment(RWKV_DIR, set);
+
+  it('states the mean benefits of the committed cells, over at least 40 inputs', () => {
+    expectCardStatesCellMeans(RWKV_DIR, e, [RWKV_ID, RWKV_TWIN_ID]);
+  });
+
+  it('has cells that the recurrent engine recomputes', async () => {
+    const tok = loadTokenizer(m.md);
+    for (const { input, prompt } of [{ input: 0, prompt: 0 }, { input: Math.floor(e.inputs.length / 2), prompt: 1 }]) {
+      const cell = e.cells.find((c) => c.model === 0 && c.input === input && c.prompt === prompt)!;
+      const r = await analyzeRecurrent(m, tok, { modelId: RWKV_ID, prompt: e.prompts[prompt].text, input: e.inputs[input].text, options: { spanKnockouts: false } });
+      expect(Math.abs(r.summary.meanBenefit - cell.meanBenefit!)).toBeLessThan(1e-4);
+    }
+  }, 300_000);
 });

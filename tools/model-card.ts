@@ -237,20 +237,21 @@ function main() {
   // The windows' length: the config's context unless the evaluation was given --ctx (an RWKV config's 1,024, read at 256).
   const evalCtx = ev.sources?.ctx !== undefined && ev.sources.ctx !== ctx ? ev.sources.ctx : undefined;
   P(`Through the project's engine (\`npx tsx scripts/eval-model.ts --model DIR --corpus data/corpus8k --slice tests/fixtures/val-slice-8k.bin --skip-val${evalCtx ? ` --ctx ${evalCtx}` : ''} --json DIR/eval.json\`), ` +
-    `${evalCtx ? `windows of ${evalCtx} tokens (the config's context is ${ctx}; the validation slice below is read at ${ctx})` : 'windows of the model\'s context'}${ev.sources && ev.sources.maxWindowsPerSource !== 'all' ? ` (the first ${ev.sources.maxWindowsPerSource} windows of each source)` : ' (every window of each source)'}. ` +
+    `${evalCtx ? `windows of ${evalCtx} tokens` : 'windows of the model\'s context'}${ev.sources && ev.sources.maxWindowsPerSource !== 'all' ? ` (the first ${ev.sources.maxWindowsPerSource} windows of each source)` : ' (every window of each source)'}` +
+    `${evalCtx ? `; the config's context is ${thousands(ctx)}, at which the validation slice below is read` : ''}. ` +
     'Nats/byte divides the summed loss by the UTF-8 bytes of the predicted text, so models with other tokenizers compare on the same text.\n');
   if (ev.sources) {
     const head = ['source', 'nats/token', 'nats/byte', ...olds.map((o) => `${o.name} nats/byte`)];
     P(`| ${head.join(' | ')} |\n|${head.map(() => '---').join('|')}|`);
     for (const [s, r] of Object.entries(ev.sources.perSource)) {
       const oldCells = olds.map((o) => { const x = o.ev.sources?.perSource[s]; return x ? f4(x.natsPerByte) : '-'; });
-      P(`| ${SOURCE_NAMES[s] ?? s} | ${f4(r.loss)} | ${f4(r.natsPerByte)} | ${oldCells.join(' | ')} |`);
+      P(`| ${[SOURCE_NAMES[s] ?? s, f4(r.loss), f4(r.natsPerByte), ...oldCells].join(' | ')} |`);
     }
     const both = (e: EvalJson) => { const ps = ['sotu', 'brown'].map((s) => e.sources?.perSource[s]); return ps.every(Boolean) ? ps.reduce((t, x) => t + x!.loss * x!.predicted, 0) / ps.reduce((t, x) => t + x!.bytes, 0) : NaN; };
-    P(`| State of the Union + Brown | | ${f4(both(ev))} | ${olds.map((o) => (Number.isFinite(both(o.ev)) ? f4(both(o.ev)) : '-')).join(' | ')} |`);
+    P(`| State of the Union + Brown | | ${[f4(both(ev)), ...olds.map((o) => (Number.isFinite(both(o.ev)) ? f4(both(o.ev)) : '-'))].join(' | ')} |`);
     P();
   }
-  P(`Validation-slice loss (tests/fixtures/val-slice-8k.bin): ${f4(ev.slice.loss)} nats/token (${ev.slice.predicted} predicted tokens; \`tests/default-model.test.ts\` recomputes it).\n`);
+  P(`Validation-slice loss (tests/fixtures/val-slice-8k.bin): ${f4(ev.slice.loss)} nats/token (${ev.slice.predicted} predicted tokens; \`tests/${a.arch === 'rwkv' ? 'rwkv-bundled' : 'default-model'}.test.ts\` recomputes it).\n`);
 
   P('## Repeat test\n');
   P(`${ev.repeat.settings}: first copy ${f4(ev.repeat.firstCopy)}, second copy ${f4(ev.repeat.secondCopy)} nats/token, a drop of **${f4(ev.repeat.difference)}** (\`eval.json\` → \`repeat\`). ` +

@@ -9,8 +9,8 @@ stopped and resumed any number of times.
   python3 tools/py/train_cpu.py --data data/corpus8k --out ~/train/gpt2-8l8k --init-from OLD/precache-gpt2-8l \
       --n-layer 8 --n-embd 192 --n-head 6 --ctx 256 --parallel-twins ...                          # continue a pair
 
---init-from continues an earlier bundled GPT-2 pair (its vocabulary cut to the corpus tokenizer's tokens by token
-string; each twin from its own predecessor); --parallel-twins runs the two twins' steps at once on two threads
+--init-from continues an earlier bundled GPT-2 or RWKV pair (its vocabulary cut to the corpus tokenizer's tokens by
+token string; each twin from its own predecessor); --parallel-twins runs the two twins' steps at once on two threads
 (the bundled precache-gpt2-8l-8k was made so: tools/README-training.md).
 
 Same recipe as tools/py/train_v2.py (the GPU trainer: windows of consecutive text of one source, a share of rows
@@ -189,7 +189,7 @@ def init_from_onnx(model, graph, old_ids):
         src = init.get("transformer.wte.weight" if k == "lm_head.weight" else k)
         if src is None:
             raise SystemExit(f"--init-from {graph}: no initializer for {k}")
-        if k in ("transformer.wte.weight", "lm_head.weight") and not isinstance(model, RWKV):
+        if k in ("transformer.wte.weight", "lm_head.weight"):
             src = src[old_ids]
         elif k == "transformer.wpe.weight":
             src = src[: v.shape[0]]
