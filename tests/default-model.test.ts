@@ -26,7 +26,7 @@ import { readTokenFile, repeatTest, windowLoss } from '../scripts/lib/lm-eval.js
 import { loadSotu } from '../tools/corpus/sources.js';
 import { isHeldOut } from '../tools/corpus/build.js';
 import { DEFAULT_DIR, DEFAULT_ID, TWIN_DIR, TWIN_ID } from './helpers/bundled.js';
-import { expectCardStatesCellMeans, readCardExperiment } from './helpers/card-experiment.js';
+import { expectCardStatesCellMeans, expectCardStatesRepeat, readCardExperiment } from './helpers/model-card.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const SLICE = path.join(ROOT, 'tests/fixtures/val-slice-8k.bin');
@@ -45,7 +45,6 @@ function model(dir: string): HookedModel {
 }
 const evalJson = (dir: string) => JSON.parse(fs.readFileSync(path.join(dir, 'eval.json'), 'utf8')) as {
   slice: { lossExact: number; predicted: number };
-  repeat: { firstCopy: number; secondCopy: number; difference: number };
 };
 
 describe('validation slice fixture', () => {
@@ -103,12 +102,7 @@ describe.each([
   it('states the repeat test the engine measures', async () => {
     const m = model(dir);
     const tok = loadTokenizer(m.md);
-    const r = await repeatTest(m, tok.vocabSize, tok.bosId);
-    const ev = evalJson(dir);
-    expect(Math.abs(r.firstCopy - ev.repeat.firstCopy)).toBeLessThan(1e-3);
-    expect(Math.abs(r.secondCopy - ev.repeat.secondCopy)).toBeLessThan(1e-3);
-    const card = fs.readFileSync(path.join(dir, 'README.md'), 'utf8');
-    expect(card).toContain(`a drop of **${ev.repeat.difference.toFixed(4)}**`);
+    expectCardStatesRepeat(dir, await repeatTest(m, tok.vocabSize, tok.bosId));
   }, 120_000);
 });
 

@@ -177,11 +177,11 @@ def init_from_onnx(model, graph, old_ids):
     model exported by rwkv_export.py (RwkvLM), into `model`, keeping the embedding rows of `old_ids` (the new
     vocabulary's tokens in the old one's order) and the first n_positions rows of the position table. Every tensor
     must be there with a compatible shape."""
-    import onnx
-    from onnx import numpy_helper
     if isinstance(model, RwkvLM):
         init, model = rwkv_state_from_onnx(graph, old_ids, model.rwkv.cfg.n_layer), model.rwkv
     else:
+        import onnx
+        from onnx import numpy_helper
         init = {i.name[2:] if i.name.startswith("m.") else i.name: numpy_helper.to_array(i) for i in onnx.load(graph).graph.initializer}
     sd = model.state_dict()
     out = {}

@@ -1,5 +1,6 @@
-// A bundled model card's prompt experiments (tools/card-experiments.sh, committed as models/<name>/card/<set>/
-// experiment.json): what the default-model and RWKV tests check of them.
+// What the default-model and RWKV tests check of a bundled model's card: its repeat-test figures against the
+// engine's, and its prompt experiments (tools/card-experiments.sh, committed as models/<name>/card/<set>/
+// experiment.json) against the committed cells.
 import fs from 'node:fs';
 import path from 'node:path';
 import { expect } from 'vitest';
@@ -27,4 +28,13 @@ export function expectCardStatesCellMeans(dir: string, e: ExperimentFile, models
     const f = (x: number) => x.toFixed(3);
     expect(card).toContain(`| P${s.prompt + 1} | ${s.meanBenefit!.mean >= 0 ? '+' : ''}${f(s.meanBenefit!.mean)} [${f(s.meanBenefit!.lo)}, ${f(s.meanBenefit!.hi)}] |`);
   }
+}
+
+/** eval.json's repeat test (scripts/eval-model.ts) equals `measured` (the engine's, lm-eval's repeatTest) to 1e-3, and
+ * the card states its drop. */
+export function expectCardStatesRepeat(dir: string, measured: { firstCopy: number; secondCopy: number }): void {
+  const ev = JSON.parse(fs.readFileSync(path.join(dir, 'eval.json'), 'utf8')) as { repeat: { firstCopy: number; secondCopy: number; difference: number } };
+  expect(Math.abs(measured.firstCopy - ev.repeat.firstCopy)).toBeLessThan(1e-3);
+  expect(Math.abs(measured.secondCopy - ev.repeat.secondCopy)).toBeLessThan(1e-3);
+  expect(fs.readFileSync(path.join(dir, 'README.md'), 'utf8')).toContain(`a drop of **${ev.repeat.difference.toFixed(4)}**`);
 }
